@@ -1,0 +1,24 @@
+//go:build !unix
+
+package cache
+
+import (
+	"context"
+	"os"
+)
+
+// lockPath creates path; without flock, Store.mu only serialises updates
+// inside one process.
+func lockPath(ctx context.Context, path string) (func(), error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	return func() { f.Close() }, nil
+}
+
+// lockFD is a no-op without flock.
+func lockFD(*os.File) error { return nil }
+
+// tryLockPath always succeeds without flock; staleAge alone protects writers.
+func tryLockPath(string) (func(), bool) { return func() {}, true }

@@ -1,0 +1,202 @@
+package cache
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// ErrNotFound is wrapped by errors for missing blobs, tags and images.
+var ErrNotFound = errors.New("not found")
+
+// staleAge is how old an unlocked ingest file or snapshot temp directory
+// must be before Open removes it. A writer holds an flock on its temp file
+// from creation, so the age only covers the instant between creating the
+// file and locking it.
+const staleAge = time.Minute
+
+// Directory and file names inside the root.
+const (
+	layoutFile   = "oci-layout"
+	indexFile    = "index.json"
+	lockFile     = "lock"
+	blobsDir     = "blobs"
+	ingestDir    = "ingest"
+	snapshotsDir = "snapshots"
+	stepsDir     = "steps"
+	mountsDir    = "mounts"
+	snapTmpGlob  = ".tmp-"
+)
+
+// Store is a content-addressed store of blobs, tagged images, extracted
+// layer snapshots and step cache records under one root directory. A Store
+// is safe for concurrent use, and several processes may share one root.
+type Store struct {
+	root string
+
+	// mu serialises index.json updates inside this process; the flock on
+	// ROOT/lock serialises them between processes.
+	mu sync.Mutex
+
+	// extracting holds one channel per snapshot being extracted by this
+	// process, so that concurrent callers wait instead of duplicating work.
+	snapMu     sync.Mutex
+	extracting map[string]chan struct{}
+}
+
+// Open creates or opens a store at root. It writes oci-layout and an empty
+// index.json if they are missing, and sweeps stale ingest files and
+// snapshot temp directories left by crashed processes.
+func Open(ctx context.Context, root string) (*Store, error) {
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, fmt.Errorf("opening store %s: %w", root, err)
+	}
+	s := &Store{root: abs, extracting: map[string]chan struct{}{}}
+	for _, d := range []string{
+		filepath.Join(blobsDir, "sha256"), ingestDir, snapshotsDir, stepsDir, mountsDir,
+	} {
+		if err := os.MkdirAll(s.path(d), 0o755); err != nil {
+			return nil, fmt.Errorf("opening store %s: %w", abs, err)
+		}
+	}
+	if err := s.initLayout(ctx); err != nil {
+		return nil, fmt.Errorf("opening store %s: %w", abs, err)
+	}
+	if err := s.sweep(); err != nil {
+		return nil, fmt.Errorf("opening store %s: %w", abs, err)
+	}
+	return s, nil
+}
+
+// Root returns the absolute path of the store's root directory.
+func (s *Store) Root() string { return s.root }
+
+// Close releases the store. It holds no long-lived resources today; callers
+// should still call it so that future versions can.
+func (s *Store) Close() error { return nil }
+
+func (s *Store) path(elem ...string) string {
+	return filepath.Join(append([]string{s.root}, elem...)...)
+}
+
+// initLayout writes oci-layout and an empty index.json when absent.
+func (s *Store) initLayout(ctx context.Context) error {
+	if _, err := os.Stat(s.path(layoutFile)); errors.Is(err, os.ErrNotExist) {
+		b := []byte(`{"imageLayoutVersion":"1.0.0"}`)
+		if err := writeFileAtomic(s.path(layoutFile), b); err != nil {
+			return err
+		}
+	} else if err != nil {
+		return err
+	}
+	if _, err := os.Stat(s.path(indexFile)); !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return s.updateIndex(ctx, func(*v1.IndexManifest) error { return nil })
+}
+
+// sweep removes ingest files and snapshot temp directories that no live
+// writer holds a lock on.
+func (s *Store) sweep() error {
+	now := time.Now()
+	sweepDir := func(dir string, match func(string) bool) error {
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			return err
+		}
+		for _, e := range ents {
+			if !match(e.Name()) {
+				continue
+			}
+			p := filepath.Join(dir, e.Name())
+			fi, err := e.Info()
+			if err != nil || now.Sub(fi.ModTime()) < staleAge {
+				continue
+			}
+			unlock, ok := tryLockPath(p)
+			if !ok {
+				continue
+			}
+			err = os.RemoveAll(p)
+			unlock()
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := sweepDir(s.path(ingestDir), func(string) bool { return true }); err != nil {
+		return err
+	}
+	return sweepDir(s.path(snapshotsDir), func(n string) bool { return strings.HasPrefix(n, snapTmpGlob) })
+}
+
+// emptyIndex is a valid OCI image index with no manifests.
+func emptyIndex() *v1.IndexManifest {
+	return &v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex, Manifests: []v1.Descriptor{}}
+}
+
+// writeFileAtomic writes b to a temp file beside path, fsyncs it, renames it
+// over path and fsyncs the directory.
+func writeFileAtomic(path string, b []byte) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(path)+"-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // no-op after a successful rename
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
+// syncDir fsyncs a directory so that a rename into it is durable. EINVAL,
+// returned by file systems that cannot sync directories, is ignored.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) {
+		return err
+	}
+	return nil
+}
+
+// readJSON decodes a small JSON file.
+func readJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, v)
+}
