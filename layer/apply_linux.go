@@ -1,0 +1,128 @@
+package layer
+
+import (
+	"archive/tar"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+
+	umoci "github.com/opencontainers/umoci/oci/layer"
+)
+
+// Largest device numbers Linux can represent (12-bit major, 20-bit minor).
+const (
+	maxDevMajor = 1<<12 - 1
+	maxDevMinor = 1<<20 - 1
+)
+
+// ApplySnapshot extracts the uncompressed layer into dir, which should be
+// empty, in overlayfs's on-disk format: whiteouts become 0/0 character
+// devices and opaque markers the trusted.overlay.opaque=y attribute, so
+// that dir can serve as an overlay lower directory.
+func ApplySnapshot(ctx context.Context, dir string, layer io.Reader) error {
+	return apply(ctx, dir, layer, umoci.OverlayfsRootfs{})
+}
+
+// ApplyDir extracts the uncompressed layer onto dir, a merged root file
+// system: OCI whiteouts delete what they name and opaque markers empty
+// their directory of earlier content.
+func ApplyDir(ctx context.Context, dir string, layer io.Reader) error {
+	return apply(ctx, dir, layer, umoci.DirRootfs{})
+}
+
+// apply validates every entry (see checkEntry) and hands it to umoci's
+// scoped extractor, which resolves every path inside dir.
+func apply(ctx context.Context, dir string, layer io.Reader, format umoci.OnDiskFormat) error {
+	te := umoci.NewTarExtractor(&umoci.UnpackOptions{OnDiskFormat: format})
+	tr := tar.NewReader(layer)
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("reading layer: %w", err)
+		}
+		name := hdr.Name
+		skip, err := checkEntry(hdr)
+		if err != nil {
+			return fmt.Errorf("layer entry %q: %w", name, err)
+		}
+		if skip {
+			continue
+		}
+		if err := te.UnpackEntry(dir, hdr, tr); err != nil {
+			return fmt.Errorf("layer entry %q: extracting: %w", name, err)
+		}
+	}
+}
+
+// checkEntry validates and sanitises a header before extraction. It
+// rejects names and hard link targets that climb out of the root, invalid
+// whiteouts, a root entry that is not a directory, unknown entry types and
+// out-of-range device numbers; it drops trusted.overlay.* attributes (a
+// layer must never control overlayfs). skip is true for entries that carry
+// no file (PAX global headers, aufs metadata).
+func checkEntry(hdr *tar.Header) (skip bool, err error) {
+	switch hdr.Typeflag {
+	case tar.TypeXGlobalHeader:
+		return true, nil
+	case tar.TypeGNUSparse:
+		hdr.Typeflag = tar.TypeReg // the reader expands sparse data
+	case tar.TypeReg, tar.TypeRegA, tar.TypeDir, tar.TypeLink, tar.TypeSymlink, tar.TypeFifo: //nolint:staticcheck // TypeRegA still appears in old layers
+	case tar.TypeChar, tar.TypeBlock:
+		if hdr.Devmajor < 0 || hdr.Devmajor > maxDevMajor || hdr.Devminor < 0 || hdr.Devminor > maxDevMinor {
+			return false, fmt.Errorf("device number %d:%d out of range: %w", hdr.Devmajor, hdr.Devminor, ErrInvalidEntry)
+		}
+	default:
+		return false, fmt.Errorf("unsupported entry type %q: %w", hdr.Typeflag, ErrInvalidEntry)
+	}
+	name, err := cleanEntryName(hdr.Name)
+	if err != nil {
+		return false, err
+	}
+	if name == "." && hdr.Typeflag != tar.TypeDir {
+		return false, fmt.Errorf("root entry is not a directory: %w", ErrInvalidEntry)
+	}
+	if base := path.Base(name); strings.HasPrefix(base, whPrefix) && base != whOpaque {
+		if strings.HasPrefix(base, whPrefix+whPrefix) {
+			return true, nil // aufs metadata (.wh..wh.plnk and the like), as containerd skips it
+		}
+		if t := strings.TrimPrefix(base, whPrefix); t == "" || t == "." || t == ".." {
+			return false, fmt.Errorf("invalid whiteout: %w", ErrInvalidEntry)
+		}
+	}
+	hdr.Name = name
+	if hdr.Typeflag == tar.TypeLink {
+		target, err := cleanEntryName(hdr.Linkname)
+		if err != nil {
+			return false, fmt.Errorf("hard link target %q: %w", hdr.Linkname, err)
+		}
+		if target == "." {
+			return false, fmt.Errorf("hard link to the root: %w", ErrInvalidEntry)
+		}
+		hdr.Linkname = target
+	}
+	dropOverlayXattrs(hdr)
+	return false, nil
+}
+
+// dropOverlayXattrs removes trusted.overlay.* attributes from hdr.
+func dropOverlayXattrs(hdr *tar.Header) {
+	for k := range hdr.Xattrs { //nolint:staticcheck // umoci reads Xattrs
+		if strings.HasPrefix(k, ovlPrefix) {
+			delete(hdr.Xattrs, k) //nolint:staticcheck // see above
+		}
+	}
+	for k := range hdr.PAXRecords {
+		if strings.HasPrefix(k, paxXattr+ovlPrefix) {
+			delete(hdr.PAXRecords, k)
+		}
+	}
+}

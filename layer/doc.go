@@ -1,0 +1,13 @@
+// Package layer turns file system changes into OCI layer tar streams and
+// applies such streams to directories.
+//
+// Generation is deterministic: entries are sorted, headers are normalised
+// (no user or group names, no access or change times, modification times
+// clamped to a source date epoch) and compression is done in one streaming
+// pass that also computes the blob digest and the uncompressed diffID.
+//
+// Extraction is scoped: every path is resolved inside the target root, OCI
+// whiteouts and opaque markers are applied (or converted to overlayfs's
+// on-disk format for per-layer snapshots), and an entry that would escape
+// the root is an error. Package layer imports no other ibuild package.
+package layer
