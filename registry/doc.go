@@ -1,0 +1,27 @@
+// Package registry moves images between ibuild and the outside world: remote
+// registries (pull, push, login), OCI image layouts and `docker load`
+// archives.
+//
+// It is a thin layer over go-containerregistry. What it adds is docker's
+// conventions and ibuild's error quality:
+//
+//   - references are parsed and normalised the way docker does it
+//     (docker.io/library/..., :latest), see [ParseReference], [Normalize] and
+//     [FamiliarName];
+//   - localhost, 127.0.0.0/8, ::1 and the hosts given to
+//     [WithInsecureRegistries] may be reached over plain HTTP;
+//   - credentials come from docker's config.json and credential helpers
+//     ([WithKeychain], [ConfigKeychain]) and are written there by [Login];
+//   - every remote failure is an [*Error] naming the reference (and digest
+//     where one is known) and saying whether a retry can help; credentials
+//     never appear in error strings;
+//   - files are written through a temporary name and renamed, so a failed
+//     export leaves no half-written archive or index.json behind.
+//
+// Settings are passed in as [Option] values; nothing here reads the
+// environment except go-containerregistry's [authn.DefaultKeychain], which is
+// only the default when the caller passes no keychain.
+//
+// The subpackage registrytest starts a real registry server
+// (/usr/bin/docker-registry) for tests of this and other packages.
+package registry

@@ -1,0 +1,141 @@
+package registry
+
+import (
+	"context"
+	"net/http"
+	"runtime"
+	"runtime/debug"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// defaultJobs is the number of blobs transferred in parallel unless
+// [WithJobs] says otherwise. It matches go-containerregistry's default.
+const defaultJobs = 4
+
+// Option configures registry access. Options are applied in order over the
+// defaults set in [makeOptions].
+type Option func(*options)
+
+// options holds the settings of one call; defaults live in makeOptions.
+type options struct {
+	insecure  []string
+	keychain  authn.Keychain
+	userAgent string
+	platform  v1.Platform
+	jobs      int
+	progress  chan<- v1.Update
+	transport http.RoundTripper
+}
+
+// WithInsecureRegistries lets the given hosts be reached over plain HTTP
+// (HTTPS is still tried first, as docker does for --insecure-registry). A
+// host is "name", "name:port" or a CIDR such as "10.0.0.0/8"; a host given
+// without a port matches every port. localhost, 127.0.0.0/8 and ::1 are
+// always allowed plain HTTP.
+func WithInsecureRegistries(hosts ...string) Option {
+	return func(o *options) { o.insecure = append(o.insecure, hosts...) }
+}
+
+// WithKeychain sets where credentials come from. The default is
+// [authn.DefaultKeychain] (docker's config.json and credential helpers, found
+// through $DOCKER_CONFIG or ~/.docker); use [ConfigKeychain] to name the
+// directory explicitly.
+func WithKeychain(kc authn.Keychain) Option {
+	return func(o *options) { o.keychain = kc }
+}
+
+// WithUserAgent sets the User-Agent sent to registries (go-containerregistry
+// appends its own product token).
+func WithUserAgent(ua string) Option {
+	return func(o *options) { o.userAgent = ua }
+}
+
+// WithPlatform selects which manifest of a multi-platform index [Image]
+// returns. The default is the host platform ([HostPlatform]).
+func WithPlatform(p v1.Platform) Option {
+	return func(o *options) { o.platform = p }
+}
+
+// WithJobs sets how many blobs are transferred in parallel (default 4).
+// Values below 1 are ignored.
+func WithJobs(n int) Option {
+	return func(o *options) {
+		if n > 0 {
+			o.jobs = n
+		}
+	}
+}
+
+// WithProgress makes [Push] send upload progress on ch. As in
+// go-containerregistry, the channel is closed when the push finishes, so a
+// channel can serve only one Push. Pulls report no progress here: the caller
+// sees bytes as it reads the lazy layers.
+func WithProgress(ch chan<- v1.Update) Option {
+	return func(o *options) { o.progress = ch }
+}
+
+// withTransport replaces the HTTP transport; for tests.
+func withTransport(rt http.RoundTripper) Option {
+	return func(o *options) { o.transport = rt }
+}
+
+// makeOptions applies opts over the defaults.
+func makeOptions(opts ...Option) *options {
+	o := &options{
+		keychain:  authn.DefaultKeychain,
+		platform:  HostPlatform(),
+		jobs:      defaultJobs,
+		transport: remote.DefaultTransport,
+	}
+	for _, opt := range opts {
+		if opt != nil {
+			opt(o)
+		}
+	}
+	if o.keychain == nil {
+		o.keychain = authn.DefaultKeychain
+	}
+	return o
+}
+
+// remote returns the go-containerregistry options for one call.
+func (o *options) remote(ctx context.Context) []remote.Option {
+	ro := []remote.Option{
+		remote.WithContext(ctx),
+		remote.WithAuthFromKeychain(o.keychain),
+		remote.WithPlatform(o.platform),
+		remote.WithJobs(o.jobs),
+		remote.WithTransport(o.transport),
+	}
+	if o.userAgent != "" {
+		ro = append(ro, remote.WithUserAgent(o.userAgent))
+	}
+	if o.progress != nil {
+		ro = append(ro, remote.WithProgress(o.progress))
+	}
+	return ro
+}
+
+// HostPlatform returns the platform of the running binary: runtime.GOOS and
+// runtime.GOARCH, with the variant for arm (from the GOARM the binary was
+// built with, "v7" if unknown) and "v8" for arm64.
+func HostPlatform() v1.Platform {
+	p := v1.Platform{OS: runtime.GOOS, Architecture: runtime.GOARCH}
+	switch runtime.GOARCH {
+	case "arm64":
+		p.Variant = "v8"
+	case "arm":
+		p.Variant = "v7"
+		if bi, ok := debug.ReadBuildInfo(); ok {
+			for _, s := range bi.Settings {
+				if s.Key == "GOARM" && s.Value != "" {
+					p.Variant = "v" + s.Value[:1]
+				}
+			}
+		}
+	}
+	return p
+}

@@ -1,0 +1,137 @@
+package registry
+
+import (
+	"fmt"
+	"net"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+)
+
+const (
+	// dockerHub is the registry name docker shows for Docker Hub.
+	dockerHub = "docker.io"
+	// officialPrefix is the namespace of Docker Hub's official images.
+	officialPrefix = "library/"
+)
+
+// ParseReference parses a user reference with docker's defaults: no registry
+// means Docker Hub (docker.io/library/NAME for a one-element name), no tag
+// means :latest. "name:tag@digest" is accepted and resolves to the digest,
+// as docker pull does. The registry is marked plain-HTTP capable when it is
+// a loopback host or one given to [WithInsecureRegistries].
+func ParseReference(s string, opts ...Option) (name.Reference, error) {
+	return makeOptions(opts...).parse(s)
+}
+
+// parse is ParseReference with options already made.
+func (o *options) parse(s string) (name.Reference, error) {
+	ref, err := name.ParseReference(s)
+	if err != nil {
+		return nil, fmt.Errorf("parsing reference %q: %w", s, err)
+	}
+	if o.isInsecure(ref.Context().RegistryStr()) {
+		if ref, err = name.ParseReference(s, name.Insecure); err != nil {
+			return nil, fmt.Errorf("parsing reference %q: %w", s, err)
+		}
+	}
+	return ref, nil
+}
+
+// registry parses a registry host ("" or "docker.io" means Docker Hub; a URL
+// such as https://index.docker.io/v1/ is reduced to its host).
+func (o *options) registry(s string) (name.Registry, error) {
+	host := s
+	if i := strings.Index(host, "://"); i >= 0 {
+		host = host[i+3:]
+	}
+	host, _, _ = strings.Cut(host, "/")
+	var nopts []name.Option
+	if o.isInsecure(host) {
+		nopts = append(nopts, name.Insecure)
+	}
+	reg, err := name.NewRegistry(host, nopts...)
+	if err != nil {
+		return name.Registry{}, fmt.Errorf("parsing registry %q: %w", s, err)
+	}
+	return reg, nil
+}
+
+// isInsecure reports whether host ("name" or "name:port") may be reached
+// over plain HTTP.
+func (o *options) isInsecure(host string) bool {
+	hostname := host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		hostname = h
+	}
+	hostname = strings.Trim(hostname, "[]")
+	ip := net.ParseIP(hostname)
+	if hostname == "localhost" || strings.HasSuffix(hostname, ".localhost") || (ip != nil && ip.IsLoopback()) {
+		return true
+	}
+	for _, h := range o.insecure {
+		if _, cidr, err := net.ParseCIDR(h); err == nil {
+			if ip != nil && cidr.Contains(ip) {
+				return true
+			}
+			continue
+		}
+		if h == host || h == hostname {
+			return true
+		}
+	}
+	return false
+}
+
+// Normalize returns the canonical form of a reference, used as the tag in
+// ibuild's local store: "alpine:3.19" becomes "docker.io/library/alpine:3.19",
+// "127.0.0.1:5000/app" becomes "127.0.0.1:5000/app:latest". A reference with a
+// digest normalises to "REPO@DIGEST" (a tag given alongside it is dropped, as
+// it does not select anything).
+func Normalize(s string) (string, error) {
+	ref, err := name.ParseReference(s)
+	if err != nil {
+		return "", fmt.Errorf("parsing reference %q: %w", s, err)
+	}
+	return normalized(ref), nil
+}
+
+// normalized is the canonical string of a parsed reference.
+func normalized(ref name.Reference) string {
+	repo := canonicalRepo(ref.Context())
+	if d, ok := ref.(name.Digest); ok {
+		return repo + "@" + d.DigestStr()
+	}
+	return repo + ":" + ref.Identifier()
+}
+
+// canonicalRepo is "REGISTRY/REPOSITORY" with Docker Hub spelled docker.io.
+func canonicalRepo(r name.Repository) string {
+	reg := r.RegistryStr()
+	if reg == name.DefaultRegistry {
+		reg = dockerHub
+	}
+	return reg + "/" + r.RepositoryStr()
+}
+
+// FamiliarName turns a normalised name back into docker's short form for
+// display: "docker.io/library/alpine:3.19" is "alpine:3.19",
+// "docker.io/me/app:1" is "me/app:1"; names on other registries are
+// returned unchanged.
+func FamiliarName(s string) string {
+	for _, hub := range []string{dockerHub + "/", name.DefaultRegistry + "/"} {
+		rest, ok := strings.CutPrefix(s, hub)
+		if !ok {
+			continue
+		}
+		if short, ok := strings.CutPrefix(rest, officialPrefix); ok {
+			path, _, _ := strings.Cut(short, ":")
+			path, _, _ = strings.Cut(path, "@")
+			if !strings.Contains(path, "/") {
+				return short
+			}
+		}
+		return rest
+	}
+	return s
+}

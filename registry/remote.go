@@ -1,0 +1,90 @@
+package registry
+
+import (
+	"context"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// Image returns the image ref names in its registry. If ref names an index
+// (a multi-platform image), the manifest for the platform of [WithPlatform]
+// (default: the host) is chosen as docker does (see [MatchPlatform]).
+//
+// Only the manifest (and index) are fetched here; the config and layers are
+// fetched lazily when read, and go-containerregistry verifies each blob
+// against its digest while it is read, so a corrupt blob surfaces as an error
+// from the layer's reader. Errors returned here are *[Error] values naming
+// ref.
+func Image(ctx context.Context, ref string, opts ...Option) (v1.Image, error) {
+	o := makeOptions(opts...)
+	r, err := o.parse(ref)
+	if err != nil {
+		return nil, err
+	}
+	desc, err := remote.Get(r, o.remote(ctx)...)
+	if err != nil {
+		return nil, newError("pulling", ref, "", err)
+	}
+	digest := desc.Digest.String()
+	if !desc.MediaType.IsIndex() {
+		img, err := desc.Image()
+		if err != nil {
+			return nil, newError("pulling", ref, digest, err)
+		}
+		return img, nil
+	}
+	idx, err := desc.ImageIndex()
+	if err != nil {
+		return nil, newError("pulling", ref, digest, err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return nil, newError("pulling", ref, digest, err)
+	}
+	child, err := MatchPlatform(im.Manifests, o.platform)
+	if err != nil {
+		return nil, newError("pulling", ref, digest, err)
+	}
+	img, err := idx.Image(child.Digest)
+	if err != nil {
+		return nil, newError("pulling", ref, child.Digest.String(), err)
+	}
+	return img, nil
+}
+
+// Push writes img to ref. Blobs the registry already has are skipped (one
+// HEAD each), missing blobs are uploaded in parallel ([WithJobs]), and the
+// manifest is PUT last, so the tag never points at an incomplete image.
+// Errors are *[Error] values naming ref and the image's digest.
+func Push(ctx context.Context, img v1.Image, ref string, opts ...Option) error {
+	o := makeOptions(opts...)
+	r, err := o.parse(ref)
+	if err != nil {
+		return err
+	}
+	if err := remote.Write(r, img, o.remote(ctx)...); err != nil {
+		digest := ""
+		if d, derr := img.Digest(); derr == nil {
+			digest = d.String()
+		}
+		return newError("pushing", ref, digest, err)
+	}
+	return nil
+}
+
+// Digest returns the digest of the manifest ref currently names (for an
+// index, the index's own digest), with one HEAD or GET request.
+func Digest(ctx context.Context, ref string, opts ...Option) (v1.Hash, error) {
+	o := makeOptions(opts...)
+	r, err := o.parse(ref)
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	desc, err := remote.Head(r, o.remote(ctx)...)
+	if err != nil {
+		return v1.Hash{}, newError("resolving", ref, "", err)
+	}
+	return desc.Digest, nil
+}
+
