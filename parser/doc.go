@@ -1,0 +1,26 @@
+// Package parser turns a Dockerfile into typed build steps with source
+// locations.
+//
+// It wraps BuildKit's frontend/dockerfile/parser (the line parser, with
+// heredocs, which are always enabled in BuildKit v0.34) and
+// frontend/dockerfile/instructions (the typed commands) rather than
+// re-implementing them, and adds what ibuild needs on top:
+//
+//   - every error is an *Error naming the Dockerfile and the line range
+//     ("Dockerfile:7: unknown instruction: COPPY (did you mean COPY?)");
+//   - checks docker makes before running any step but BuildKit's
+//     instructions package leaves to its converter: duplicate stage names,
+//     instructions before the first FROM, --chmod values, RUN --mount
+//     options, ONBUILD triggers, COPY --from / --mount from= references to
+//     later stages;
+//   - parse-time warnings in the style of BuildKit's build checks.
+//
+// Stages and commands are BuildKit's own types (instructions.Stage and
+// instructions.Command values), so the build package type-switches on
+// *instructions.RunCommand, *instructions.CopyCommand and so on, and expands
+// variables itself with shell.Lex (see NewLex). A command's place in the
+// file is LocationOf(d.Name, cmd.Location()) or d.CommandLocation(cmd), and
+// Errorf builds a located error for a failing step.
+//
+// parser imports no other ibuild package.
+package parser
