@@ -87,4 +87,3 @@ func Digest(ctx context.Context, ref string, opts ...Option) (v1.Hash, error) {
 	}
 	return desc.Digest, nil
 }
-
