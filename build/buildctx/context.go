@@ -1,0 +1,203 @@
+package buildctx
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/moby/patternmatcher"
+	"github.com/moby/patternmatcher/ignorefile"
+)
+
+// ErrOutsideContext is wrapped by errors for sources (or symlink targets)
+// that resolve outside the build context.
+var ErrOutsideContext = errors.New("path outside the build context")
+
+// ErrNotFound is wrapped by errors for sources that select no file (missing,
+// or only ignored files).
+var ErrNotFound = errors.New("not found")
+
+// maxSymlinks bounds symlink resolution, as the kernel's MAXSYMLINKS does.
+const maxSymlinks = 40
+
+// Context is a build context directory with its ignore rules. It is safe
+// for concurrent use.
+type Context struct {
+	dir        string // absolute, symlinks resolved
+	ignoreFile string
+
+	mu sync.Mutex // patternmatcher compiles lazily and is not concurrency-safe
+	pm *patternmatcher.PatternMatcher
+}
+
+// Open opens dir as a context. ignoreFile is the path of the ignore file to
+// use: the caller passes "<Dockerfile>.dockerignore" when that exists next to
+// the Dockerfile, else CONTEXT/.dockerignore; "" means none. A missing
+// ignore file is not an error (docker treats it as empty).
+func Open(dir, ignoreFile string) (*Context, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("opening build context %s: %w", dir, err)
+	}
+	real, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		return nil, fmt.Errorf("opening build context %s: %w", dir, err)
+	}
+	fi, err := os.Stat(real)
+	if err != nil {
+		return nil, fmt.Errorf("opening build context %s: %w", dir, err)
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("opening build context %s: not a directory", dir)
+	}
+	c := &Context{dir: real, ignoreFile: ignoreFile}
+	var patterns []string
+	if ignoreFile != "" {
+		patterns, err = readIgnoreFile(ignoreFile)
+		if err != nil {
+			return nil, err
+		}
+	}
+	c.pm, err = patternmatcher.New(patterns)
+	if err != nil {
+		return nil, fmt.Errorf("parsing ignore file %s: %w", ignoreFile, err)
+	}
+	return c, nil
+}
+
+func readIgnoreFile(name string) ([]string, error) {
+	f, err := os.Open(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading ignore file %s: %w", name, err)
+	}
+	defer f.Close()
+	patterns, err := ignorefile.ReadAll(f)
+	if err != nil {
+		return nil, fmt.Errorf("reading ignore file %s: %w", name, err)
+	}
+	return patterns, nil
+}
+
+// Dir returns the absolute, symlink-resolved path of the context directory.
+func (c *Context) Dir() string { return c.dir }
+
+// Ignored reports whether the context-relative, slash-separated path p is
+// excluded by the ignore file (p itself or one of its parents matches, and no
+// later "!" exception re-includes it).
+func (c *Context) Ignored(p string) (bool, error) {
+	p = path.Clean(p)
+	if p == "." || p == "/" {
+		return false, nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m, err := c.pm.MatchesOrParentMatches(strings.TrimPrefix(p, "/"))
+	if err != nil {
+		return false, fmt.Errorf("matching %s against ignore file %s: %w", p, c.ignoreFile, err)
+	}
+	return m, nil
+}
+
+// hasExceptions reports whether the ignore rules contain "!" patterns, in
+// which case ignored directories must still be walked.
+func (c *Context) hasExceptions() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.pm.Exclusions()
+}
+
+// abs returns the host path of the context-relative path p.
+func (c *Context) abs(p string) string {
+	return filepath.Join(c.dir, filepath.FromSlash(p))
+}
+
+// cleanArg turns a source argument into a cleaned context-relative path.
+// Absolute arguments are relative to the context root (and cannot climb out
+// of it, as in docker); relative arguments that climb out are rejected.
+func cleanArg(arg string) (string, error) {
+	if arg == "" {
+		return "", fmt.Errorf("empty source path")
+	}
+	if strings.HasPrefix(arg, "/") {
+		return strings.TrimPrefix(path.Clean(arg), "/"), nil
+	}
+	p := path.Clean(arg)
+	if p == ".." || strings.HasPrefix(p, "../") {
+		return "", fmt.Errorf("%s: %w", arg, ErrOutsideContext)
+	}
+	return p, nil
+}
+
+// resolve resolves the symlinks in the context-relative path p without ever
+// leaving the context: a ".." above the root or a link to an absolute path
+// outside the context is ErrOutsideContext (rather than clamped, so a link
+// to /etc/passwd is refused instead of silently meaning CONTEXT/etc/passwd).
+// The last component is followed only if followLast. Components that do not
+// exist are kept literally; the caller's Lstat reports them.
+func (c *Context) resolve(p string, followLast bool) (string, error) {
+	var done []string
+	todo := splitPath(p)
+	links := 0
+	for len(todo) > 0 {
+		comp := todo[0]
+		todo = todo[1:]
+		switch comp {
+		case "", ".":
+			continue
+		case "..":
+			if len(done) == 0 {
+				return "", fmt.Errorf("resolving %s: %w", p, ErrOutsideContext)
+			}
+			done = done[:len(done)-1]
+			continue
+		}
+		done = append(done, comp)
+		if len(todo) == 0 && !followLast {
+			break
+		}
+		host := c.abs(path.Join(done...))
+		fi, err := os.Lstat(host)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return path.Join(append(done, todo...)...), nil
+			}
+			return "", fmt.Errorf("resolving %s: %w", p, err)
+		}
+		if fi.Mode()&fs.ModeSymlink == 0 {
+			continue
+		}
+		if links++; links > maxSymlinks {
+			return "", fmt.Errorf("resolving %s: too many levels of symbolic links", p)
+		}
+		target, err := os.Readlink(host)
+		if err != nil {
+			return "", fmt.Errorf("resolving %s: %w", p, err)
+		}
+		done = done[:len(done)-1]
+		if filepath.IsAbs(target) {
+			rel, err := filepath.Rel(c.dir, target)
+			if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+				return "", fmt.Errorf("symlink %s -> %s: %w", path.Join(append(done, comp)...), target, ErrOutsideContext)
+			}
+			done = nil
+			target = filepath.ToSlash(rel)
+		}
+		todo = append(splitPath(filepath.ToSlash(target)), todo...)
+	}
+	if len(done) == 0 {
+		return ".", nil
+	}
+	return path.Join(done...), nil
+}
+
+func splitPath(p string) []string {
+	return strings.Split(strings.Trim(p, "/"), "/")
+}

@@ -1,0 +1,35 @@
+// Package buildctx is the build context: the directory that COPY and ADD
+// read from, filtered by docker's .dockerignore rules.
+//
+// [Open] reads the ignore file (patterns parsed by
+// github.com/moby/patternmatcher/ignorefile and matched by patternmatcher,
+// so "!" exceptions, "**" and leading "/" behave exactly as in docker).
+// [Context.Select] resolves COPY source arguments to the files they
+// select, [Context.OpenFile] opens one of them safely, and [Context.Digest]
+// computes the content digest used in cache keys.
+//
+// Safety rules, matching docker where docker has one:
+//
+//   - A source argument is a path relative to the context root; an absolute
+//     argument ("/a") means CONTEXT/a, while a relative argument that climbs
+//     out of the root ("../x") is rejected with [ErrOutsideContext].
+//   - A symlink named directly by an argument (or matched by a glob) is
+//     followed, as docker follows the top-level source, but only when every
+//     step of its resolution stays inside the context; otherwise
+//     [ErrOutsideContext]. Symlinks met while walking a directory are
+//     selected as symlinks and never followed.
+//   - Ignored files are never selected. An argument that selects nothing but
+//     ignored files fails with [ErrNotFound], as docker's "failed to compute
+//     cache key: ... not found" does. An ignored directory is still walked when
+//     the ignore file has "!" exceptions, so re-included files (and the
+//     directories leading to them) are selected.
+//   - FIFOs, sockets and devices are never opened. While walking a directory
+//     they are skipped (docker skips sockets; skipping FIFOs and devices too
+//     keeps a build from blocking on or reading a device); named directly
+//     they are an error. [Context.OpenFile] opens with O_NOFOLLOW|O_NONBLOCK
+//     and re-checks with fstat that it got a regular file, so a file swapped
+//     for a FIFO or symlink after Select is refused rather than followed or
+//     waited on.
+//
+// Errors name the ignore file, the argument or the file path they concern.
+package buildctx

@@ -1,0 +1,140 @@
+package buildctx
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+)
+
+// memoKey identifies one version of a file for the hash memo.
+type memoKey struct {
+	Path  string `json:"path"`
+	Size  int64  `json:"size"`
+	Mtime int64  `json:"mtime"` // ns
+	Ino   uint64 `json:"ino"`
+	Ctime int64  `json:"ctime"` // ns
+}
+
+// memoEntry is one line of the memo file.
+type memoEntry struct {
+	memoKey
+	Sum string `json:"sha256"`
+}
+
+// memoFile is the on-disk memo format.
+type memoFile struct {
+	Version int         `json:"version"`
+	Entries []memoEntry `json:"entries"`
+}
+
+const memoVersion = 1
+
+// memo is the in-memory hash memo of one Digest call.
+type memo struct {
+	path    string
+	written int64 // ns: the memo file's mtime when loaded; 0 = none
+
+	mu      sync.Mutex
+	entries map[string]memoEntry // by path: one version per file
+	dirty   bool
+}
+
+// loadMemo reads the memo at p ("" = a memo that is never saved). A
+// missing or unreadable-as-JSON memo starts empty: it is only a cache.
+func loadMemo(p string) (*memo, error) {
+	m := &memo{path: p, entries: map[string]memoEntry{}}
+	if p == "" {
+		return m, nil
+	}
+	f, err := os.Open(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return m, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading context hash memo %s: %w", p, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("reading context hash memo %s: %w", p, err)
+	}
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return nil, fmt.Errorf("reading context hash memo %s: %w", p, err)
+	}
+	var mf memoFile
+	if json.Unmarshal(data, &mf) != nil || mf.Version != memoVersion {
+		return m, nil
+	}
+	m.written = fi.ModTime().UnixNano()
+	for _, e := range mf.Entries {
+		m.entries[e.Path] = e
+	}
+	return m, nil
+}
+
+func (m *memo) keyFor(abs string, fi fs.FileInfo) memoKey {
+	st := statOf(fi)
+	return memoKey{Path: abs, Size: fi.Size(), Mtime: fi.ModTime().UnixNano(), Ino: st.ino, Ctime: st.ctime}
+}
+
+// lookup returns a memoised hash unless the entry is missing or racy.
+func (m *memo) lookup(k memoKey) (string, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e, ok := m.entries[k.Path]
+	if !ok || e.memoKey != k || k.Mtime >= m.written {
+		return "", false
+	}
+	return e.Sum, true
+}
+
+func (m *memo) store(k memoKey, sum string) {
+	if m.path == "" {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.entries[k.Path] = memoEntry{memoKey: k, Sum: sum}
+	// Always rewrite after hashing: a racy entry only stops being racy once
+	// the memo is written again, later than the file's mtime.
+	m.dirty = true
+}
+
+// save writes the memo atomically (temp file + rename) if it changed.
+func (m *memo) save() error {
+	if m.path == "" || !m.dirty {
+		return nil
+	}
+	mf := memoFile{Version: memoVersion, Entries: make([]memoEntry, 0, len(m.entries))}
+	for _, e := range m.entries {
+		mf.Entries = append(mf.Entries, e)
+	}
+	data, err := json.Marshal(mf)
+	if err != nil {
+		return fmt.Errorf("writing context hash memo %s: %w", m.path, err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(m.path), ".memo-*")
+	if err != nil {
+		return fmt.Errorf("writing context hash memo %s: %w", m.path, err)
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return fmt.Errorf("writing context hash memo %s: %w", m.path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("writing context hash memo %s: %w", m.path, err)
+	}
+	if err := os.Rename(tmp.Name(), m.path); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("writing context hash memo %s: %w", m.path, err)
+	}
+	return nil
+}
