@@ -49,9 +49,9 @@ func TestIgnored(t *testing.T) {
 		ignored: []string{"node_modules/x/y.js", "cache/z"},
 		kept:    []string{"tmp", "src/node_modules"},
 	}, {
-		name:    "comments and blank lines only",
-		ignore:  "# *\n\n   \n",
-		kept:    []string{"a", "b/c"},
+		name:   "comments and blank lines only",
+		ignore: "# *\n\n   \n",
+		kept:   []string{"a", "b/c"},
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
