@@ -1,0 +1,198 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+	"golang.org/x/sys/unix"
+)
+
+// initArg0 is argv[0] of the re-executed binary that sets up the sandbox.
+const initArg0 = "ibuild-sandbox-init"
+
+// File descriptors of the re-executed init.
+const (
+	configFD = 3 // childConfig as JSON, then EOF
+	statusFD = 4 // an error message, or EOF when the command was exec'd
+)
+
+// Modes of the re-executed init.
+const (
+	modeBuiltin = "builtin"
+	modeOCI     = "oci"
+)
+
+// childConfig is what the parent sends to the re-executed init.
+type childConfig struct {
+	Mode string
+	Spec Spec
+	// Dir is the step's private directory: rootfs, stub layer, etc files.
+	Dir string
+	// ID names the step (container ID, cgroup name).
+	ID string
+	// CgroupsPath is the cgroupsPath for an OCI runtime.
+	CgroupsPath string
+	// Runtime is the absolute path of the OCI runtime.
+	Runtime string
+}
+
+// Paths inside childConfig.Dir.
+const (
+	dirRootfs   = "rootfs"
+	dirStubs    = "stubs"
+	fileCreated = "created.json"
+)
+
+func init() {
+	if len(os.Args) == 0 || os.Args[0] != initArg0 {
+		return
+	}
+	// Capabilities are per thread: set them on the thread that execs.
+	runtime.LockOSThread()
+	err := childMain()
+	status := os.NewFile(statusFD, "status")
+	fmt.Fprint(status, err)
+	os.Exit(1)
+}
+
+// childMain sets up the sandbox and execs; it returns only on failure.
+func childMain() error {
+	cfgFile := os.NewFile(configFD, "config")
+	var cfg childConfig
+	err := json.NewDecoder(cfgFile).Decode(&cfg)
+	cfgFile.Close()
+	if err != nil {
+		return fmt.Errorf("reading sandbox config: %w", err)
+	}
+	unix.CloseOnExec(statusFD)
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("making mounts private: %w", err)
+	}
+	rootfs := filepath.Join(cfg.Dir, dirRootfs)
+	lowers := append(append([]string{}, cfg.Spec.Lowerdirs...), filepath.Join(cfg.Dir, dirStubs))
+	if err := mountOverlay(lowers, cfg.Spec.Upperdir, cfg.Spec.Workdir, rootfs); err != nil {
+		return err
+	}
+	if cfg.Mode == modeOCI {
+		return execRuntime(cfg, rootfs)
+	}
+	return builtinChild(cfg, rootfs)
+}
+
+// builtinChild builds the container in rootfs, enters it and execs the command.
+func builtinChild(cfg childConfig, rootfs string) error {
+	spec := cfg.Spec
+	lastCap, err := lastCapability()
+	if err != nil {
+		return err
+	}
+	created, err := mountAll(cfg, rootfs)
+	if err != nil {
+		return err
+	}
+	if data, err := json.Marshal(created); err == nil {
+		_ = os.WriteFile(filepath.Join(cfg.Dir, fileCreated), data, 0o600)
+	}
+	if spec.Network == NetworkNone {
+		if err := loopbackUp(); err != nil {
+			return err
+		}
+	}
+	if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
+		return fmt.Errorf("setting hostname: %w", err)
+	}
+	if err := pivotRoot(rootfs); err != nil {
+		return err
+	}
+	if err := maskPaths(); err != nil {
+		return err
+	}
+	u, err := resolveUser("/", spec.User)
+	if err != nil {
+		return err
+	}
+	unix.Umask(0o022)
+	if err := enterCwd(spec.Cwd); err != nil {
+		return err
+	}
+	argv0, err := lookPath(spec.Args[0], spec.Env)
+	if err != nil {
+		return err
+	}
+	rl := unix.Rlimit{Cur: nofileLimit(), Max: nofileLimit()}
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
+		return fmt.Errorf("setting RLIMIT_NOFILE: %w", err)
+	}
+	if err := dropPrivileges(u, lastCap, spec.NoNewPrivs); err != nil {
+		return err
+	}
+	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return fmt.Errorf("closing file descriptors: %w", err)
+	}
+	err = unix.Exec(argv0, spec.Args, spec.Env)
+	return fmt.Errorf("exec %s: %w", spec.Args[0], err)
+}
+
+// enterCwd creates cwd inside the (already pivoted) root and changes into
+// it, then verifies that the kernel agrees the directory is inside the root,
+// so that a path like /proc/self/fd/N can never reach a host directory.
+func enterCwd(cwd string) error {
+	p, err := securejoin.SecureJoin("/", cwd)
+	if err != nil {
+		return fmt.Errorf("resolving working directory %s: %w", cwd, err)
+	}
+	if err := os.MkdirAll(p, 0o755); err != nil {
+		return fmt.Errorf("creating working directory %s: %w", cwd, err)
+	}
+	if err := unix.Chdir(p); err != nil {
+		return fmt.Errorf("changing to working directory %s: %w", cwd, err)
+	}
+	got, err := unix.Getwd()
+	if err != nil || !strings.HasPrefix(got, "/") {
+		return fmt.Errorf("working directory %s is outside the container root", cwd)
+	}
+	return nil
+}
+
+// lookPath finds file in the PATH of env, inside the container root.
+func lookPath(file string, env []string) (string, error) {
+	if strings.Contains(file, "/") {
+		return file, nil
+	}
+	pathEnv := ""
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			pathEnv = v
+		}
+	}
+	for _, dir := range filepath.SplitList(pathEnv) {
+		if dir == "" {
+			dir = "."
+		}
+		p := filepath.Join(dir, file)
+		fi, err := os.Stat(p)
+		if err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("exec: %q: executable file not found in $PATH", file)
+}
+
+// lastCapability reads the highest capability number the kernel knows.
+func lastCapability() (int, error) {
+	data, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
+	if err != nil {
+		return 0, fmt.Errorf("reading cap_last_cap: %w", err)
+	}
+	var n int
+	if _, err := fmt.Sscan(string(data), &n); err != nil {
+		return 0, errors.New("parsing cap_last_cap")
+	}
+	return n, nil
+}

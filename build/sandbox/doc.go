@@ -1,0 +1,33 @@
+// Package sandbox runs the command of one Dockerfile RUN step in an isolated
+// root filesystem, as docker build does.
+//
+// The root filesystem is an overlay of Spec.Lowerdirs with Spec.Upperdir on
+// top, so after Run the upper directory holds exactly the step's changes in
+// overlayfs format (whiteouts are 0/0 character devices). Mount points the
+// sandbox needs (/proc, /dev, /sys, /etc/hosts, RUN --mount targets) come
+// from an extra bottom-most lower layer of empty stubs, so they never appear
+// in the upper directory.
+//
+// Two engines implement Run:
+//
+//   - builtin (the default) re-executes the current binary (/proc/self/exe)
+//     as "ibuild-sandbox-init" in new mount, PID, UTS, IPC (and, with
+//     NetworkNone, network) namespaces. The package's init function notices
+//     that name, reads its setup over a pipe, mounts the overlay, /proc, /dev,
+//     /sys and the bind mounts, pivots into the new root, masks /proc paths
+//     as runc does, drops capabilities to docker's default set, switches to
+//     the USER (resolved from the container's own /etc/passwd and /etc/group
+//     read as data) and execs the command, which is PID 1 of its namespace.
+//     Any binary that imports this package can therefore act as the init.
+//   - oci writes a runtime-spec bundle (see OCISpec) and runs it with an OCI
+//     runtime such as runc, from a helper process that owns a private mount
+//     namespace holding the overlay.
+//
+// Each step runs in its own cgroup (v1 memory, pids and cpu controllers, or
+// v2) nested below the builder's own cgroup, with a default process limit
+// and memory limit that keep a fork bomb or memory hog from harming the host.
+// When the context is cancelled or Spec.Timeout expires, Run kills the PID
+// namespace's init (the kernel then kills everything else in it), kills any
+// stragglers through the cgroup, removes the cgroup and returns. Mounts live
+// only in the sandbox's mount namespace and disappear with it.
+package sandbox

@@ -1,0 +1,19 @@
+//go:build !linux
+
+package sandbox
+
+import (
+	"context"
+	"errors"
+)
+
+// defaultMemoryLimit is the memory limit used when Limits.Memory is 0.
+func defaultMemoryLimit() int64 { return defaultMemoryCap }
+
+// nofileLimit is the RLIMIT_NOFILE given to commands.
+func nofileLimit() uint64 { return maxNofile }
+
+// Run is only supported on Linux.
+func Run(ctx context.Context, spec Spec) error {
+	return errors.New("the RUN sandbox is only supported on linux")
+}

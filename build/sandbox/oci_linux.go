@@ -1,0 +1,104 @@
+package sandbox
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Files of the OCI engine inside the step directory (the bundle).
+const (
+	ociConfig  = "config.json"
+	ociState   = "runtime-state"
+	ociLog     = "runtime.log"
+	ociPidFile = "container.pid"
+)
+
+// execRuntime runs in the helper process, which owns the mount namespace in
+// which the overlay is mounted at rootfs: it writes config.json and execs
+// the OCI runtime in the foreground.
+func execRuntime(cfg childConfig, rootfs string) error {
+	s, err := OCISpec(cfg.Spec, rootfs)
+	if err != nil {
+		return err
+	}
+	s.Linux.CgroupsPath = cfg.CgroupsPath
+	data, err := json.Marshal(s)
+	if err != nil {
+		return fmt.Errorf("encoding runtime config: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(cfg.Dir, ociConfig), data, 0o600); err != nil {
+		return fmt.Errorf("writing runtime config: %w", err)
+	}
+	args := []string{cfg.Runtime,
+		"--root", filepath.Join(cfg.Dir, ociState),
+		"--log", filepath.Join(cfg.Dir, ociLog), "--log-format", "json",
+		"run", "--keep", "--bundle", cfg.Dir, "--pid-file", filepath.Join(cfg.Dir, ociPidFile), cfg.ID}
+	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return fmt.Errorf("closing file descriptors: %w", err)
+	}
+	err = unix.Exec(cfg.Runtime, args, os.Environ())
+	return fmt.Errorf("exec %s: %w", cfg.Runtime, err)
+}
+
+// waitRuntime waits for the OCI runtime's foreground run, bounding the time
+// it takes to start the container.
+func waitRuntime(ctx context.Context, cfg childConfig, done <-chan error, kill func()) error {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.NewTimer(startupTimeout)
+	defer deadline.Stop()
+	started := false
+	for {
+		select {
+		case err := <-done:
+			if err != nil {
+				if msg := runtimeErrors(filepath.Join(cfg.Dir, ociLog)); msg != "" {
+					return fmt.Errorf("OCI runtime %s: %s", cfg.Runtime, msg)
+				}
+			}
+			return exitStatus(err)
+		case <-ctx.Done():
+			kill()
+			<-done
+			return ctx.Err()
+		case <-tick.C:
+			if !started {
+				_, err := os.Stat(filepath.Join(cfg.Dir, ociPidFile))
+				started = err == nil
+			}
+		case <-deadline.C:
+			if !started {
+				kill()
+				<-done
+				return fmt.Errorf("OCI runtime %s did not start the container within %s", cfg.Runtime, startupTimeout)
+			}
+		}
+	}
+}
+
+// runtimeErrors returns the error-level messages of a JSON runtime log.
+func runtimeErrors(logPath string) string {
+	f, err := os.Open(logPath)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	var msgs []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var entry struct{ Level, Msg string }
+		if json.Unmarshal(sc.Bytes(), &entry) == nil && (entry.Level == "error" || entry.Level == "fatal") {
+			msgs = append(msgs, entry.Msg)
+		}
+	}
+	return strings.Join(msgs, "; ")
+}
+

@@ -1,0 +1,223 @@
+package sandbox
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	units "github.com/docker/go-units"
+	"golang.org/x/sys/unix"
+)
+
+// startupTimeout bounds how long an OCI runtime may take to start the container.
+const startupTimeout = 30 * time.Second
+
+// Run runs spec's command and waits for it. A non-zero exit is an
+// *ExitError (128+signal for a signal), wrapped with an explanation when the
+// memory or process limit was hit. When ctx is done or spec.Timeout expires
+// the whole process tree is killed, and Run returns once no process, mount
+// or cgroup of the step is left.
+func Run(ctx context.Context, spec Spec) error {
+	spec, err := withDefaults(spec)
+	if err != nil {
+		return err
+	}
+	runCtx := ctx
+	if spec.Timeout > 0 {
+		var cancel context.CancelFunc
+		runCtx, cancel = context.WithTimeout(ctx, spec.Timeout)
+		defer cancel()
+	}
+	dir, err := os.MkdirTemp("", "ibuild-sandbox-")
+	if err != nil {
+		return fmt.Errorf("creating sandbox directory: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	cfg := childConfig{Mode: spec.Isolation, Spec: spec, Dir: dir, ID: filepath.Base(dir)}
+	if err := writeBundleFiles(dir, spec); err != nil {
+		return fmt.Errorf("preparing sandbox: %w", err)
+	}
+	cg, err := newCgroup(cfg.ID)
+	if err != nil {
+		return err
+	}
+	cfg.CgroupsPath = cg.ociPath
+	if spec.Isolation == IsolationOCI {
+		if cfg.Runtime, err = exec.LookPath(spec.Runtime); err != nil {
+			return fmt.Errorf("finding OCI runtime: %w", err)
+		}
+	} else if err := cg.create(spec.Limits); err != nil {
+		_ = cg.destroy()
+		return err
+	}
+	err = runChild(runCtx, cfg, cg)
+	err = explain(err, cg, spec)
+	if cerr := cg.destroy(); cerr != nil && err == nil {
+		err = cerr
+	}
+	var created []string
+	if data, rerr := os.ReadFile(filepath.Join(dir, fileCreated)); rerr == nil {
+		_ = json.Unmarshal(data, &created)
+	}
+	sweepStubs(spec.Upperdir, spec.Lowerdirs, stubPaths(spec, created))
+	if ctx.Err() != nil {
+		return fmt.Errorf("running %q: %w", spec.Args, context.Cause(ctx))
+	}
+	if runCtx.Err() != nil {
+		return fmt.Errorf("running %q: timed out after %s", spec.Args, spec.Timeout)
+	}
+	return err
+}
+
+// explain wraps an exit caused by a resource limit with the limit.
+func explain(err error, cg *cgroup, spec Spec) error {
+	var ee *ExitError
+	if !errors.As(err, &ee) {
+		return err
+	}
+	l := effectiveLimits(spec.Limits)
+	if cg.oomKilled() {
+		return fmt.Errorf("memory limit of %s exceeded (killed by the OOM killer): %w", units.BytesSize(float64(l.Memory)), err)
+	}
+	if cg.pidsExhausted() {
+		return fmt.Errorf("process limit of %d reached: %w", l.Pids, err)
+	}
+	return err
+}
+
+// writeBundleFiles creates the rootfs mount point, the stub layer and the
+// files mounted over /etc/hosts, /etc/resolv.conf and /etc/hostname.
+func writeBundleFiles(dir string, spec Spec) error {
+	if err := os.Mkdir(filepath.Join(dir, dirRootfs), 0o755); err != nil {
+		return err
+	}
+	if err := makeStubLayer(filepath.Join(dir, dirStubs), spec); err != nil {
+		return err
+	}
+	files := map[string][]byte{
+		bundleHosts:      spec.Hosts,
+		bundleResolvConf: spec.ResolvConf,
+		bundleHostname:   []byte(spec.Hostname + "\n"),
+	}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// runChild starts the re-executed init, hands it cfg and waits for the
+// command (or the OCI runtime) to finish.
+func runChild(ctx context.Context, cfg childConfig, cg *cgroup) error {
+	cfgR, cfgW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer cfgW.Close()
+	statR, statW, err := os.Pipe()
+	if err != nil {
+		cfgR.Close()
+		return err
+	}
+	defer statR.Close()
+	cmd := childCommand(cfg)
+	cmd.ExtraFiles = []*os.File{cfgR, statW}
+	err = cmd.Start()
+	cfgR.Close()
+	statW.Close()
+	if err != nil {
+		return fmt.Errorf("starting sandbox: %w", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	kill := func() {
+		_ = cmd.Process.Kill()
+		killAllCgroups(cg)
+	}
+	if cfg.Mode == modeBuiltin {
+		if err := cg.add(cmd.Process.Pid); err != nil {
+			kill()
+			<-done
+			return err
+		}
+	}
+	if err := json.NewEncoder(cfgW).Encode(cfg); err != nil {
+		kill()
+		<-done
+		return fmt.Errorf("configuring sandbox: %w", err)
+	}
+	cfgW.Close()
+	status := make(chan []byte, 1)
+	go func() { b, _ := io.ReadAll(statR); status <- b }()
+	select {
+	case msg := <-status:
+		if len(msg) > 0 {
+			<-done
+			return fmt.Errorf("setting up sandbox: %s", msg)
+		}
+	case <-ctx.Done():
+		kill()
+		return <-done
+	}
+	if cfg.Mode == modeOCI {
+		return waitRuntime(ctx, cfg, done, kill)
+	}
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		kill()
+		err = <-done
+	}
+	return exitStatus(err)
+}
+
+// childCommand is the re-execution of this binary as the sandbox init.
+func childCommand(cfg childConfig) *exec.Cmd {
+	flags := uintptr(unix.CLONE_NEWNS)
+	if cfg.Mode == modeBuiltin {
+		flags |= unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC
+		if cfg.Spec.Network == NetworkNone {
+			flags |= unix.CLONE_NEWNET
+		}
+	}
+	return &exec.Cmd{
+		Path:        "/proc/self/exe",
+		Args:        []string{initArg0},
+		Env:         []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
+		Stdout:      cfg.Spec.Stdout,
+		Stderr:      cfg.Spec.Stderr,
+		WaitDelay:   5 * time.Second,
+		SysProcAttr: &syscall.SysProcAttr{Cloneflags: flags, Pdeathsig: syscall.SIGKILL},
+	}
+}
+
+// killAllCgroups kills whatever is left in the step's cgroup.
+func killAllCgroups(cg *cgroup) {
+	for _, dir := range cg.dirs {
+		killAll(dir, cg.v2)
+	}
+}
+
+// exitStatus converts the result of exec.Cmd.Wait to an *ExitError.
+func exitStatus(err error) error {
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		return err
+	}
+	ws, ok := ee.Sys().(syscall.WaitStatus)
+	if !ok {
+		return err
+	}
+	if ws.Signaled() {
+		return &ExitError{Code: 128 + int(ws.Signal())}
+	}
+	return &ExitError{Code: ws.ExitStatus()}
+}

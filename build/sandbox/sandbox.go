@@ -1,0 +1,215 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"time"
+)
+
+// Network selects the network namespace of a RUN step.
+type Network string
+
+const (
+	// NetworkHost shares the host's network namespace (docker build's
+	// default for RUN, like --network=host).
+	NetworkHost Network = "host"
+	// NetworkDefault is an alias of NetworkHost, as in docker build.
+	NetworkDefault Network = "default"
+	// NetworkNone gives the step a new network namespace with only lo up.
+	NetworkNone Network = "none"
+)
+
+// Isolation engines accepted in Spec.Isolation.
+const (
+	IsolationBuiltin = "builtin"
+	IsolationOCI     = "oci"
+)
+
+// DefaultHostname is the hostname used when Spec.Hostname is empty.
+const DefaultHostname = "buildkitsandbox"
+
+// Mount is an extra mount of a RUN step (RUN --mount).
+type Mount struct {
+	// Type is "bind", "tmpfs", "cache" (a host dir mounted read-write) or
+	// "secret" (a host file mounted read-only).
+	Type string
+	// Source is the host path, already resolved by the caller.
+	Source string
+	// Target is the absolute path inside the container.
+	Target string
+	// ReadOnly mounts the source read-only.
+	ReadOnly bool
+	// Options are extra mount options, for example "size=64m" for tmpfs.
+	Options []string
+}
+
+// Limits are the resource limits of a step; zero means the default.
+type Limits struct {
+	// Memory is the memory limit in bytes.
+	Memory int64
+	// Pids is the maximum number of processes.
+	Pids int64
+	// CPUQuota is the CPU time in µs allowed per 100ms period.
+	CPUQuota int64
+}
+
+// Spec describes one RUN step.
+type Spec struct {
+	// Lowerdirs are the read-only overlay layers, top-most first. May be empty.
+	Lowerdirs []string
+	// Upperdir is a fresh empty directory; after Run it holds the step's
+	// changes in overlayfs format.
+	Upperdir string
+	// Workdir is a fresh empty overlay workdir on the same filesystem as Upperdir.
+	Workdir string
+	// Args is the command line.
+	Args []string
+	// Env is exactly the environment of the command.
+	Env []string
+	// Cwd is the working directory; it is created (root, 0755) when missing.
+	Cwd string
+	// User is "", "name", "uid", "name:group" or "uid:gid", resolved from the
+	// container's /etc/passwd and /etc/group.
+	User string
+	// Hostname is the container's hostname; DefaultHostname when empty.
+	Hostname string
+	// Hosts is the content of /etc/hosts; it is kept out of the layer.
+	Hosts []byte `json:"-"`
+	// ResolvConf is the content of /etc/resolv.conf; it is kept out of the layer.
+	ResolvConf []byte `json:"-"`
+	// Network is the network mode; NetworkHost when empty.
+	Network Network
+	// Mounts are extra mounts.
+	Mounts []Mount
+	// Stdout and Stderr receive the command's output; nil discards it.
+	Stdout io.Writer `json:"-"`
+	Stderr io.Writer `json:"-"`
+	// Limits are the resource limits.
+	Limits Limits
+	// Timeout kills the step after this long; 0 means no timeout.
+	Timeout time.Duration `json:"-"`
+	// NoNewPrivs sets no_new_privs on the command (off by default, so that
+	// setuid programs work as under docker build).
+	NoNewPrivs bool
+	// Isolation is IsolationBuiltin (default) or IsolationOCI.
+	Isolation string
+	// Runtime is the OCI runtime binary for IsolationOCI; "runc" when empty.
+	Runtime string
+}
+
+// ExitError reports a command that exited with a non-zero status. A command
+// killed by a signal has Code 128+signal.
+type ExitError struct {
+	Code int
+}
+
+// Error implements error.
+func (e *ExitError) Error() string {
+	return fmt.Sprintf("exit code: %d", e.Code)
+}
+
+// DefaultCapabilities is docker's default capability set, given to root
+// commands and used as the bounding set for every command.
+var DefaultCapabilities = []string{
+	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
+	"CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
+	"CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+}
+
+// maskedPaths are hidden from the command, as runc and docker do.
+var maskedPaths = []string{
+	"/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys",
+	"/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
+	"/proc/sched_debug", "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap",
+}
+
+// readonlyPaths are made read-only, as runc and docker do.
+var readonlyPaths = []string{
+	"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
+}
+
+// defaultPidsLimit keeps a fork bomb from exhausting the host.
+const defaultPidsLimit = 4096
+
+// defaultMemoryCap caps the default memory limit.
+const defaultMemoryCap = 8 << 30
+
+// withDefaults validates spec and fills in defaults.
+func withDefaults(spec Spec) (Spec, error) {
+	if len(spec.Args) == 0 {
+		return spec, errors.New("empty command")
+	}
+	if spec.Upperdir == "" || spec.Workdir == "" {
+		return spec, errors.New("upperdir and workdir are required")
+	}
+	switch spec.Network {
+	case "", NetworkDefault:
+		spec.Network = NetworkHost
+	case NetworkHost, NetworkNone:
+	default:
+		return spec, fmt.Errorf("unknown network mode %q", spec.Network)
+	}
+	switch spec.Isolation {
+	case "":
+		spec.Isolation = IsolationBuiltin
+	case IsolationBuiltin, IsolationOCI:
+	default:
+		return spec, fmt.Errorf("unknown isolation %q", spec.Isolation)
+	}
+	if spec.Runtime == "" {
+		spec.Runtime = "runc"
+	}
+	if spec.Hostname == "" {
+		spec.Hostname = DefaultHostname
+	}
+	if spec.Cwd == "" {
+		spec.Cwd = "/"
+	}
+	if !path.IsAbs(spec.Cwd) {
+		return spec, fmt.Errorf("working directory %q is not absolute", spec.Cwd)
+	}
+	for _, m := range spec.Mounts {
+		if !path.IsAbs(m.Target) {
+			return spec, fmt.Errorf("mount target %q is not absolute", m.Target)
+		}
+		switch m.Type {
+		case "bind", "cache", "secret", "tmpfs":
+		default:
+			return spec, fmt.Errorf("mount %s: unknown type %q", m.Target, m.Type)
+		}
+	}
+	if spec.Stdout == nil {
+		spec.Stdout = io.Discard
+	}
+	if spec.Stderr == nil {
+		spec.Stderr = io.Discard
+	}
+	return spec, nil
+}
+
+// mountTargets lists every path the sandbox mounts over inside the rootfs,
+// builtin and user mounts alike, parents before children.
+func mountTargets(spec Spec) (dirs, files []string) {
+	dirs = []string{"/proc", "/dev", "/sys"}
+	files = []string{"/etc/hosts", "/etc/resolv.conf", "/etc/hostname"}
+	for _, m := range spec.Mounts {
+		if m.Type == "secret" || isFileMount(m) {
+			files = append(files, path.Clean(m.Target))
+		} else {
+			dirs = append(dirs, path.Clean(m.Target))
+		}
+	}
+	return dirs, files
+}
+
+// isFileMount reports whether m mounts a single file rather than a directory.
+func isFileMount(m Mount) bool {
+	if m.Type == "tmpfs" {
+		return false
+	}
+	fi, err := os.Stat(m.Source)
+	return err == nil && !fi.IsDir()
+}

@@ -1,0 +1,113 @@
+package sandbox
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// makeStubLayer fills dir, which becomes the bottom-most overlay lower layer,
+// with an empty directory or file for every mount target of spec. The merged
+// tree then has every mount point without anything being written to the
+// upper directory.
+func makeStubLayer(dir string, spec Spec) error {
+	dirs, files := mountTargets(spec)
+	dirs = append(dirs, "/dev/pts", "/dev/shm", "/dev/mqueue")
+	for _, d := range dirs {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			return err
+		}
+	}
+	for _, f := range files {
+		p := filepath.Join(dir, f)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if fi, err := os.Lstat(p); err == nil && fi.IsDir() {
+			continue // also a directory target; the mount will report the clash
+		}
+		if err := os.WriteFile(p, nil, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sweepStubs removes from upper the mount-point stubs that were created in
+// the merged tree during the step (by the sandbox, or by an OCI runtime,
+// because the stub layer was shadowed), so that they do not leak into the
+// layer. paths are container paths; an entry is removed only if it is still
+// an empty file or directory and no lower layer has that path.
+func sweepStubs(upper string, lowers []string, paths []string) {
+	sort.Slice(paths, func(i, j int) bool { return len(paths[i]) > len(paths[j]) })
+	for _, p := range paths {
+		p = path.Clean("/" + p)
+		if p == "/" || inAnyLower(lowers, p) || hasSymlinkParent(upper, p) {
+			continue
+		}
+		full := filepath.Join(upper, p)
+		fi, err := os.Lstat(full)
+		if err != nil {
+			continue
+		}
+		switch {
+		case fi.Mode().IsRegular() && fi.Size() == 0:
+			_ = os.Remove(full)
+		case fi.IsDir():
+			_ = os.Remove(full) // fails, as wanted, unless empty
+		}
+	}
+}
+
+func inAnyLower(lowers []string, p string) bool {
+	for _, l := range lowers {
+		if _, err := os.Lstat(filepath.Join(l, p)); !errors.Is(err, fs.ErrNotExist) {
+			return true
+		}
+	}
+	return false
+}
+
+// hasSymlinkParent reports whether a parent of p inside root is not a plain
+// directory, so that a lexical join would leave root.
+func hasSymlinkParent(root, p string) bool {
+	cur := root
+	parts := strings.Split(strings.Trim(path.Dir(p), "/"), "/")
+	for _, part := range parts {
+		if part == "" {
+			continue
+		}
+		cur = filepath.Join(cur, part)
+		fi, err := os.Lstat(cur)
+		if err != nil {
+			return !errors.Is(err, fs.ErrNotExist)
+		}
+		if !fi.IsDir() {
+			return true
+		}
+	}
+	return false
+}
+
+// stubPaths lists every container path that may have been created as a
+// mount-point stub, parents included.
+func stubPaths(spec Spec, extra []string) []string {
+	dirs, files := mountTargets(spec)
+	all := append(append(append([]string{}, dirs...), files...), extra...)
+	all = append(all, "/dev/pts", "/dev/shm", "/dev/mqueue")
+	seen := map[string]bool{}
+	var out []string
+	for _, p := range all {
+		for q := path.Clean(p); q != "/" && q != "."; q = path.Dir(q) {
+			if !seen[q] {
+				seen[q] = true
+				out = append(out, q)
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,78 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+	"github.com/moby/sys/user"
+)
+
+// execUser is a resolved USER: ids only, never names.
+type execUser struct {
+	UID, GID uint32
+	Groups   []uint32
+	Home     string
+}
+
+// resolveUser resolves spec ("", "name", "uid", "name:group", "uid:gid")
+// against the /etc/passwd and /etc/group of the container root, reading them
+// as data through paths confined to root.
+func resolveUser(root, spec string) (execUser, error) {
+	passwd, err := openInRoot(root, "/etc/passwd")
+	if err != nil {
+		return execUser{}, err
+	}
+	if passwd != nil {
+		defer passwd.Close()
+	}
+	group, err := openInRoot(root, "/etc/group")
+	if err != nil {
+		return execUser{}, err
+	}
+	if group != nil {
+		defer group.Close()
+	}
+	defaults := &user.ExecUser{Home: "/"}
+	u, err := user.GetExecUser(spec, defaults, readerOrNil(passwd), readerOrNil(group))
+	if err != nil {
+		return execUser{}, fmt.Errorf("resolving user %q: %w", spec, err)
+	}
+	eu := execUser{UID: uint32(u.Uid), GID: uint32(u.Gid), Home: u.Home}
+	for _, g := range u.Sgids {
+		eu.Groups = append(eu.Groups, uint32(g))
+	}
+	return eu, nil
+}
+
+// openInRoot opens unsafePath inside root, or returns nil if it is missing.
+func openInRoot(root, unsafePath string) (*os.File, error) {
+	p, err := securejoin.SecureJoin(root, unsafePath)
+	if err != nil {
+		return nil, fmt.Errorf("resolving %s: %w", unsafePath, err)
+	}
+	f, err := os.Open(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", unsafePath, err)
+	}
+	fi, err := f.Stat()
+	if err == nil && !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("%s is not a regular file", unsafePath)
+	}
+	return f, nil
+}
+
+// readerOrNil keeps a nil *os.File from becoming a non-nil io.Reader.
+func readerOrNil(f *os.File) io.Reader {
+	if f == nil {
+		return nil
+	}
+	return f
+}
