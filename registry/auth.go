@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -83,6 +84,10 @@ func Login(ctx context.Context, configDir, registry, user, password string, opts
 	}
 	basic := &authn.Basic{Username: user, Password: password}
 	if err := checkLogin(ctx, reg, basic, o); err != nil {
+		var te *transport.Error
+		if errors.As(err, &te) && te.StatusCode == http.StatusUnauthorized {
+			err = fmt.Errorf("incorrect username or password: %w", err)
+		}
 		return newError("logging in to", host, "", redact(err, password))
 	}
 	cf, err := config.Load(configDir)
