@@ -100,21 +100,34 @@ func (wk *walker) walk(ctx context.Context, full, name string) error {
 	if err != nil {
 		return fmt.Errorf("reading directory: %w", err)
 	}
-	sort.Strings(names)
-	for _, n := range names {
+	type child struct {
+		name string // as emitted: whiteouts sort as .wh.<name>
+		full string
+		st   unix.Stat_t
+	}
+	children := make([]child, len(names))
+	for i, n := range names {
+		c := &children[i]
+		c.name, c.full = n, filepath.Join(full, n)
+		if err := unix.Lstat(c.full, &c.st); err != nil {
+			return fmt.Errorf("reading %s: %w", c.full, err)
+		}
+		if wk.isWhiteout(&c.st) {
+			c.name = whPrefix + n
+		}
+	}
+	sort.Slice(children, func(i, j int) bool { return children[i].name < children[j].name })
+	for i := range children {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		childFull, childName := filepath.Join(full, n), path.Join(name, n)
-		var st unix.Stat_t
-		if err := unix.Lstat(childFull, &st); err != nil {
-			return fmt.Errorf("reading %s: %w", childFull, err)
-		}
-		if err := wk.entry(childFull, childName, &st); err != nil {
+		c := &children[i]
+		childName := path.Join(name, path.Base(c.full))
+		if err := wk.entry(c.full, childName, &c.st); err != nil {
 			return err
 		}
-		if st.Mode&unix.S_IFMT == unix.S_IFDIR {
-			if err := wk.walk(ctx, childFull, childName); err != nil {
+		if c.st.Mode&unix.S_IFMT == unix.S_IFDIR {
+			if err := wk.walk(ctx, c.full, childName); err != nil {
 				return err
 			}
 		}
@@ -122,11 +135,16 @@ func (wk *walker) walk(ctx context.Context, full, name string) error {
 	return nil
 }
 
+// isWhiteout reports whether st is an overlayfs whiteout (upperdir mode).
+func (wk *walker) isWhiteout(st *unix.Stat_t) bool {
+	return wk.overlay && st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == 0
+}
+
 // entry writes the entry for one file, plus an opaque marker after an
 // opaque directory in overlay mode.
 func (wk *walker) entry(full, name string, st *unix.Stat_t) error {
 	typ := st.Mode & unix.S_IFMT
-	if wk.overlay && typ == unix.S_IFCHR && st.Rdev == 0 {
+	if wk.isWhiteout(st) {
 		return wk.whiteout(path.Join(path.Dir(name), whPrefix+path.Base(name)))
 	}
 	if strings.HasPrefix(path.Base(name), whPrefix) {
