@@ -22,5 +22,12 @@
 // file is LocationOf(d.Name, cmd.Location()) or d.CommandLocation(cmd), and
 // Errorf builds a located error for a failing step.
 //
+// Values are kept as written, as BuildKit keeps them: ENV B="two words" has
+// the value `"two words"` (quotes included) and COPY --chmod=$MODE keeps
+// `$MODE`, until build expands them with shell.Lex.ProcessWordWithMatches.
+// Values without variables are validated here (ParseChmod, RUN --mount);
+// build validates the rest after expansion. RUN --mount options must be
+// re-read with RunCommand.Expand(expander) before instructions.GetMounts.
+//
 // parser imports no other ibuild package.
 package parser

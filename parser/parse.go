@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -229,11 +230,19 @@ func (d *Dockerfile) fromBuildKit(err error, nlines int) error {
 	return &Error{Location: loc, Err: msg}
 }
 
+// flagSuggestion matches BuildKit's unknown-flag suggestion.
+var flagSuggestion = regexp.MustCompile(`^(unknown flag: --\S+ \(did you mean )([^-\s][^?\s]*)\?\)$`)
+
 // withInstruction prefixes err with the instruction's name unless the message
 // already names it: "HEALTHCHECK: time: missing unit", "RUN --mount: ...".
 func withInstruction(name string, err error) error {
 	name = strings.ToUpper(name)
 	msg := err.Error()
+	if flagSuggestion.MatchString(msg) {
+		// BuildKit suggests the bare name: "(did you mean chown?)".
+		err = errors.New(flagSuggestion.ReplaceAllString(msg, "$1--$2?)"))
+		msg = err.Error()
+	}
 	if strings.Contains(msg, name) {
 		return err
 	}

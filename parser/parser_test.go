@@ -195,6 +195,8 @@ func TestParseErrors(t *testing.T) {
 			"Dockerfile:2: ADD --checksum can't be used with multiple sources"},
 		{"bad flag after continuation", "FROM a\nRUN \\\n  --foo=bar true\n",
 			"Dockerfile:2-3: RUN: unknown flag: --foo"},
+		{"from flag typo", "FROM --plaform=linux/amd64 alpine\n",
+			"Dockerfile:1: FROM: unknown flag: --plaform (did you mean --platform?)"},
 		{"bad security", "FROM a\nRUN --security=root true\n", `Dockerfile:2: RUN: security "root" is not valid`},
 		{"heredoc unterminated at EOF", "FROM a\nCOPY <<EOF /x\nabc", "Dockerfile:2-3: unterminated heredoc"},
 		{"onbuild from", "FROM a\nONBUILD FROM b\n", "Dockerfile:2: FROM isn't allowed as an ONBUILD trigger"},
