@@ -67,7 +67,26 @@ func Open(dir, ignoreFile string) (*Context, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parsing ignore file %s: %w", ignoreFile, err)
 	}
+	if err := validatePatterns(patterns); err != nil {
+		return nil, fmt.Errorf("parsing ignore file %s: %w", ignoreFile, err)
+	}
 	return c, nil
+}
+
+// validatePatterns compiles every pattern now: patternmatcher compiles
+// lazily, and only patterns it gets to, so a bad one (e.g. "\\1") would
+// otherwise fail some later match, or never.
+func validatePatterns(patterns []string) error {
+	for _, p := range patterns {
+		pm, err := patternmatcher.New([]string{strings.TrimPrefix(p, "!")})
+		if err != nil {
+			return err
+		}
+		if _, err := pm.MatchesOrParentMatches("x"); err != nil {
+			return fmt.Errorf("pattern %q: %w", p, err)
+		}
+	}
+	return nil
 }
 
 func readIgnoreFile(name string) ([]string, error) {

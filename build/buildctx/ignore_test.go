@@ -79,6 +79,13 @@ func TestOpenErrors(t *testing.T) {
 	if _, err := Open(dir, bad); err == nil || !strings.Contains(err.Error(), bad) {
 		t.Errorf("bad pattern: err = %v, want one naming %s", err, bad)
 	}
+	lazy := filepath.Join(dir, "lazy.dockerignore")
+	if err := os.WriteFile(lazy, []byte("a\n!b\n\\1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(dir, lazy); err == nil || !strings.Contains(err.Error(), lazy) {
+		t.Errorf("pattern that only fails to compile: err = %v, want one naming %s", err, lazy)
+	}
 	if _, err := Open(dir, filepath.Join(dir, "bad.dockerignore", "x")); err == nil {
 		t.Errorf("unreadable ignore file: want error")
 	}

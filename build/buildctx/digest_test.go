@@ -1,0 +1,207 @@
+package buildctx
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func digestTree(t *testing.T) (*Context, string) {
+	t.Helper()
+	root := filepath.Join(t.TempDir(), "ctx")
+	mkTree(t, root,
+		"f a.txt alpha",
+		"f dir/b.txt beta",
+		"f dir/sub/c.txt gamma",
+		"l dir/link b.txt",
+		"p dir/fifo",
+	)
+	old := time.Now().Add(-time.Hour)
+	for _, p := range []string{"a.txt", "dir/b.txt", "dir/sub/c.txt"} {
+		if err := os.Chtimes(filepath.Join(root, p), old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return openCtx(t, root, ""), root
+}
+
+func digestOf(t *testing.T, c *Context, memo string, srcs ...string) string {
+	t.Helper()
+	ms, err := c.Select(context.Background(), srcs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := c.Digest(context.Background(), ms, memo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func TestDigestChanges(t *testing.T) {
+	tests := []struct {
+		name    string
+		change  func(t *testing.T, root string)
+		changed bool
+	}{
+		{"mtime only", func(t *testing.T, root string) {
+			now := time.Now()
+			must(t, os.Chtimes(filepath.Join(root, "dir/b.txt"), now, now))
+		}, false},
+		{"same-size content", func(t *testing.T, root string) {
+			must(t, os.WriteFile(filepath.Join(root, "dir/b.txt"), []byte("BETA"), 0o644))
+		}, true},
+		{"mode", func(t *testing.T, root string) {
+			must(t, os.Chmod(filepath.Join(root, "dir/sub/c.txt"), 0o600))
+		}, true},
+		{"owner", func(t *testing.T, root string) {
+			if os.Geteuid() != 0 {
+				t.Skip("chown needs root")
+			}
+			must(t, os.Lchown(filepath.Join(root, "dir/sub/c.txt"), 1000, 1000))
+		}, true},
+		{"symlink target", func(t *testing.T, root string) {
+			must(t, os.Remove(filepath.Join(root, "dir/link")))
+			must(t, os.Symlink("sub/c.txt", filepath.Join(root, "dir/link")))
+		}, true},
+		{"rename", func(t *testing.T, root string) {
+			must(t, os.Rename(filepath.Join(root, "dir/sub/c.txt"), filepath.Join(root, "dir/sub/d.txt")))
+		}, true},
+		{"new file", func(t *testing.T, root string) {
+			must(t, os.WriteFile(filepath.Join(root, "dir/new"), nil, 0o644))
+		}, true},
+		{"file outside the selection", func(t *testing.T, root string) {
+			must(t, os.WriteFile(filepath.Join(root, "other"), []byte("x"), 0o644))
+		}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, memo := range []string{"", filepath.Join(t.TempDir(), "memo.json")} {
+				c, root := digestTree(t)
+				before := digestOf(t, c, memo, "a.txt", "dir")
+				if again := digestOf(t, c, memo, "a.txt", "dir"); again != before {
+					t.Fatalf("digest not stable: %s then %s", before, again)
+				}
+				tt.change(t, root)
+				after := digestOf(t, c, memo, "a.txt", "dir")
+				if (after != before) != tt.changed {
+					t.Errorf("memo %q: digest before %s, after %s; want changed=%v", memo, before, after, tt.changed)
+				}
+			}
+		})
+	}
+}
+
+func TestDigestIndependentOfLocation(t *testing.T) {
+	c1, _ := digestTree(t)
+	c2, _ := digestTree(t)
+	if c1.Dir() == c2.Dir() {
+		t.Fatal("same dir")
+	}
+	d1, d2 := digestOf(t, c1, "", "dir"), digestOf(t, c2, "", "dir")
+	if d1 != d2 {
+		t.Errorf("identical trees in different places: %s != %s", d1, d2)
+	}
+	if d3 := digestOf(t, c1, "", "dir/b.txt"); d3 == d1 {
+		t.Errorf("different selections share digest %s", d3)
+	}
+}
+
+// countOpens counts the files Digest opens for hashing.
+func countOpens(t *testing.T) *atomic.Int64 {
+	var n atomic.Int64
+	orig := openForHash
+	openForHash = func(c *Context, p string) (*os.File, error) {
+		n.Add(1)
+		return orig(c, p)
+	}
+	t.Cleanup(func() { openForHash = orig })
+	return &n
+}
+
+func TestDigestMemo(t *testing.T) {
+	c, root := digestTree(t)
+	memo := filepath.Join(t.TempDir(), "memo.json")
+	opens := countOpens(t)
+
+	first := digestOf(t, c, memo, "a.txt", "dir")
+	if got := opens.Swap(0); got != 3 {
+		t.Fatalf("first digest opened %d files, want 3", got)
+	}
+	if second := digestOf(t, c, memo, "a.txt", "dir"); second != first {
+		t.Fatalf("memoised digest %s != %s", second, first)
+	}
+	if got := opens.Swap(0); got != 0 {
+		t.Errorf("second digest opened %d files, want 0 (memo hit)", got)
+	}
+	if d := digestOf(t, c, "", "a.txt", "dir"); d != first {
+		t.Errorf("digest without memo %s != %s", d, first)
+	}
+	opens.Store(0)
+
+	// A changed file is re-hashed; the others still come from the memo.
+	must(t, os.WriteFile(filepath.Join(root, "a.txt"), []byte("ALPHA!"), 0o644))
+	old := time.Now().Add(-time.Hour)
+	must(t, os.Chtimes(filepath.Join(root, "a.txt"), old, old))
+	third := digestOf(t, c, memo, "a.txt", "dir")
+	if got := opens.Swap(0); got != 1 {
+		t.Errorf("after one change, digest opened %d files, want 1", got)
+	}
+	if third == first {
+		t.Errorf("content change did not change the memoised digest")
+	}
+
+	// A corrupt memo is only a cache miss.
+	must(t, os.WriteFile(memo, []byte("{garbage"), 0o644))
+	if d := digestOf(t, c, memo, "a.txt", "dir"); d != third {
+		t.Errorf("digest with corrupt memo %s != %s", d, third)
+	}
+	if got := opens.Swap(0); got != 3 {
+		t.Errorf("corrupt memo: opened %d files, want 3", got)
+	}
+}
+
+// TestDigestMemoRacy checks git's racy-timestamp rule: an entry whose mtime
+// is not older than the memo's write time is never trusted.
+func TestDigestMemoRacy(t *testing.T) {
+	c, root := digestTree(t)
+	memo := filepath.Join(t.TempDir(), "memo.json")
+	future := time.Now().Add(time.Hour)
+	must(t, os.Chtimes(filepath.Join(root, "a.txt"), future, future))
+	opens := countOpens(t)
+	for i := range 3 {
+		digestOf(t, c, memo, "a.txt")
+		if got := opens.Swap(0); got != 1 {
+			t.Errorf("round %d: racy entry opened %d times, want 1 (re-hashed)", i, got)
+		}
+	}
+	// Once the file is older than the memo it is trusted again.
+	old := time.Now().Add(-time.Hour)
+	must(t, os.Chtimes(filepath.Join(root, "a.txt"), old, old))
+	digestOf(t, c, memo, "a.txt")
+	digestOf(t, c, memo, "a.txt")
+	if got := opens.Swap(0); got != 1 {
+		t.Errorf("after backdating: opened %d times over two digests, want 1", got)
+	}
+}
+
+func TestDigestCanceled(t *testing.T) {
+	c, _ := digestTree(t)
+	ms, err := c.Select(context.Background(), []string{"dir"})
+	must(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := c.Digest(ctx, ms, ""); err == nil {
+		t.Error("Digest with canceled context succeeded")
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
