@@ -70,8 +70,9 @@ func WithJobs(n int) Option {
 }
 
 // WithProgress makes [Push] send upload progress on ch. As in
-// go-containerregistry, the channel is closed when the push finishes, so a
-// channel can serve only one Push. Pulls report no progress here: the caller
+// go-containerregistry, the channel is closed when the push finishes (after
+// an update carrying the error, if it failed), so a channel serves only one
+// Push, and the caller must drain it while Push runs. Pulls report no progress here: the caller
 // sees bytes as it reads the lazy layers.
 func WithProgress(ch chan<- v1.Update) Option {
 	return func(o *options) { o.progress = ch }

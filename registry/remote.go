@@ -56,11 +56,16 @@ func Image(ctx context.Context, ref string, opts ...Option) (v1.Image, error) {
 // Push writes img to ref. Blobs the registry already has are skipped (one
 // HEAD each), missing blobs are uploaded in parallel ([WithJobs]), and the
 // manifest is PUT last, so the tag never points at an incomplete image.
-// Errors are *[Error] values naming ref and the image's digest.
+// Errors are *[Error] values naming ref and the image's digest. A progress
+// channel ([WithProgress]) is closed when Push returns, after a final update
+// carrying the error if the push failed; it must be drained concurrently.
 func Push(ctx context.Context, img v1.Image, ref string, opts ...Option) error {
 	o := makeOptions(opts...)
 	r, err := o.parse(ref)
 	if err != nil {
+		if o.progress != nil {
+			close(o.progress) // as go-containerregistry does on every other path
+		}
 		return err
 	}
 	if err := remote.Write(r, img, o.remote(ctx)...); err != nil {

@@ -1,8 +1,10 @@
 package registry
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -251,5 +253,68 @@ func TestIsTemporary(t *testing.T) {
 		if got := newError("pulling", "x", "", tc.err).(*Error).Temporary; got != tc.want {
 			t.Errorf("Temporary for %v = %v, want %v", tc.err, got, tc.want)
 		}
+	}
+}
+
+// corruptingBlobs serves blobs with their first byte flipped.
+type corruptingBlobs struct {
+	ggcrregistry.BlobHandler
+	put ggcrregistry.BlobPutHandler
+	st  ggcrregistry.BlobStatHandler
+}
+
+func (c corruptingBlobs) Put(ctx context.Context, repo string, h v1.Hash, rc io.ReadCloser) error {
+	return c.put.Put(ctx, repo, h, rc)
+}
+
+func (c corruptingBlobs) Stat(ctx context.Context, repo string, h v1.Hash) (int64, error) {
+	return c.st.Stat(ctx, repo, h)
+}
+
+func (c corruptingBlobs) Get(ctx context.Context, repo string, h v1.Hash) (io.ReadCloser, error) {
+	rc, err := c.BlobHandler.Get(ctx, repo, h)
+	if err != nil {
+		return nil, err
+	}
+	b, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > 0 {
+		b[0] ^= 0xff
+	}
+	return io.NopCloser(bytes.NewReader(b)), nil
+}
+
+func TestPullVerifiesBlobs(t *testing.T) {
+	ctx := context.Background()
+	mem := ggcrregistry.NewInMemoryBlobHandler()
+	srv := httptest.NewServer(ggcrregistry.New(ggcrregistry.Logger(nilLogger()), ggcrregistry.WithBlobHandler(corruptingBlobs{
+		BlobHandler: mem, put: mem.(ggcrregistry.BlobPutHandler), st: mem.(ggcrregistry.BlobStatHandler),
+	})))
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	img := randomImage(t, 1)
+	ref := host + "/app:bad"
+	if err := Push(ctx, img, ref, anon); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Image(ctx, ref, anon)
+	if err != nil {
+		t.Fatal(err) // only the manifest is read here, and it is intact
+	}
+	layers, err := got.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := layers[0].Compressed()
+	if err == nil {
+		_, err = io.Copy(io.Discard, rc)
+		rc.Close()
+	}
+	want, _ := layers[0].Digest()
+	if err == nil || !strings.Contains(err.Error(), want.String()) {
+		t.Errorf("reading a corrupt layer: err = %v, want a digest mismatch naming %s", err, want)
 	}
 }
