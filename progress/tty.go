@@ -1,0 +1,225 @@
+package progress
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/term"
+)
+
+// redrawInterval is the tty printer's redraw period (at most ten a second).
+const redrawInterval = 100 * time.Millisecond
+
+// ttyPrinter redraws a BuildKit-like status display in place.
+type ttyPrinter struct {
+	out   io.Writer
+	size  func() (w, h int) // terminal size; 0 when unknown
+	now   func() time.Time
+	stop  chan struct{}
+	done  chan struct{}
+	close sync.Once
+
+	mu     sync.Mutex
+	t      *tracker
+	dirty  bool
+	drawn  int // lines drawn by the last redraw, to move the cursor back over
+	draws  int // number of redraws, for tests
+	closed bool
+	err    error
+}
+
+var _ Printer = (*ttyPrinter)(nil)
+
+func newTTY(out io.Writer) *ttyPrinter {
+	p := &ttyPrinter{
+		out:  out,
+		now:  time.Now,
+		size: func() (int, int) { return 0, 0 },
+		stop: make(chan struct{}),
+		done: make(chan struct{}),
+		t:    newTracker(),
+	}
+	if fd, ok := terminalFd(out); ok {
+		p.size = func() (int, int) {
+			w, h, err := term.GetSize(fd)
+			if err != nil {
+				return 0, 0
+			}
+			return w, h
+		}
+	}
+	go p.loop()
+	return p
+}
+
+// Event records e; the display catches up at the next redraw.
+func (p *ttyPrinter) Event(e Event) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return
+	}
+	p.t.apply(e)
+	p.dirty = true
+}
+
+// loop redraws while something changed or a step is running (its timer
+// moves), at most once per redrawInterval.
+func (p *ttyPrinter) loop() {
+	defer close(p.done)
+	tick := time.NewTicker(redrawInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-p.stop:
+			return
+		case <-tick.C:
+			p.mu.Lock()
+			if p.dirty || p.running() {
+				p.redraw(false)
+			}
+			p.mu.Unlock()
+		}
+	}
+}
+
+// Close stops the redraw loop and prints the final state.
+func (p *ttyPrinter) Close() error {
+	p.close.Do(func() {
+		close(p.stop)
+		<-p.done
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		p.closed = true
+		p.redraw(true)
+	})
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.err
+}
+
+func (p *ttyPrinter) running() bool {
+	for _, v := range p.t.order {
+		if !v.finished() {
+			return true
+		}
+	}
+	return false
+}
+
+// redraw moves the cursor back over the previous display and writes the
+// current one. Unless final, the display is cut to the terminal height so
+// that the cursor can always get back to its top.
+func (p *ttyPrinter) redraw(final bool) {
+	if p.err != nil {
+		return
+	}
+	w, h := p.size()
+	lines := p.render(final)
+	if !final && h > 2 && len(lines) > h-1 {
+		lines = append(lines[:1], lines[len(lines)-(h-2):]...)
+	}
+	var b strings.Builder
+	if p.drawn > 0 {
+		fmt.Fprintf(&b, "\x1b[%dA", p.drawn)
+	}
+	for _, l := range lines {
+		b.WriteString("\x1b[2K")
+		b.WriteString(truncate(l, w))
+		b.WriteString("\n")
+	}
+	b.WriteString("\x1b[J") // clear whatever the old display had below
+	_, p.err = io.WriteString(p.out, b.String())
+	p.drawn = len(lines)
+	p.dirty = false
+	p.draws++
+}
+
+// render returns the display lines: a header, one line per step, the last
+// output lines of running steps (and of failed ones), and errors.
+func (p *ttyPrinter) render(final bool) []string {
+	now := p.now()
+	finished := 0
+	for _, v := range p.t.order {
+		if v.finished() {
+			finished++
+		}
+	}
+	elapsed := 0.0
+	if end := now; !p.t.first.IsZero() {
+		if final {
+			end = p.t.last // the build's own clock, not the printer's
+		}
+		elapsed = end.Sub(p.t.first).Seconds()
+	}
+	total := max(p.t.total+p.t.internal, len(p.t.order))
+	state := "Building"
+	if final {
+		state = "Finished"
+	}
+	lines := []string{fmt.Sprintf("[+] %s %.1fs (%d/%d)", state, elapsed, finished, total)}
+	for _, v := range p.t.order {
+		lines = append(lines, vertexLine(v, now))
+		switch {
+		case v.status == StatusError:
+			for _, l := range v.logs {
+				lines = append(lines, " => => # "+sanitize(l))
+			}
+			for _, l := range splitLines(v.err) {
+				lines = append(lines, " => ERROR: "+sanitize(l))
+			}
+		case !v.finished() && !final:
+			for _, l := range v.logs {
+				lines = append(lines, " => => # "+sanitize(l))
+			}
+		}
+	}
+	for _, m := range p.t.messages {
+		lines = append(lines, sanitize(m))
+	}
+	return lines
+}
+
+// vertexLine is " => [CACHED |ERROR ]name   time".
+func vertexLine(v *vertex, now time.Time) string {
+	prefix := ""
+	switch {
+	case v.status == StatusError:
+		prefix = "ERROR "
+	case v.cached:
+		prefix = "CACHED "
+	}
+	d := v.dur
+	if !v.finished() && !v.start.IsZero() {
+		d = now.Sub(v.start)
+	}
+	return fmt.Sprintf(" => %s%s  %.1fs", prefix, v.name, d.Seconds())
+}
+
+// truncate cuts s to width runes (0 = no limit) so a line never wraps and
+// breaks the cursor arithmetic.
+func truncate(s string, width int) string {
+	if width <= 0 || utf8.RuneCountInString(s) < width {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:width-1])
+}
+
+// sanitize drops control characters (a step's own escape sequences would
+// corrupt the display) and turns tabs into spaces.
+func sanitize(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '\t':
+			return ' '
+		case r < 0x20 || r == 0x7f:
+			return -1
+		}
+		return r
+	}, s)
+}
