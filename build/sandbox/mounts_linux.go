@@ -49,6 +49,9 @@ func fsmountOverlay(lowers []string, upper, work, target string) error {
 	if err := unix.FsconfigSetString(fd, "workdir", work); err != nil {
 		return err
 	}
+	if err := unix.FsconfigSetFlag(fd, "volatile"); err != nil {
+		return err
+	}
 	if err := unix.FsconfigCreate(fd); err != nil {
 		return err
 	}

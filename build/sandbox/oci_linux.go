@@ -101,4 +101,3 @@ func runtimeErrors(logPath string) string {
 	}
 	return strings.Join(msgs, "; ")
 }
-

@@ -1,0 +1,121 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLimits(t *testing.T) {
+	for _, iso := range isolations(t) {
+		t.Run(iso, func(t *testing.T) {
+			t.Run("fork bomb", func(t *testing.T) {
+				s := newSpec(t, iso, "i=0; while [ $i -lt 500 ]; do sleep 30 & i=$((i+1)); done; wait")
+				s.Limits.Pids = 64
+				s.Timeout = 60 * time.Second
+				start := time.Now()
+				_, _, err := run(t, s)
+				if err == nil || !strings.Contains(err.Error(), "process limit of 64") {
+					t.Fatalf("err = %v, want the process limit named", err)
+				}
+				if d := time.Since(start); d > 20*time.Second {
+					t.Errorf("fork bomb took %s to end", d)
+				}
+				assertNoLeftovers(t, "sleep 30")
+			})
+			t.Run("memory hog", func(t *testing.T) {
+				s := newSpec(t, iso, `awk 'BEGIN { s = "xxxxxxxxxxxxxxxx"; while (1) s = s s }'`)
+				s.Limits.Memory = 32 << 20
+				_, _, err := run(t, s)
+				var ee *ExitError
+				if err == nil || !strings.Contains(err.Error(), "memory limit of 32MiB exceeded") || !errors.As(err, &ee) || ee.Code != 137 {
+					t.Fatalf("err = %v, want the memory limit named around exit code 137", err)
+				}
+			})
+			t.Run("timeout", func(t *testing.T) {
+				s := newSpec(t, iso, "sleep 100")
+				s.Timeout = time.Second
+				start := time.Now()
+				_, _, err := run(t, s)
+				if err == nil || !strings.Contains(err.Error(), "timed out after 1s") {
+					t.Fatalf("err = %v, want a timeout", err)
+				}
+				if d := time.Since(start); d > 10*time.Second {
+					t.Errorf("timeout took %s", d)
+				}
+				assertNoLeftovers(t, "sleep 100")
+			})
+			t.Run("cancel", func(t *testing.T) {
+				s := newSpec(t, iso, "sleep 987651 & sleep 987652 & echo started; wait")
+				ctx, cancel := context.WithCancel(context.Background())
+				pr, pw, _ := os.Pipe()
+				s.Stdout = pw
+				errc := make(chan error, 1)
+				go func() { errc <- Run(ctx, s); pw.Close() }()
+				buf := make([]byte, 8)
+				if n, _ := pr.Read(buf); !strings.HasPrefix(string(buf[:n]), "started") {
+					t.Fatalf("command did not start: %q", buf[:n])
+				}
+				cancel()
+				select {
+				case err := <-errc:
+					if !errors.Is(err, context.Canceled) {
+						t.Errorf("err = %v, want context.Canceled", err)
+					}
+				case <-time.After(10 * time.Second):
+					t.Fatal("Run did not return after cancel")
+				}
+				assertNoLeftovers(t, "sleep 98765")
+			})
+		})
+	}
+}
+
+// assertNoLeftovers checks that no process whose command line contains
+// marker, no sandbox mount and no step cgroup is left.
+func assertNoLeftovers(t *testing.T, marker string) {
+	t.Helper()
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		data, _ := os.ReadFile(p)
+		if strings.Contains(strings.ReplaceAll(string(data), "\x00", " "), marker) {
+			t.Errorf("leftover process %s: %q", p, data)
+		}
+	}
+	mounts, _ := os.ReadFile("/proc/self/mountinfo")
+	if strings.Contains(string(mounts), "ibuild-sandbox-") {
+		t.Errorf("leftover sandbox mounts:\n%s", mounts)
+	}
+	cg, err := newCgroup("x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for ctrl, dir := range cg.dirs {
+		entries, _ := os.ReadDir(filepath.Dir(dir))
+		for _, e := range entries {
+			if strings.HasPrefix(e.Name(), "ibuild-sandbox-") {
+				t.Errorf("leftover %s cgroup %s", ctrl, filepath.Join(filepath.Dir(dir), e.Name()))
+			}
+		}
+	}
+}
+
+func BenchmarkRunTrue(b *testing.B) {
+	for _, iso := range []string{IsolationBuiltin, IsolationOCI} {
+		b.Run(iso, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				s := newSpec(b, iso, "")
+				s.Args = []string{"/bin/true"}
+				b.StartTimer()
+				if _, _, err := run(b, s); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
