@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# fuzz.sh runs every native Go fuzzer in the repository for a while.
+#
+#   hack/fuzz.sh [FUZZTIME]      (default 10s; `make fuzz-long` passes 10m)
+#
+# Targets are found by grepping `func FuzzXxx(` in *_test.go files, so new
+# fuzzers are picked up without editing anything. `go test -fuzz` takes one
+# target in one package at a time, hence the loop. A crasher is written by go
+# test to PKG/testdata/fuzz/FuzzXxx/ and the script fails at the end.
+set -euo pipefail
+
+fuzztime=${1:-10s}
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+
+# targets: "DIR NAME" lines, e.g. "parser FuzzParse".
+targets=()
+while IFS=: read -r file match; do
+	dir=$(dirname "${file#./}")
+	case /$dir/ in */testdata/* | */vendor/*) continue ;; esac
+	name=${match#func }
+	targets+=("$dir ${name%(}")
+done < <(grep -rEo --include='*_test.go' '^func Fuzz[A-Za-z0-9_]*\(' . | LC_ALL=C sort -u)
+
+if ((${#targets[@]} == 0)); then
+	echo "fuzz: no fuzz targets found"
+	exit 0
+fi
+echo "fuzz: ${#targets[@]} targets, $fuzztime each"
+failed=()
+for t in "${targets[@]}"; do
+	read -r dir name <<<"$t"
+	echo "fuzz: ./$dir $name"
+	if ! go test -run='^$' -fuzz="^${name}\$" -fuzztime="$fuzztime" "./$dir"; then
+		failed+=("./$dir $name")
+	fi
+done
+if ((${#failed[@]})); then
+	printf 'fuzz: FAILED %s\n' "${failed[@]}"
+	exit 1
+fi
+echo "fuzz: all ${#targets[@]} targets passed"
