@@ -57,9 +57,9 @@ func WriteDockerArchive(ctx context.Context, dest string, img v1.Image, tags []s
 func archiveRefs(img v1.Image, tags []string) (map[name.Reference]v1.Image, error) {
 	refs := map[name.Reference]v1.Image{}
 	for _, t := range tags {
-		ref, err := name.ParseReference(t)
+		ref, err := parseDocker(t)
 		if err != nil {
-			return nil, fmt.Errorf("parsing tag %q: %w", t, err)
+			return nil, err
 		}
 		if _, ok := ref.(name.Tag); !ok {
 			return nil, fmt.Errorf("tag %q: a docker archive cannot tag an image by digest", t)

@@ -83,9 +83,9 @@ type layoutName struct{ refName, image string }
 func layoutNames(tags []string) ([]layoutName, error) {
 	var out []layoutName
 	for _, t := range tags {
-		ref, err := name.ParseReference(t)
+		ref, err := parseDocker(t)
 		if err != nil {
-			return nil, fmt.Errorf("parsing tag %q: %w", t, err)
+			return nil, err
 		}
 		tag, ok := ref.(name.Tag)
 		if !ok {

@@ -3,6 +3,7 @@ package registry
 import (
 	"fmt"
 	"net"
+	"regexp"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -15,6 +16,33 @@ const (
 	officialPrefix = "library/"
 )
 
+// pathComponent is docker's grammar for one slash-separated element of a
+// repository path (distribution/reference); go-containerregistry alone also
+// accepts names such as "a/./b" or "-x" that docker rejects.
+var pathComponent = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$`)
+
+// checkPath rejects repository paths docker would reject.
+func checkPath(ref name.Reference) error {
+	for _, c := range strings.Split(ref.Context().RepositoryStr(), "/") {
+		if !pathComponent.MatchString(c) {
+			return fmt.Errorf("invalid repository path component %q: must be lowercase letters and digits separated by '.', '_', '__' or '-'", c)
+		}
+	}
+	return nil
+}
+
+// parseDocker parses s with docker's defaults and grammar.
+func parseDocker(s string, opts ...name.Option) (name.Reference, error) {
+	ref, err := name.ParseReference(s, opts...)
+	if err == nil {
+		err = checkPath(ref)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("parsing reference %q: %w", s, err)
+	}
+	return ref, nil
+}
+
 // ParseReference parses a user reference with docker's defaults: no registry
 // means Docker Hub (docker.io/library/NAME for a one-element name), no tag
 // means :latest. "name:tag@digest" is accepted and resolves to the digest,
@@ -26,14 +54,12 @@ func ParseReference(s string, opts ...Option) (name.Reference, error) {
 
 // parse is ParseReference with options already made.
 func (o *options) parse(s string) (name.Reference, error) {
-	ref, err := name.ParseReference(s)
+	ref, err := parseDocker(s)
 	if err != nil {
-		return nil, fmt.Errorf("parsing reference %q: %w", s, err)
+		return nil, err
 	}
 	if o.isInsecure(ref.Context().RegistryStr()) {
-		if ref, err = name.ParseReference(s, name.Insecure); err != nil {
-			return nil, fmt.Errorf("parsing reference %q: %w", s, err)
-		}
+		return parseDocker(s, name.Insecure)
 	}
 	return ref, nil
 }
@@ -89,9 +115,9 @@ func (o *options) isInsecure(host string) bool {
 // digest normalises to "REPO@DIGEST" (a tag given alongside it is dropped, as
 // it does not select anything).
 func Normalize(s string) (string, error) {
-	ref, err := name.ParseReference(s)
+	ref, err := parseDocker(s)
 	if err != nil {
-		return "", fmt.Errorf("parsing reference %q: %w", s, err)
+		return "", err
 	}
 	return normalized(ref), nil
 }

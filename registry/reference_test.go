@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -33,7 +34,8 @@ func TestNormalize(t *testing.T) {
 }
 
 func TestNormalizeErrors(t *testing.T) {
-	for _, in := range []string{"", "Alpine", "alpine:", "a b", "alpine@sha256:123"} {
+	for _, in := range []string{"", "Alpine", "alpine:", "a b", "alpine@sha256:123",
+		"docker.io/.", "a/./b", "-x", "a_-b", "a..b", "reg.example/a//b", "a/"} {
 		if got, err := Normalize(in); err == nil {
 			t.Errorf("Normalize(%q) = %q, want an error", in, got)
 		}
@@ -93,4 +95,25 @@ func TestParseReferenceScheme(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzNormalize checks that normalising is idempotent and that the familiar
+// form normalises back to the same name.
+func FuzzNormalize(f *testing.F) {
+	for _, s := range []string{"alpine", "alpine:3.19", "me/app:1", "localhost:5000/a/b:c",
+		"docker.io/library/a/b", "index.docker.io/x", "alpine@sha256:" + strings.Repeat("a", 64)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, err := Normalize(s)
+		if err != nil {
+			return
+		}
+		if again, err := Normalize(n); err != nil || again != n {
+			t.Fatalf("Normalize(%q) = %q, Normalize of that = %q, %v", s, n, again, err)
+		}
+		if back, err := Normalize(FamiliarName(n)); err != nil || back != n {
+			t.Fatalf("Normalize(FamiliarName(%q)) = %q, %v", n, back, err)
+		}
+	})
 }
