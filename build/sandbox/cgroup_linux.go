@@ -61,7 +61,8 @@ func newCgroup(id string) (*cgroup, error) {
 	return cg, nil
 }
 
-// ownCgroups maps each v1 controller to this process's cgroup path.
+// ownCgroups maps each v1 controller (and "" for the unified hierarchy of a
+// hybrid host) to this process's cgroup path.
 func ownCgroups() (map[string]string, error) {
 	data, err := os.ReadFile("/proc/self/cgroup")
 	if err != nil {
@@ -70,7 +71,11 @@ func ownCgroups() (map[string]string, error) {
 	own := map[string]string{}
 	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
 		parts := strings.SplitN(line, ":", 3)
-		if len(parts) != 3 || parts[1] == "" {
+		if len(parts) != 3 {
+			continue
+		}
+		if parts[0] == "0" && parts[1] == "" {
+			own[""] = parts[2] // the unified hierarchy of a hybrid host
 			continue
 		}
 		for _, c := range strings.Split(parts[1], ",") {
@@ -94,7 +99,14 @@ func cgroupMounts() (map[string]cgroupMount, error) {
 	for sc.Scan() {
 		fields := strings.Fields(sc.Text())
 		sep := indexOf(fields, "-")
-		if sep < 0 || sep+3 >= len(fields) || fields[sep+1] != "cgroup" {
+		if sep < 0 || sep+3 >= len(fields) {
+			continue
+		}
+		if fields[sep+1] == "cgroup2" {
+			// OCI runtimes also create the step's cgroup here on hybrid hosts.
+			mounts[""] = cgroupMount{point: fields[4], root: fields[3]}
+		}
+		if fields[sep+1] != "cgroup" {
 			continue
 		}
 		for _, opt := range strings.Split(fields[sep+3], ",") {
