@@ -59,10 +59,14 @@ func waitRuntime(ctx context.Context, cfg childConfig, done <-chan error, kill f
 	for {
 		select {
 		case err := <-done:
-			if err != nil {
-				if msg := runtimeErrors(filepath.Join(cfg.Dir, ociLog)); msg != "" {
-					return fmt.Errorf("OCI runtime %s: %s", cfg.Runtime, msg)
-				}
+			if err == nil {
+				return nil
+			}
+			if msg := runtimeErrors(filepath.Join(cfg.Dir, ociLog)); msg != "" {
+				return fmt.Errorf("OCI runtime %s: %s", cfg.Runtime, msg)
+			}
+			if _, serr := os.Stat(filepath.Join(cfg.Dir, ociPidFile)); serr != nil {
+				return fmt.Errorf("OCI runtime %s failed before starting the container: %w", cfg.Runtime, err)
 			}
 			return exitStatus(err)
 		case <-ctx.Done():
