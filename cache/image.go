@@ -78,10 +78,12 @@ func (s *Store) WriteImage(ctx context.Context, img v1.Image) (v1.Descriptor, er
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(maxParallelLayers)
+	seen := map[v1.Hash]bool{}
 	for _, d := range m.Layers {
-		if s.HasBlob(d.Digest) {
+		if seen[d.Digest] || s.HasBlob(d.Digest) {
 			continue
 		}
+		seen[d.Digest] = true
 		g.Go(func() error { return s.copyLayer(gctx, img, d) })
 	}
 	if err := g.Wait(); err != nil {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -177,5 +178,58 @@ func TestLayoutFiles(t *testing.T) {
 	}
 	if idx := readIndexFile(t, s.Root()); len(idx.Manifests) != 0 {
 		t.Errorf("fresh index.json has %d manifests", len(idx.Manifests))
+	}
+}
+
+func TestWriteLayer(t *testing.T) {
+	ctx := context.Background()
+	tarball := tarOf(t, file("a", "alpha"), file("b", "beta"))
+	for _, c := range []layer.Compression{layer.Gzip, layer.Zstd, layer.None} {
+		t.Run(string(c), func(t *testing.T) {
+			s := newStore(t)
+			info, err := s.WriteLayer(ctx, bytes.NewReader(tarball), c, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info.DiffID != sha(tarball) || info.UncompressedSize != int64(len(tarball)) || info.MediaType != c.MediaType() {
+				t.Errorf("WriteLayer = %+v", info)
+			}
+			again, err := s.WriteLayer(ctx, bytes.NewReader(tarball), c, 0)
+			if err != nil || again != info {
+				t.Errorf("second WriteLayer = %+v, %v; want %+v", again, err, info)
+			}
+			l, err := s.Layer(info)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c == layer.Gzip { // validate.Layer only understands gzip
+				if err := validate.Layer(l); err != nil {
+					t.Errorf("validate.Layer: %v", err)
+				}
+			}
+			for _, st := range []struct {
+				open func() (io.ReadCloser, error)
+				want v1.Hash
+			}{{l.Compressed, info.Digest}, {l.Uncompressed, info.DiffID}} {
+				rc, err := st.open()
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, err := io.ReadAll(rc)
+				rc.Close()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if d := sha(b); d != st.want {
+					t.Errorf("layer stream hashes to %s, want %s", d, st.want)
+				}
+			}
+			if n := dirNames(t, s, "blobs", "sha256"); len(n) != 1 {
+				t.Errorf("blobs = %v, want one", n)
+			}
+			if n := dirNames(t, s, "ingest"); len(n) != 0 {
+				t.Errorf("ingest = %v, want empty", n)
+			}
+		})
 	}
 }
