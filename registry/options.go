@@ -30,11 +30,12 @@ type options struct {
 	transport http.RoundTripper
 }
 
-// WithInsecureRegistries lets the given hosts be reached over plain HTTP
-// (HTTPS is still tried first, as docker does for --insecure-registry). A
+// WithInsecureRegistries marks registries insecure, as docker's
+// --insecure-registry does: HTTPS is tried first without verifying the
+// certificate, then plain HTTP. A
 // host is "name", "name:port" or a CIDR such as "10.0.0.0/8"; a host given
 // without a port matches every port. localhost, 127.0.0.0/8 and ::1 are
-// always allowed plain HTTP.
+// always insecure.
 func WithInsecureRegistries(hosts ...string) Option {
 	return func(o *options) { o.insecure = append(o.insecure, hosts...) }
 }
@@ -98,6 +99,12 @@ func makeOptions(opts ...Option) *options {
 	}
 	if o.keychain == nil {
 		o.keychain = authn.DefaultKeychain
+	}
+	if o.transport == nil {
+		o.transport = remote.DefaultTransport
+	}
+	if o.transport == remote.DefaultTransport {
+		o.transport = insecureHosts{o: o, secure: remote.DefaultTransport}
 	}
 	return o
 }

@@ -318,3 +318,46 @@ func TestPullVerifiesBlobs(t *testing.T) {
 		t.Errorf("reading a corrupt layer: err = %v, want a digest mismatch naming %s", err, want)
 	}
 }
+
+func TestInsecureRegistryTLS(t *testing.T) {
+	// A registry with a self-signed certificate on a loopback address is
+	// reached without verification, as docker does for insecure registries.
+	srv := httptest.NewUnstartedServer(ggcrregistry.New(ggcrregistry.Logger(nilLogger())))
+	srv.Config.ErrorLog = nilLogger() // the failed plain-HTTP probe logs handshake errors
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "https://")
+	img := randomImage(t, 1)
+	if err := Push(context.Background(), img, host+"/app:tls", anon); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Image(context.Background(), host+"/app:tls", anon)
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertSameDigest(t, got, img)
+}
+
+func TestInsecureHostsRouting(t *testing.T) {
+	var secureHosts []string
+	rt := makeOptions(WithInsecureRegistries("reg.example:5000", "10.1.0.0/16")).transport.(insecureHosts)
+	rt.secure = roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		secureHosts = append(secureHosts, r.URL.Host)
+		return nil, errors.New("stop")
+	})
+	for _, u := range []string{"https://reg.example:5000/v2/", "https://10.1.2.3/v2/", "https://reg.example/v2/",
+		"https://auth.example/token", "https://10.2.0.1/v2/"} {
+		req, _ := http.NewRequest(http.MethodGet, u, nil)
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel() // the insecure transport fails fast; only routing matters
+		_, _ = rt.RoundTrip(req.WithContext(ctx))
+	}
+	want := []string{"reg.example", "auth.example", "10.2.0.1"}
+	if strings.Join(secureHosts, " ") != strings.Join(want, " ") {
+		t.Errorf("verified TLS used for %v, want %v", secureHosts, want)
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
