@@ -6,7 +6,9 @@
 // overlayfs format (whiteouts are 0/0 character devices). Mount points the
 // sandbox needs (/proc, /dev, /sys, /etc/hosts, RUN --mount targets) come
 // from an extra bottom-most lower layer of empty stubs, so they never appear
-// in the upper directory.
+// in the upper directory. The overlay is mounted "volatile" (no sync of the
+// upper filesystem on unmount): the upper directory is read right after Run,
+// and a crash loses the unfinished build anyway.
 //
 // Two engines implement Run:
 //
