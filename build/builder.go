@@ -1,0 +1,234 @@
+package build
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	bkparser "github.com/moby/buildkit/frontend/dockerfile/parser"
+	"github.com/moby/buildkit/frontend/dockerfile/shell"
+
+	"github.com/ibuild/ibuild/build/buildctx"
+	"github.com/ibuild/ibuild/parser"
+	"github.com/ibuild/ibuild/progress"
+)
+
+// builder holds the state of one build.
+type builder struct {
+	opt     Options
+	df      *parser.Dockerfile
+	lex     *shell.Lex
+	ctxDir  *buildctx.Context
+	sink    progress.Sink
+	global  *argScope // global ARGs (before the first FROM) plus predefined ones
+	stages  []*stageState
+	used    map[string]bool // build args consumed by an ARG
+	steps   []StepResult
+	total   int
+	counter int
+}
+
+// Build runs the build described by opt and stores the resulting image.
+// Errors name the Dockerfile and line of the failing instruction.
+func Build(ctx context.Context, opt Options) (*Result, error) {
+	b, err := newBuilder(opt)
+	if err != nil {
+		return nil, err
+	}
+	return b.run(ctx)
+}
+
+func newBuilder(opt Options) (*builder, error) {
+	if opt.Store == nil {
+		return nil, errors.New("build: no store given")
+	}
+	if opt.Compression == "" {
+		opt.Compression = "gzip"
+	}
+	if err := checkPlatform(opt.Platform); err != nil {
+		return nil, err
+	}
+	if opt.Dockerfile == "" {
+		opt.Dockerfile = filepath.Join(opt.ContextDir, "Dockerfile")
+	}
+	src := opt.DockerfileData
+	if src == nil {
+		data, err := os.ReadFile(opt.Dockerfile)
+		if err != nil {
+			return nil, fmt.Errorf("reading Dockerfile: %w", err)
+		}
+		src = data
+	}
+	df, err := parser.Parse(displayName(opt), src)
+	if err != nil {
+		return nil, err
+	}
+	sink := opt.Progress
+	if sink == nil {
+		sink = progress.Discard()
+	}
+	b := &builder{opt: opt, df: df, sink: sink, used: map[string]bool{}}
+	b.lex = shell.NewLex(df.Escape)
+	b.stages = make([]*stageState, len(df.Stages))
+	return b, nil
+}
+
+func displayName(opt Options) string {
+	if opt.DockerfileData != nil && (opt.Dockerfile == "" || opt.Dockerfile == "-") {
+		return "Dockerfile"
+	}
+	if rel, err := filepath.Rel(opt.ContextDir, opt.Dockerfile); err == nil && !strings.HasPrefix(rel, "..") {
+		return rel
+	}
+	return opt.Dockerfile
+}
+
+func (b *builder) run(ctx context.Context) (*Result, error) {
+	if err := b.initGlobalArgs(); err != nil {
+		return nil, err
+	}
+	target, err := b.targetIndex()
+	if err != nil {
+		return nil, err
+	}
+	b.total = b.countSteps(target)
+	st, err := b.stage(ctx, target, nil)
+	if err != nil {
+		return nil, err
+	}
+	if len(b.opt.Labels) > 0 {
+		st.applyLabels(b.opt.Labels)
+	}
+	res, err := b.finish(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	res.Warnings = append(res.Warnings, b.warnings()...)
+	return res, nil
+}
+
+func (b *builder) loc(r []bkparser.Range) parser.Location {
+	if len(r) == 0 {
+		return parser.Location{File: b.df.Name}
+	}
+	return parser.Location{File: b.df.Name, Start: r[0].Start.Line, End: r[len(r)-1].End.Line}
+}
+
+// errAt wraps err with the Dockerfile location of r, unless err already
+// carries one.
+func (b *builder) errAt(r []bkparser.Range, err error) error {
+	var pe *parser.Error
+	if errors.As(err, &pe) {
+		return err
+	}
+	return &parser.Error{Location: b.loc(r), Err: err}
+}
+
+func (b *builder) targetIndex() (int, error) {
+	if len(b.df.Stages) == 0 {
+		return 0, fmt.Errorf("%s: no build stage in Dockerfile", b.df.Name)
+	}
+	if b.opt.Target == "" {
+		return len(b.df.Stages) - 1, nil
+	}
+	i, ok := b.df.StageIndex(b.opt.Target)
+	if !ok {
+		var names []string
+		for _, s := range b.df.Stages {
+			if s.Name != "" {
+				names = append(names, s.Name)
+			}
+		}
+		return 0, fmt.Errorf("target stage %q could not be found in %s (stages: %s)", b.opt.Target, b.df.Name, strings.Join(names, ", "))
+	}
+	return i, nil
+}
+
+// stageRef resolves a name used in FROM or --from to an earlier stage.
+func (b *builder) stageRef(name string, before int) (int, bool) {
+	i, ok := b.df.StageIndex(name)
+	if !ok {
+		return 0, false
+	}
+	if _, err := strconv.Atoi(name); err != nil && b.df.Stages[i].Name == "" {
+		return 0, false
+	}
+	if i >= before {
+		return 0, false
+	}
+	return i, true
+}
+
+// stage builds stage i once, building the stages it depends on first.
+func (b *builder) stage(ctx context.Context, i int, chain []int) (*stageState, error) {
+	if st := b.stages[i]; st != nil {
+		return st, nil
+	}
+	for _, c := range chain {
+		if c == i {
+			return nil, b.errAt(b.df.Stages[i].Location, fmt.Errorf("circular dependency between stages"))
+		}
+	}
+	st, err := b.buildStage(ctx, i, append(chain, i))
+	if err != nil {
+		return nil, err
+	}
+	b.stages[i] = st
+	return st, nil
+}
+
+// countSteps estimates the number of filesystem steps in the target and the
+// stages it statically depends on, for progress display.
+func (b *builder) countSteps(target int) int {
+	seen := map[int]bool{}
+	var walk func(i int)
+	n := 0
+	walk = func(i int) {
+		if seen[i] {
+			return
+		}
+		seen[i] = true
+		s := b.df.Stages[i]
+		n++ // FROM
+		if j, ok := b.stageRef(s.BaseName, i); ok {
+			walk(j)
+		}
+		for _, c := range s.Commands {
+			switch c := c.(type) {
+			case *instructions.CopyCommand:
+				n++
+				if j, ok := b.stageRef(c.From, i); ok {
+					walk(j)
+				}
+			case *instructions.AddCommand, *instructions.RunCommand:
+				n++
+			}
+		}
+	}
+	walk(target)
+	return n
+}
+
+func (b *builder) warnings() []string {
+	var out []string
+	for _, w := range b.df.Warnings {
+		out = append(out, fmt.Sprintf("%s: %s", w.Location, w.Message))
+	}
+	var unused []string
+	for k := range b.opt.BuildArgs {
+		if !b.used[k] && !predefinedArg(k) {
+			unused = append(unused, k)
+		}
+	}
+	sort.Strings(unused)
+	if len(unused) > 0 {
+		out = append(out, fmt.Sprintf("one or more build-args %v were not consumed", unused))
+	}
+	return out
+}

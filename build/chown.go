@@ -1,0 +1,94 @@
+package build
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+	"github.com/moby/sys/user"
+)
+
+// resolveChown turns a --chown value into numeric ids, looking names up in
+// the image's own /etc/passwd and /etc/group (never the host's). It returns
+// -1, -1 when chown is empty.
+func resolveChown(root, chown string) (int, int, error) {
+	if chown == "" {
+		return -1, -1, nil
+	}
+	u, g, hasGroup := strings.Cut(chown, ":")
+	uid, pwGid, err := lookupUser(root, u)
+	if err != nil {
+		return 0, 0, fmt.Errorf("--chown=%s: %w", chown, err)
+	}
+	gid := pwGid
+	if hasGroup {
+		if gid, err = lookupGroup(root, g); err != nil {
+			return 0, 0, fmt.Errorf("--chown=%s: %w", chown, err)
+		}
+	} else if _, numeric := strconv.Atoi(u); numeric == nil {
+		gid = uid // docker: a numeric user without a group uses the same id
+	}
+	return uid, gid, nil
+}
+
+// lookupUser returns the uid and primary gid of a user name or id.
+func lookupUser(root, name string) (int, int, error) {
+	if id, err := strconv.Atoi(name); err == nil {
+		if id < 0 {
+			return 0, 0, fmt.Errorf("invalid user id %d", id)
+		}
+		gid := id
+		if users, err := readPasswd(root, func(u user.User) bool { return u.Uid == id }); err == nil && len(users) > 0 {
+			gid = users[0].Gid
+		}
+		return id, gid, nil
+	}
+	users, err := readPasswd(root, func(u user.User) bool { return u.Name == name })
+	if err != nil {
+		return 0, 0, fmt.Errorf("unable to find user %s: %w", name, err)
+	}
+	if len(users) == 0 {
+		return 0, 0, fmt.Errorf("unable to find user %s: no matching entries in passwd file", name)
+	}
+	return users[0].Uid, users[0].Gid, nil
+}
+
+// lookupGroup returns the gid of a group name or id.
+func lookupGroup(root, name string) (int, error) {
+	if id, err := strconv.Atoi(name); err == nil {
+		if id < 0 {
+			return 0, fmt.Errorf("invalid group id %d", id)
+		}
+		return id, nil
+	}
+	p, err := securejoin.SecureJoin(root, "/etc/group")
+	if err != nil {
+		return 0, err
+	}
+	groups, err := user.ParseGroupFileFilter(p, func(g user.Group) bool { return g.Name == name })
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return 0, fmt.Errorf("unable to find group %s: no /etc/group in the image", name)
+		}
+		return 0, fmt.Errorf("unable to find group %s: %w", name, err)
+	}
+	if len(groups) == 0 {
+		return 0, fmt.Errorf("unable to find group %s: no matching entries in group file", name)
+	}
+	return groups[0].Gid, nil
+}
+
+func readPasswd(root string, filter func(user.User) bool) ([]user.User, error) {
+	p, err := securejoin.SecureJoin(root, "/etc/passwd")
+	if err != nil {
+		return nil, err
+	}
+	users, err := user.ParsePasswdFileFilter(p, filter)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, errors.New("no /etc/passwd in the image")
+	}
+	return users, err
+}

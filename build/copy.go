@@ -1,0 +1,299 @@
+package build
+
+import (
+	"archive/tar"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	bkparser "github.com/moby/buildkit/frontend/dockerfile/parser"
+
+	"github.com/ibuild/ibuild/build/buildctx"
+	"github.com/ibuild/ibuild/cache"
+	"github.com/ibuild/ibuild/layer"
+)
+
+// copySpec is a COPY or ADD after expansion.
+type copySpec struct {
+	cmd      instructions.Command
+	name     string // "COPY" or "ADD"
+	add      bool
+	srcs     instructions.SourcesAndDest
+	from     string
+	chown    string
+	chmod    string
+	excludes []string
+	parents  bool
+	checksum string
+	unpack   *bool
+}
+
+// copySource is where a COPY reads from.
+type copySource struct {
+	ctx     *buildctx.Context
+	key     string // identity of the source for the cache key
+	root    string // directory of the source tree
+	context bool   // the build context (ownership reset to 0:0)
+	cleanup func()
+}
+
+func (b *builder) copy(ctx context.Context, st *stageState, cs copySpec, loc []bkparser.Range, chain []int) error {
+	text := cs.name + " " + strings.Join(append(append([]string{}, cs.srcs.SourcePaths...), cs.srcs.DestPath), " ")
+	if cs.from != "" {
+		text = cs.name + " --from=" + cs.from + " " + strings.TrimPrefix(text, cs.name+" ")
+	}
+	r := b.startStep(st, text, loc)
+	cached, info, key, err := b.copyStep(ctx, st, cs, chain, text)
+	r.done(cached, info, key, err)
+	return err
+}
+
+func (b *builder) copyStep(ctx context.Context, st *stageState, cs copySpec, chain []int, text string) (bool, *layer.Info, v1.Hash, error) {
+	if len(cs.excludes) > 0 || cs.parents {
+		return false, nil, v1.Hash{}, fmt.Errorf("%s --exclude and --parents are not supported yet", cs.name)
+	}
+	mode, err := parseChmod(cs.chmod)
+	if err != nil {
+		return false, nil, v1.Hash{}, err
+	}
+	src, err := b.copySource(ctx, st, cs, chain)
+	if err != nil {
+		return false, nil, v1.Hash{}, err
+	}
+	defer src.cleanup()
+
+	var matches []buildctx.Match
+	var remote []remoteFile
+	var local []string
+	for _, p := range cs.srcs.SourcePaths {
+		if cs.add && isURL(p) {
+			continue
+		}
+		local = append(local, p)
+	}
+	if len(local) > 0 {
+		matches, err = src.ctx.Select(ctx, local)
+		if err != nil {
+			return false, nil, v1.Hash{}, err
+		}
+	}
+	for _, p := range cs.srcs.SourcePaths {
+		if cs.add && isURL(p) {
+			rf, err := b.download(ctx, p, cs.checksum)
+			if err != nil {
+				return false, nil, v1.Hash{}, err
+			}
+			defer os.RemoveAll(filepath.Dir(rf.file))
+			remote = append(remote, rf)
+		}
+	}
+	digest := ""
+	if len(matches) > 0 {
+		memo := ""
+		if src.context {
+			memo = filepath.Join(b.opt.Store.Root(), "context-memo.json")
+		}
+		if digest, err = src.ctx.Digest(ctx, matches, memo); err != nil {
+			return false, nil, v1.Hash{}, err
+		}
+	}
+	var remoteDigests []string
+	for _, rf := range remote {
+		remoteDigests = append(remoteDigests, rf.url+"@"+rf.digest)
+	}
+	var heredocs []string
+	for _, h := range cs.srcs.SourceContents {
+		heredocs = append(heredocs, h.Path+"\x00"+h.Data)
+	}
+	destDir := strings.HasSuffix(cs.srcs.DestPath, "/") || cs.srcs.DestPath == "." || strings.HasSuffix(cs.srcs.DestPath, "/.")
+	dest := st.resolvePath(cs.srcs.DestPath)
+	key := chainKey(st.key, cs.name, src.key, cs.srcs.SourcePaths, dest, destDir, cs.chown, cs.chmod,
+		digest, remoteDigests, heredocs, cs.unpack, st.cfg.Config.WorkingDir, hostPlatform().String())
+
+	createdBy := text + " # buildkit"
+	if hit, err := b.cacheHit(ctx, st, key); err != nil || hit != nil {
+		if hit != nil {
+			return true, hit, key, nil
+		}
+		return false, nil, key, err
+	}
+
+	cp := &copier{b: b, st: st, cs: cs, src: src, mode: mode, dest: dest, destDir: destDir, matches: matches, remote: remote}
+	info, err := cp.writeLayer(ctx)
+	if err != nil {
+		return false, nil, key, err
+	}
+	if err := b.commitStep(ctx, st, key, info, createdBy); err != nil {
+		return false, nil, key, err
+	}
+	return false, info, key, nil
+}
+
+// cacheHit applies a cached record for key to st, if there is a usable one.
+func (b *builder) cacheHit(ctx context.Context, st *stageState, key v1.Hash) (*layer.Info, error) {
+	if st.noCache {
+		return nil, nil
+	}
+	rec, ok, err := b.opt.Store.GetStep(ctx, key)
+	if err != nil || !ok {
+		return nil, err
+	}
+	st.applyRecord(rec)
+	st.key = key
+	if rec.Layer == nil {
+		return &layer.Info{}, nil
+	}
+	return rec.Layer, nil
+}
+
+func (s *stageState) applyRecord(rec *cache.StepRecord) {
+	s.cfg.Config = *rec.Config.DeepCopy()
+	empty := rec.Layer == nil
+	s.cfg.History = append(s.cfg.History, rec.History)
+	s.cfg.History[len(s.cfg.History)-1].EmptyLayer = empty
+	if !empty {
+		s.layers = append(s.layers, *rec.Layer)
+	}
+}
+
+// commitStep records the step's result in st and in the step cache.
+func (b *builder) commitStep(ctx context.Context, st *stageState, key v1.Hash, info *layer.Info, createdBy string) error {
+	rec := cache.StepRecord{Layer: info, Config: *st.cfg.Config.DeepCopy(),
+		History: v1.History{CreatedBy: createdBy, Created: v1.Time{Time: b.opt.epoch()}, Comment: "buildkit.dockerfile.v0", EmptyLayer: info == nil},
+		Created: b.opt.epoch()}
+	if err := b.opt.Store.PutStep(ctx, key, rec); err != nil {
+		return fmt.Errorf("recording step: %w", err)
+	}
+	st.applyRecord(&rec)
+	st.key = key
+	return nil
+}
+
+// copySource opens what a COPY reads: the context, a stage or an image.
+func (b *builder) copySource(ctx context.Context, st *stageState, cs copySpec, chain []int) (*copySource, error) {
+	if cs.from == "" {
+		c, err := b.context()
+		if err != nil {
+			return nil, err
+		}
+		return &copySource{ctx: c, key: "context", root: c.Dir(), context: true, cleanup: func() {}}, nil
+	}
+	var from *stageState
+	if j, ok := b.stageRef(cs.from, st.index); ok {
+		dep, err := b.stage(ctx, j, chain)
+		if err != nil {
+			return nil, err
+		}
+		from = dep
+	} else if _, ok := b.df.StageIndex(cs.from); ok {
+		return nil, fmt.Errorf("--from=%s refers to a stage that is not defined before this one", cs.from)
+	} else {
+		img, _, err := b.resolveImage(ctx, cs.from)
+		if err != nil {
+			return nil, fmt.Errorf("--from=%s: %w", cs.from, err)
+		}
+		if from, err = stateFromImage(img); err != nil {
+			return nil, fmt.Errorf("--from=%s: %w", cs.from, err)
+		}
+	}
+	root, cleanup, err := b.mountRootfs(ctx, from.layers)
+	if err != nil {
+		return nil, err
+	}
+	c, err := buildctx.Open(root, "")
+	if err != nil {
+		cleanup()
+		return nil, err
+	}
+	return &copySource{ctx: c, key: "from:" + from.key.String(), root: root, cleanup: cleanup}, nil
+}
+
+// context opens the build context once.
+func (b *builder) context() (*buildctx.Context, error) {
+	if b.ctxDir != nil {
+		return b.ctxDir, nil
+	}
+	ignore := b.opt.IgnoreFile
+	if ignore == "" {
+		cand := b.opt.Dockerfile + ".dockerignore"
+		if _, err := os.Stat(cand); err == nil && b.opt.DockerfileData == nil {
+			ignore = cand
+		} else if _, err := os.Stat(filepath.Join(b.opt.ContextDir, ".dockerignore")); err == nil {
+			ignore = filepath.Join(b.opt.ContextDir, ".dockerignore")
+		}
+	}
+	c, err := buildctx.Open(b.opt.ContextDir, ignore)
+	if err != nil {
+		return nil, err
+	}
+	b.ctxDir = c
+	return c, nil
+}
+
+// parseChmod validates --chmod (octal, as docker accepts it).
+func parseChmod(s string) (*fs.FileMode, error) {
+	if s == "" {
+		return nil, nil
+	}
+	n, err := strconv.ParseUint(s, 8, 32)
+	if err != nil || n > 0o7777 {
+		return nil, fmt.Errorf("invalid --chmod=%s: must be an octal mode such as 755", s)
+	}
+	m := fs.FileMode(n & 0o777)
+	if n&0o4000 != 0 {
+		m |= fs.ModeSetuid
+	}
+	if n&0o2000 != 0 {
+		m |= fs.ModeSetgid
+	}
+	if n&0o1000 != 0 {
+		m |= fs.ModeSticky
+	}
+	return &m, nil
+}
+
+func isURL(s string) bool {
+	return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://")
+}
+
+// entry is one item of a COPY layer.
+type entry struct {
+	hdr  *tar.Header
+	src  string // context-relative path of a regular file to read
+	data []byte // inline content (heredoc)
+	file string // host path of a downloaded file
+}
+
+func statOwner(fi fs.FileInfo) (int, int) {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return int(st.Uid), int(st.Gid)
+	}
+	return 0, 0
+}
+
+// sortEntries orders entries so that parents precede children.
+func sortEntries(es []entry) {
+	sort.Slice(es, func(i, j int) bool { return es[i].hdr.Name < es[j].hdr.Name })
+}
+
+func cleanRel(p string) string {
+	return strings.TrimPrefix(path.Clean("/"+p), "/")
+}
+
+var errNoSources = errors.New("no source files were specified")
+
+func copyIO(w io.Writer, r io.Reader) error {
+	_, err := io.Copy(w, r)
+	return err
+}

@@ -1,0 +1,345 @@
+package build
+
+import (
+	"archive/tar"
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+
+	"github.com/ibuild/ibuild/build/buildctx"
+	"github.com/ibuild/ibuild/layer"
+)
+
+// copier writes the layer of one COPY or ADD.
+type copier struct {
+	b       *builder
+	st      *stageState
+	cs      copySpec
+	src     *copySource
+	mode    *fs.FileMode
+	dest    string // absolute destination in the image
+	destDir bool   // destination written with a trailing slash
+	matches []buildctx.Match
+	remote  []remoteFile
+
+	uid, gid int // -1 when --chown is not given
+	entries  []entry
+	archives []archiveSrc
+}
+
+type archiveSrc struct {
+	path string // source-relative path of the archive
+	dest string // layer path it is extracted under
+}
+
+func (c *copier) writeLayer(ctx context.Context) (*layer.Info, error) {
+	root, cleanup, err := c.b.mountRootfs(ctx, c.st.layers)
+	if err != nil {
+		return nil, err
+	}
+	defer cleanup()
+	if c.uid, c.gid, err = resolveChown(root, c.cs.chown); err != nil {
+		return nil, err
+	}
+	if err := c.plan(root); err != nil {
+		return nil, err
+	}
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(c.write(pw)) }()
+	info, err := c.b.opt.Store.WriteLayer(ctx, pr, c.b.opt.Compression, c.b.opt.CompressionLevel)
+	pr.CloseWithError(io.ErrClosedPipe)
+	if err != nil {
+		return nil, err
+	}
+	return &info, nil
+}
+
+// plan decides every entry's name, header and content.
+func (c *copier) plan(root string) error {
+	nsrc := len(c.cs.srcs.SourcePaths) + len(c.cs.srcs.SourceContents)
+	wildcard := false
+	for _, p := range c.cs.srcs.SourcePaths {
+		if strings.ContainsAny(p, "*?[") {
+			wildcard = true
+		}
+	}
+	existingDir := false
+	if fi, err := statIn(root, c.dest); err == nil && fi.IsDir() {
+		existingDir = true
+	}
+	asDir := c.destDir || existingDir
+	if (nsrc > 1 || wildcard) && !asDir {
+		return fmt.Errorf("when using %s with more than one source file, the destination must be a directory and end with a /", c.cs.name)
+	}
+	for _, m := range c.matches {
+		if m.IsDir {
+			asDir = true
+		}
+	}
+	// Resolve the destination (or its parent) through symlinks inside root.
+	base := c.dest
+	fileName := ""
+	if !asDir {
+		base, fileName = path.Dir(c.dest), path.Base(c.dest)
+	}
+	real, err := securejoin.SecureJoin(root, base)
+	if err != nil {
+		return fmt.Errorf("resolving destination %s: %w", c.dest, err)
+	}
+	baseRel, _ := filepath.Rel(root, real)
+	baseRel = cleanRel(filepath.ToSlash(baseRel))
+	target := func(rel string) string {
+		if !asDir {
+			return cleanRel(path.Join(baseRel, fileName))
+		}
+		return cleanRel(path.Join(baseRel, rel))
+	}
+	for _, m := range c.matches {
+		for _, f := range m.Files {
+			if err := c.addSource(f, target(f.Rel), asDir); err != nil {
+				return err
+			}
+		}
+	}
+	for _, h := range c.cs.srcs.SourceContents {
+		mode := int64(0o644)
+		if c.mode != nil {
+			mode = int64(*c.mode & fs.ModePerm)
+		}
+		c.add(entry{hdr: &tar.Header{Typeflag: tar.TypeReg, Name: target(path.Base(h.Path)), Mode: mode, Size: int64(len(h.Data)), ModTime: c.b.opt.epoch()}, data: []byte(h.Data)})
+	}
+	for _, rf := range c.remote {
+		mode := int64(0o600)
+		if c.mode != nil {
+			mode = int64(*c.mode & fs.ModePerm)
+		}
+		c.add(entry{hdr: &tar.Header{Typeflag: tar.TypeReg, Name: target(rf.name), Mode: mode, Size: rf.size, ModTime: rf.modTime}, file: rf.file})
+	}
+	c.addParents(root)
+	sortEntries(c.entries)
+	return nil
+}
+
+func (c *copier) add(e entry) {
+	if c.uid >= 0 {
+		e.hdr.Uid, e.hdr.Gid = c.uid, c.gid
+	}
+	c.entries = append(c.entries, e)
+}
+
+// addSource adds one selected source file or directory.
+func (c *copier) addSource(f buildctx.Source, name string, asDir bool) error {
+	if name == "" || f.Rel == "" || f.Rel == "." {
+		return nil // the source directory itself: its destination is made by addParents
+	}
+	fi := f.Info
+	uid, gid := 0, 0
+	if !c.src.context {
+		uid, gid = statOwner(fi)
+	}
+	perm := fi.Mode() & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
+	if c.mode != nil {
+		perm = *c.mode
+	}
+	hdr := &tar.Header{Name: name, Mode: tarMode(perm), Uid: uid, Gid: gid, ModTime: fi.ModTime()}
+	switch {
+	case fi.Mode().IsDir():
+		hdr.Typeflag = tar.TypeDir
+		c.add(entry{hdr: hdr})
+	case fi.Mode()&fs.ModeSymlink != 0:
+		target, err := os.Readlink(filepath.Join(c.src.root, f.Path))
+		if err != nil {
+			return fmt.Errorf("reading link %s: %w", f.Path, err)
+		}
+		hdr.Typeflag, hdr.Linkname = tar.TypeSymlink, target
+		c.add(entry{hdr: hdr})
+	case fi.Mode().IsRegular():
+		if c.cs.add && (c.cs.unpack == nil || *c.cs.unpack) {
+			isArch, err := c.isArchive(f.Path)
+			if err != nil {
+				return err
+			}
+			if isArch {
+				dir := name
+				if asDir {
+					dir = path.Dir(name)
+				}
+				c.archives = append(c.archives, archiveSrc{path: f.Path, dest: dir})
+				return nil
+			}
+		}
+		hdr.Typeflag, hdr.Size = tar.TypeReg, fi.Size()
+		c.add(entry{hdr: hdr, src: f.Path})
+	default:
+		return fmt.Errorf("%s: cannot copy %s: not a regular file, directory or symlink", c.cs.name, f.Path)
+	}
+	return nil
+}
+
+func (c *copier) isArchive(p string) (bool, error) {
+	f, err := c.src.ctx.OpenFile(p)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	head := make([]byte, 512)
+	n, _ := io.ReadFull(f, head)
+	return layer.IsArchive(head[:n]), nil
+}
+
+// addParents adds the missing parent directories of every entry.
+func (c *copier) addParents(root string) {
+	have := map[string]bool{}
+	for _, e := range c.entries {
+		have[e.hdr.Name] = true
+	}
+	var dirs []string
+	for _, a := range c.archives {
+		if a.dest != "" && a.dest != "." {
+			dirs = append(dirs, a.dest)
+		}
+	}
+	for _, e := range c.entries {
+		dirs = append(dirs, path.Dir(e.hdr.Name))
+	}
+	for _, d := range dirs {
+		for ; d != "." && d != "/" && d != ""; d = path.Dir(d) {
+			if have[d] {
+				continue
+			}
+			have[d] = true
+			if _, err := os.Lstat(filepath.Join(root, d)); err == nil {
+				continue
+			}
+			c.add(entry{hdr: &tar.Header{Typeflag: tar.TypeDir, Name: d, Mode: 0o755, ModTime: c.b.opt.epoch()}})
+		}
+	}
+}
+
+// write streams the planned entries and the extracted archives as a tar.
+func (c *copier) write(w io.Writer) error {
+	epoch := c.b.opt.epoch()
+	tw := layer.NewTarWriter(w, layer.TarOptions{SourceDateEpoch: &epoch})
+	for _, e := range c.entries {
+		if err := tw.WriteHeader(e.hdr); err != nil {
+			return err
+		}
+		if e.hdr.Typeflag != tar.TypeReg {
+			continue
+		}
+		if err := c.writeContent(tw, e); err != nil {
+			return err
+		}
+	}
+	for _, a := range c.archives {
+		if err := c.extract(tw, a); err != nil {
+			return err
+		}
+	}
+	return tw.Close()
+}
+
+func (c *copier) writeContent(w io.Writer, e entry) error {
+	switch {
+	case e.data != nil:
+		_, err := w.Write(e.data)
+		return err
+	case e.file != "":
+		f, err := os.Open(e.file)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		return copyExactly(w, f, e.hdr.Size, e.file)
+	}
+	f, err := c.src.ctx.OpenFile(e.src)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return copyExactly(w, f, e.hdr.Size, e.src)
+}
+
+// copyExactly copies size bytes, failing if the file changed size.
+func copyExactly(w io.Writer, r io.Reader, size int64, name string) error {
+	n, err := io.Copy(w, io.LimitReader(bufio.NewReaderSize(r, 1<<20), size))
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", name, err)
+	}
+	if n != size {
+		return fmt.Errorf("reading %s: file changed size during the build", name)
+	}
+	return nil
+}
+
+// extract writes the entries of a local archive (ADD) under a.dest.
+func (c *copier) extract(tw *layer.TarWriter, a archiveSrc) error {
+	f, err := c.src.ctx.OpenFile(a.path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	rc, err := layer.Decompress(f)
+	if err != nil {
+		return fmt.Errorf("ADD %s: %w", a.path, err)
+	}
+	defer rc.Close()
+	tr := tar.NewReader(rc)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("ADD %s: reading archive: %w", a.path, err)
+		}
+		rel := cleanRel(hdr.Name)
+		if rel == "" {
+			continue
+		}
+		hdr.Name = cleanRel(path.Join(a.dest, rel))
+		if hdr.Typeflag == tar.TypeLink {
+			hdr.Linkname = cleanRel(path.Join(a.dest, cleanRel(hdr.Linkname)))
+		}
+		if c.uid >= 0 {
+			hdr.Uid, hdr.Gid = c.uid, c.gid
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return fmt.Errorf("ADD %s: entry %q: %w", a.path, hdr.Name, err)
+		}
+		if _, err := io.Copy(tw, tr); err != nil {
+			return fmt.Errorf("ADD %s: entry %q: %w", a.path, hdr.Name, err)
+		}
+	}
+}
+
+func tarMode(m fs.FileMode) int64 {
+	out := int64(m & fs.ModePerm)
+	if m&fs.ModeSetuid != 0 {
+		out |= 0o4000
+	}
+	if m&fs.ModeSetgid != 0 {
+		out |= 0o2000
+	}
+	if m&fs.ModeSticky != 0 {
+		out |= 0o1000
+	}
+	return out
+}
+
+// statIn stats p inside root, following symlinks only within root.
+func statIn(root, p string) (fs.FileInfo, error) {
+	real, err := securejoin.SecureJoin(root, p)
+	if err != nil {
+		return nil, err
+	}
+	return os.Stat(real)
+}

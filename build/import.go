@@ -1,0 +1,178 @@
+package build
+
+import (
+	"archive/tar"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"strings"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/shell"
+
+	"github.com/ibuild/ibuild/cache"
+	"github.com/ibuild/ibuild/layer"
+	"github.com/ibuild/ibuild/progress"
+)
+
+// ImportOptions describes `ibuild import`.
+type ImportOptions struct {
+	// Source is a root filesystem: a directory, a (possibly compressed) tar
+	// file, or "-" for a tar on Stdin.
+	Source string
+	Stdin  io.Reader
+	// Tags are normalised references for the image.
+	Tags []string
+	// Changes are Dockerfile instructions applied to the config
+	// (docker import --change), e.g. `ENV PATH=/bin` or `CMD ["sh"]`.
+	Changes []string
+	// Message is the history comment.
+	Message          string
+	Compression      layer.Compression
+	CompressionLevel int
+	SourceDateEpoch  *time.Time
+	Store            *cache.Store
+}
+
+// Import makes a one-layer image from a root filesystem, like docker import.
+func Import(ctx context.Context, opt ImportOptions) (*Result, error) {
+	if opt.Compression == "" {
+		opt.Compression = layer.Gzip
+	}
+	bopt := Options{Store: opt.Store, SourceDateEpoch: opt.SourceDateEpoch, Compression: opt.Compression, CompressionLevel: opt.CompressionLevel}
+	b := &builder{opt: bopt, lex: shell.NewLex('\\'), sink: progress.Discard(), used: map[string]bool{}}
+	st := b.scratch()
+	st.cfg.Config.Env = nil
+	info, err := importLayer(ctx, opt)
+	if err != nil {
+		return nil, err
+	}
+	st.layers = append(st.layers, info)
+	msg := opt.Message
+	if msg == "" {
+		msg = "Imported from " + opt.Source
+	}
+	st.cfg.History = append(st.cfg.History, v1.History{Created: v1.Time{Time: bopt.epoch()}, CreatedBy: "ibuild import", Comment: msg})
+	for _, ch := range opt.Changes {
+		cmd, err := parseTrigger(ch)
+		if err != nil {
+			return nil, fmt.Errorf("--change %q: %w", ch, err)
+		}
+		if ex, ok := cmd.(instructions.SupportsSingleWordExpansion); ok {
+			if err := ex.Expand(func(w string) (string, error) {
+				s, _, err := b.lex.ProcessWord(w, envGetter(st.args, st.cfg.Config.Env))
+				return s, err
+			}); err != nil {
+				return nil, fmt.Errorf("--change %q: %w", ch, err)
+			}
+		}
+		if err := b.meta(st, cmd); err != nil {
+			return nil, fmt.Errorf("--change %q: %w", ch, err)
+		}
+	}
+	b.opt.Tags = opt.Tags
+	return b.finish(ctx, st)
+}
+
+func importLayer(ctx context.Context, opt ImportOptions) (layer.Info, error) {
+	epoch := DefaultEpoch
+	if opt.SourceDateEpoch != nil {
+		epoch = *opt.SourceDateEpoch
+	}
+	if opt.Source != "-" {
+		fi, err := os.Stat(opt.Source)
+		if err != nil {
+			return layer.Info{}, fmt.Errorf("import: %w", err)
+		}
+		if fi.IsDir() {
+			pr, pw := io.Pipe()
+			go func() {
+				pw.CloseWithError(layer.WriteDir(ctx, pw, opt.Source, "", layer.TarOptions{SourceDateEpoch: &epoch}))
+			}()
+			info, err := opt.Store.WriteLayer(ctx, pr, opt.Compression, opt.CompressionLevel)
+			pr.CloseWithError(io.ErrClosedPipe)
+			if err != nil {
+				return layer.Info{}, fmt.Errorf("import %s: %w", opt.Source, err)
+			}
+			return info, nil
+		}
+	}
+	var in io.Reader = opt.Stdin
+	if opt.Source != "-" {
+		f, err := os.Open(opt.Source)
+		if err != nil {
+			return layer.Info{}, fmt.Errorf("import: %w", err)
+		}
+		defer f.Close()
+		in = f
+	}
+	rc, err := layer.Decompress(in)
+	if err != nil {
+		return layer.Info{}, fmt.Errorf("import %s: %w", opt.Source, err)
+	}
+	defer rc.Close()
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(normalizeTar(pw, rc, epoch)) }()
+	info, err := opt.Store.WriteLayer(ctx, pr, opt.Compression, opt.CompressionLevel)
+	pr.CloseWithError(io.ErrClosedPipe)
+	if err != nil {
+		return layer.Info{}, fmt.Errorf("import %s: %w", opt.Source, err)
+	}
+	return info, nil
+}
+
+// normalizeTar rewrites a root filesystem tar with normalised headers and
+// paths relative to the root ("./etc" becomes "etc"). An entry that would
+// leave the root is an error naming it.
+func normalizeTar(w io.Writer, r io.Reader, epoch time.Time) error {
+	tw := layer.NewTarWriter(w, layer.TarOptions{SourceDateEpoch: &epoch})
+	tr := tar.NewReader(r)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("reading tar: %w", err)
+		}
+		name, err := rootRel(hdr.Name)
+		if err != nil {
+			return err
+		}
+		if name == "" {
+			continue
+		}
+		hdr.Name = name
+		if hdr.Typeflag == tar.TypeLink {
+			if hdr.Linkname, err = rootRel(hdr.Linkname); err != nil {
+				return err
+			}
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return fmt.Errorf("entry %q: %w", hdr.Name, err)
+		}
+		if _, err := io.Copy(tw, tr); err != nil {
+			return fmt.Errorf("entry %q: %w", hdr.Name, err)
+		}
+	}
+	return tw.Close()
+}
+
+// rootRel cleans a tar entry name relative to the root, rejecting names
+// that climb out of it.
+func rootRel(name string) (string, error) {
+	n := strings.TrimPrefix(name, "./")
+	n = strings.TrimLeft(n, "/")
+	clean := path.Clean(n)
+	if clean == "." {
+		return "", nil
+	}
+	if clean == ".." || strings.HasPrefix(clean, "../") {
+		return "", fmt.Errorf("entry %q: path escapes the root: %w", name, layer.ErrInvalidEntry)
+	}
+	return clean, nil
+}

@@ -1,0 +1,144 @@
+package build
+
+import (
+	"fmt"
+	"runtime"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/ibuild/ibuild/build/sandbox"
+	"github.com/ibuild/ibuild/cache"
+	"github.com/ibuild/ibuild/layer"
+	"github.com/ibuild/ibuild/progress"
+	"github.com/ibuild/ibuild/registry"
+)
+
+// DefaultEpoch is the timestamp used for image and history creation times and
+// as the clamp for file modification times when no SOURCE_DATE_EPOCH is
+// given: builds are reproducible by default, as ko's are.
+var DefaultEpoch = time.Unix(0, 0).UTC()
+
+// Options describes one build. ContextDir and Store are required.
+type Options struct {
+	// ContextDir is the build context directory.
+	ContextDir string
+	// Dockerfile is the Dockerfile path shown in messages and read when
+	// DockerfileData is nil. Default: ContextDir/Dockerfile.
+	Dockerfile string
+	// DockerfileData, when non-nil, is the Dockerfile's content (for -f -).
+	DockerfileData []byte
+	// IgnoreFile is the .dockerignore to apply; "" picks
+	// <Dockerfile>.dockerignore or ContextDir/.dockerignore as docker does.
+	IgnoreFile string
+
+	// Tags are normalised references the result is tagged with.
+	Tags []string
+	// BuildArgs are --build-arg values.
+	BuildArgs map[string]string
+	// Target is the stage to build; "" is the last.
+	Target string
+	// Labels are added to the final image (--label).
+	Labels map[string]string
+	// Platform is the requested platform ("" = host).
+	Platform string
+
+	// NoCache disables the step cache; NoCacheFilter disables it for the
+	// named stages only.
+	NoCache       bool
+	NoCacheFilter []string
+	// Pull always resolves FROM images against their registry.
+	Pull bool
+
+	// Compression and CompressionLevel choose how layers are compressed.
+	Compression      layer.Compression
+	CompressionLevel int
+	// SourceDateEpoch clamps timestamps; nil means DefaultEpoch.
+	SourceDateEpoch *time.Time
+
+	// Store is the local content store and step cache.
+	Store *cache.Store
+	// Registry options for pulling bases.
+	Registry []registry.Option
+	// Progress receives step events; nil discards them.
+	Progress progress.Sink
+
+	// Network is the default RUN network: "host" (default) or "none".
+	Network string
+	// Secrets maps a secret id to the host file that feeds it.
+	Secrets map[string]string
+	// Isolation is "builtin" (default) or "oci"; Runtime is the OCI runtime.
+	Isolation string
+	Runtime   string
+	// Limits applies to each RUN step.
+	Limits sandbox.Limits
+	// StepTimeout bounds each RUN step (0 = none).
+	StepTimeout time.Duration
+	// NoNewPrivs sets no_new_privs for RUN (--security-opt no-new-privileges).
+	NoNewPrivs bool
+	// ResolvConf and Hosts are the contents given to RUN steps.
+	ResolvConf, Hosts []byte
+}
+
+// Result is what a successful build produced.
+type Result struct {
+	// Image is the built image, stored in Options.Store.
+	Image v1.Image
+	// Manifest is the descriptor of the image manifest in the store.
+	Manifest v1.Descriptor
+	// ConfigDigest is the digest of the image config.
+	ConfigDigest v1.Hash
+	// Layers describes every layer of the image, base layers included.
+	Layers []layer.Info
+	// Steps lists the executed or cached steps in order.
+	Steps []StepResult
+	// Warnings are messages for the user (unused build args, parser warnings).
+	Warnings []string
+}
+
+// StepResult is the outcome of one step.
+type StepResult struct {
+	Stage    string        `json:"stage"`
+	Name     string        `json:"name"`
+	Location string        `json:"location"`
+	Cached   bool          `json:"cached"`
+	Duration time.Duration `json:"duration"`
+	Layer    *layer.Info   `json:"layer,omitempty"`
+	// Key is the step's cache key.
+	Key string `json:"key,omitempty"`
+}
+
+func (o *Options) epoch() time.Time {
+	if o.SourceDateEpoch != nil {
+		return o.SourceDateEpoch.UTC()
+	}
+	return DefaultEpoch
+}
+
+// hostPlatform is the only platform ibuild builds for.
+func hostPlatform() v1.Platform {
+	p := v1.Platform{OS: "linux", Architecture: runtime.GOARCH}
+	if runtime.GOARCH == "arm" {
+		p.Variant = "v7"
+	}
+	if runtime.GOARCH == "arm64" {
+		p.Variant = "v8"
+	}
+	return p
+}
+
+// checkPlatform accepts "" or the host platform only.
+func checkPlatform(s string) error {
+	if s == "" {
+		return nil
+	}
+	want := hostPlatform()
+	p, err := v1.ParsePlatform(s)
+	if err != nil {
+		return fmt.Errorf("invalid platform %q: %w", s, err)
+	}
+	if p.OS != want.OS || p.Architecture != want.Architecture || (p.Variant != "" && p.Variant != want.Variant) {
+		return fmt.Errorf("platform %q is not supported: ibuild builds only for the host platform %s", s, want.String())
+	}
+	return nil
+}

@@ -1,0 +1,74 @@
+package build
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path"
+	"time"
+)
+
+// remoteFile is a file downloaded for ADD <url>.
+type remoteFile struct {
+	url     string
+	name    string
+	file    string // temporary host file
+	size    int64
+	digest  string
+	modTime time.Time
+}
+
+// download fetches an ADD URL into the store's temp area, verifying
+// --checksum when given.
+func (b *builder) download(ctx context.Context, rawURL, checksum string) (remoteFile, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return remoteFile{}, fmt.Errorf("invalid URL %q: %w", rawURL, err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+	if err != nil {
+		return remoteFile{}, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return remoteFile{}, fmt.Errorf("downloading %s: %w", rawURL, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return remoteFile{}, fmt.Errorf("downloading %s: %s", rawURL, resp.Status)
+	}
+	dir, err := b.opt.Store.TempDir("download-")
+	if err != nil {
+		return remoteFile{}, err
+	}
+	f, err := os.CreateTemp(dir, "add-")
+	if err != nil {
+		return remoteFile{}, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(f, h), resp.Body)
+	if err != nil {
+		os.RemoveAll(dir)
+		return remoteFile{}, fmt.Errorf("downloading %s: %w", rawURL, err)
+	}
+	sum := "sha256:" + hex.EncodeToString(h.Sum(nil))
+	if checksum != "" && checksum != sum {
+		os.RemoveAll(dir)
+		return remoteFile{}, fmt.Errorf("ADD %s: checksum mismatch: expected %s, got %s", rawURL, checksum, sum)
+	}
+	name := path.Base(u.Path)
+	if name == "/" || name == "." || name == "" {
+		name = "index.html"
+	}
+	mt := b.opt.epoch()
+	if lm, err := http.ParseTime(resp.Header.Get("Last-Modified")); err == nil {
+		mt = lm
+	}
+	return remoteFile{url: rawURL, name: name, file: f.Name(), size: n, digest: sum, modTime: mt}, nil
+}

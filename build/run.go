@@ -1,0 +1,300 @@
+package build
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	bkparser "github.com/moby/buildkit/frontend/dockerfile/parser"
+
+	"github.com/ibuild/ibuild/build/sandbox"
+	"github.com/ibuild/ibuild/layer"
+)
+
+// runArgs returns the argv of a RUN, handling heredocs as BuildKit does.
+func runArgs(st *stageState, c *instructions.RunCommand) ([]string, error) {
+	args := c.CmdLine
+	if len(c.Files) > 0 {
+		if len(args) != 1 || !c.PrependShell {
+			return nil, fmt.Errorf("parsing produced an invalid run command: %v", args)
+		}
+		if hd := bkparser.MustParseHeredoc(args[0]); hd != nil {
+			data := c.Files[0].Data
+			if c.Files[0].Chomp {
+				data = bkparser.ChompHeredocContent(data)
+			}
+			args = []string{data}
+		} else {
+			var sb strings.Builder
+			sb.WriteString(args[0])
+			for _, f := range c.Files {
+				sb.WriteByte('\n')
+				sb.WriteString(f.Data)
+				sb.WriteString(f.Name)
+			}
+			args = []string{sb.String()}
+		}
+	}
+	if c.PrependShell {
+		return append(append([]string(nil), st.shell()...), strings.Join(args, " ")), nil
+	}
+	return args, nil
+}
+
+// runEnv is the environment of a RUN: the image's env plus the ARGs in
+// scope that ENV does not override, plus proxy build args.
+func (b *builder) runEnv(st *stageState) []string {
+	env := append([]string(nil), st.cfg.Config.Env...)
+	for _, kv := range st.args.pairs() {
+		k := envKey(kv)
+		if _, ok := lookupEnv(env, k); !ok {
+			env = append(env, kv)
+		}
+	}
+	for _, k := range proxyArgs {
+		if v, ok := b.opt.BuildArgs[k]; ok {
+			if _, set := lookupEnv(env, k); !set {
+				env = append(env, k+"="+v)
+			}
+		}
+	}
+	if _, ok := lookupEnv(env, "PATH"); !ok {
+		env = append(env, "PATH="+defaultPath)
+	}
+	return env
+}
+
+func (b *builder) runStep(ctx context.Context, st *stageState, c *instructions.RunCommand, loc []bkparser.Range, chain []int) error {
+	args, err := runArgs(st, c)
+	if err != nil {
+		return err
+	}
+	text := "RUN " + strings.Join(c.CmdLine, " ")
+	r := b.startStep(st, text, loc)
+	cached, info, key, err := b.runInner(ctx, st, c, args, r, chain)
+	r.done(cached, info, key, err)
+	return err
+}
+
+func (b *builder) runInner(ctx context.Context, st *stageState, c *instructions.RunCommand, args []string, r *stepRun, chain []int) (bool, *layer.Info, v1.Hash, error) {
+	if sec := instructions.GetSecurity(c); sec != "" && sec != "sandbox" {
+		return false, nil, v1.Hash{}, fmt.Errorf("RUN --security=%s is not supported", sec)
+	}
+	network := string(instructions.GetNetwork(c))
+	if network == "" || network == "default" {
+		network = b.opt.Network
+	}
+	if network == "" || network == "default" {
+		network = "host"
+	}
+	mounts, mkeys, err := b.runMounts(ctx, st, c, chain)
+	if err != nil {
+		return false, nil, v1.Hash{}, err
+	}
+	defer mounts.cleanup()
+	env := b.runEnv(st)
+	key := chainKey(st.key, "RUN", args, env, st.cfg.Config.User, st.cfg.Config.WorkingDir, network, mkeys, hostPlatform().String())
+	createdBy := "RUN " + historyArgs(st) + strings.Join(args, " ") + " # buildkit"
+	if hit, err := b.cacheHit(ctx, st, key); err != nil || hit != nil {
+		if hit != nil {
+			if hit.Digest == (v1.Hash{}) {
+				hit = nil
+			}
+			return true, hit, key, nil
+		}
+		return false, nil, key, err
+	}
+	env = append(env, mounts.env...)
+	info, err := b.execute(ctx, st, args, env, network, mounts.mounts, r)
+	if err != nil {
+		return false, nil, key, err
+	}
+	if err := b.commitStep(ctx, st, key, info, createdBy); err != nil {
+		return false, nil, key, err
+	}
+	return false, info, key, nil
+}
+
+// historyArgs is BuildKit's "|N K=V ..." prefix for ARGs in scope.
+func historyArgs(st *stageState) string {
+	p := st.args.pairs()
+	if len(p) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("|%d %s ", len(p), strings.Join(p, " "))
+}
+
+// execute runs args in the sandbox and turns its changes into a layer.
+func (b *builder) execute(ctx context.Context, st *stageState, args, env []string, network string, mounts []sandbox.Mount, r *stepRun) (*layer.Info, error) {
+	snaps, err := b.snapshots(ctx, st.layers)
+	if err != nil {
+		return nil, err
+	}
+	lower := make([]string, 0, len(snaps))
+	for i := len(snaps) - 1; i >= 0; i-- {
+		lower = append(lower, snaps[i])
+	}
+	tmp, err := b.opt.Store.TempDir("run-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	upper, work := filepath.Join(tmp, "upper"), filepath.Join(tmp, "work")
+	for _, d := range []string{upper, work} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	out := newLogWriter(r)
+	cwd := st.cfg.Config.WorkingDir
+	if cwd == "" {
+		cwd = "/"
+	}
+	spec := sandbox.Spec{
+		Lowerdirs: lower, Upperdir: upper, Workdir: work,
+		Args: args, Env: env, Cwd: cwd, User: st.cfg.Config.User,
+		Hosts: b.hosts(), ResolvConf: b.opt.ResolvConf,
+		Network: sandbox.Network(network), Mounts: mounts,
+		Stdout: out.stream("stdout"), Stderr: out.stream("stderr"),
+		Limits: b.opt.Limits, Timeout: b.opt.StepTimeout, NoNewPrivs: b.opt.NoNewPrivs,
+		Isolation: b.opt.Isolation, Runtime: b.opt.Runtime,
+	}
+	runErr := sandbox.Run(ctx, spec)
+	out.flush()
+	if runErr != nil {
+		var ee *sandbox.ExitError
+		if errors.As(runErr, &ee) {
+			return nil, &RunError{Args: args, Code: ee.Code, Tail: out.tail(), Err: runErr}
+		}
+		return nil, &RunError{Args: args, Code: -1, Tail: out.tail(), Err: runErr}
+	}
+	return b.diff(ctx, upper)
+}
+
+// diff turns the overlay upper dir of a RUN into a stored layer and keeps
+// the upper dir as that layer's snapshot. An empty upper dir yields no layer.
+func (b *builder) diff(ctx context.Context, upper string) (*layer.Info, error) {
+	ents, err := os.ReadDir(upper)
+	if err != nil {
+		return nil, err
+	}
+	if len(ents) == 0 {
+		return nil, nil
+	}
+	epoch := b.opt.epoch()
+	pr, pw := io.Pipe()
+	go func() {
+		pw.CloseWithError(layer.WriteOverlayDiff(ctx, pw, upper, layer.TarOptions{SourceDateEpoch: &epoch}))
+	}()
+	info, err := b.opt.Store.WriteLayer(ctx, pr, b.opt.Compression, b.opt.CompressionLevel)
+	pr.CloseWithError(io.ErrClosedPipe)
+	if err != nil {
+		return nil, fmt.Errorf("writing layer: %w", err)
+	}
+	if _, err := b.opt.Store.AdoptSnapshot(ctx, info.DiffID, upper); err != nil {
+		return nil, fmt.Errorf("keeping snapshot: %w", err)
+	}
+	return &info, nil
+}
+
+func (b *builder) hosts() []byte {
+	if b.opt.Hosts != nil {
+		return b.opt.Hosts
+	}
+	return []byte("127.0.0.1\tlocalhost " + sandbox.DefaultHostname + "\n::1\tlocalhost ip6-localhost ip6-loopback\n")
+}
+
+// RunError is a RUN command that failed.
+type RunError struct {
+	Args []string
+	Code int      // exit code, or -1 when the command did not complete
+	Tail []string // the last lines of its output
+	Err  error
+}
+
+func (e *RunError) Error() string {
+	cmd := strings.Join(e.Args, " ")
+	msg := fmt.Sprintf("process %q did not complete successfully: %v", cmd, e.Err)
+	if len(e.Tail) > 0 {
+		msg += "\n  last output:\n    " + strings.Join(e.Tail, "\n    ")
+	}
+	return msg
+}
+
+func (e *RunError) Unwrap() error { return e.Err }
+
+// logWriter splits step output into lines for the progress sink and keeps
+// the last few for error messages.
+type logWriter struct {
+	mu    sync.Mutex
+	r     *stepRun
+	bufs  map[string]*bytes.Buffer
+	lines []string
+}
+
+const tailLines = 10
+
+func newLogWriter(r *stepRun) *logWriter {
+	return &logWriter{r: r, bufs: map[string]*bytes.Buffer{}}
+}
+
+type streamWriter struct {
+	l    *logWriter
+	name string
+}
+
+func (l *logWriter) stream(name string) io.Writer { return &streamWriter{l: l, name: name} }
+
+func (s *streamWriter) Write(p []byte) (int, error) {
+	s.l.mu.Lock()
+	defer s.l.mu.Unlock()
+	buf := s.l.bufs[s.name]
+	if buf == nil {
+		buf = &bytes.Buffer{}
+		s.l.bufs[s.name] = buf
+	}
+	buf.Write(p)
+	for {
+		line, err := buf.ReadString('\n')
+		if err != nil {
+			buf.Reset()
+			buf.WriteString(line)
+			break
+		}
+		s.l.emit(s.name, strings.TrimRight(line, "\r\n"))
+	}
+	return len(p), nil
+}
+
+func (l *logWriter) emit(stream, line string) {
+	l.lines = append(l.lines, line)
+	if len(l.lines) > tailLines {
+		l.lines = l.lines[len(l.lines)-tailLines:]
+	}
+	l.r.log(stream, line)
+}
+
+func (l *logWriter) flush() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for name, buf := range l.bufs {
+		if buf.Len() > 0 {
+			l.emit(name, buf.String())
+			buf.Reset()
+		}
+	}
+}
+
+func (l *logWriter) tail() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.lines...)
+}

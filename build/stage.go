@@ -1,0 +1,208 @@
+package build
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	bkparser "github.com/moby/buildkit/frontend/dockerfile/parser"
+
+	"github.com/ibuild/ibuild/layer"
+	"github.com/ibuild/ibuild/progress"
+)
+
+// stageState is the image a stage has built so far.
+type stageState struct {
+	index  int
+	name   string // the stage name, or its index
+	cfg    v1.ConfigFile
+	layers []layer.Info
+	key    v1.Hash
+	args   *argScope
+	// cmdSet records whether this stage set CMD (ENTRYPOINT resets an
+	// inherited CMD otherwise).
+	cmdSet  bool
+	noCache bool
+}
+
+func (s *stageState) clone() *stageState {
+	c := *s
+	c.layers = append([]layer.Info(nil), s.layers...)
+	c.cfg = *s.cfg.DeepCopy()
+	c.args = s.args.clone()
+	return &c
+}
+
+// addHistory records a history entry; emptyLayer says whether it has no layer.
+func (s *stageState) addHistory(createdBy string, created time.Time, emptyLayer bool) {
+	s.cfg.History = append(s.cfg.History, v1.History{
+		CreatedBy:  createdBy,
+		Created:    v1.Time{Time: created},
+		Comment:    "buildkit.dockerfile.v0",
+		EmptyLayer: emptyLayer,
+	})
+}
+
+func (s *stageState) applyLabels(labels map[string]string) {
+	if s.cfg.Config.Labels == nil {
+		s.cfg.Config.Labels = map[string]string{}
+	}
+	for k, v := range labels {
+		s.cfg.Config.Labels[k] = v
+	}
+}
+
+func (b *builder) buildStage(ctx context.Context, i int, chain []int) (*stageState, error) {
+	ds := b.df.Stages[i]
+	st, err := b.from(ctx, i, chain)
+	if err != nil {
+		return nil, err
+	}
+	st.index = i
+	st.name = ds.Name
+	if st.name == "" {
+		st.name = strconv.Itoa(i)
+	}
+	st.args = newArgScope()
+	st.cmdSet = false
+	st.noCache = b.opt.NoCache
+	for _, f := range b.opt.NoCacheFilter {
+		if strings.EqualFold(f, ds.Name) || f == strconv.Itoa(i) {
+			st.noCache = true
+		}
+	}
+	// ONBUILD triggers of the base run first, then are cleared.
+	triggers := st.cfg.Config.OnBuild
+	st.cfg.Config.OnBuild = nil
+	for _, t := range triggers {
+		cmd, err := parseTrigger(t)
+		if err != nil {
+			return nil, b.errAt(ds.Location, fmt.Errorf("parsing ONBUILD trigger %q: %w", t, err))
+		}
+		if err := b.dispatch(ctx, st, cmd, ds.Location, chain); err != nil {
+			return nil, err
+		}
+	}
+	for _, cmd := range ds.Commands {
+		if err := b.dispatch(ctx, st, cmd, cmd.Location(), chain); err != nil {
+			return nil, err
+		}
+	}
+	return st, nil
+}
+
+func parseTrigger(expr string) (instructions.Command, error) {
+	res, err := bkparser.Parse(strings.NewReader(expr))
+	if err != nil {
+		return nil, err
+	}
+	if len(res.AST.Children) != 1 {
+		return nil, fmt.Errorf("expected one instruction")
+	}
+	return instructions.ParseCommand(res.AST.Children[0])
+}
+
+// dispatch expands and runs one instruction. loc is where errors point.
+func (b *builder) dispatch(ctx context.Context, st *stageState, cmd instructions.Command, loc []bkparser.Range, chain []int) error {
+	env := envGetter(st.args, st.cfg.Config.Env)
+	if _, isArg := cmd.(*instructions.ArgCommand); !isArg {
+		if ex, ok := cmd.(instructions.SupportsSingleWordExpansion); ok {
+			err := ex.Expand(func(word string) (string, error) {
+				w, _, err := b.lex.ProcessWord(word, env)
+				return w, err
+			})
+			if err != nil {
+				return b.errAt(loc, err)
+			}
+		}
+		if ex, ok := cmd.(instructions.SupportsSingleWordExpansionRaw); ok {
+			err := ex.ExpandRaw(func(word string) (string, error) {
+				lex := *b.lex
+				lex.SkipProcessQuotes = true
+				w, _, err := lex.ProcessWord(word, env)
+				return w, err
+			})
+			if err != nil {
+				return b.errAt(loc, err)
+			}
+		}
+	}
+	var err error
+	switch c := cmd.(type) {
+	case *instructions.CopyCommand:
+		err = b.copy(ctx, st, copySpec{cmd: c, name: "COPY", srcs: c.SourcesAndDest, from: c.From, chown: c.Chown, chmod: c.Chmod, excludes: c.ExcludePatterns, parents: c.Parents}, loc, chain)
+	case *instructions.AddCommand:
+		err = b.copy(ctx, st, copySpec{cmd: c, name: "ADD", add: true, srcs: c.SourcesAndDest, chown: c.Chown, chmod: c.Chmod, excludes: c.ExcludePatterns, checksum: c.Checksum, unpack: c.Unpack}, loc, chain)
+	case *instructions.RunCommand:
+		err = b.runStep(ctx, st, c, loc, chain)
+	default:
+		err = b.meta(st, cmd)
+	}
+	if err != nil {
+		return b.errAt(loc, err)
+	}
+	return nil
+}
+
+// step reports a filesystem step to the progress sink and records its result.
+type stepRun struct {
+	b     *builder
+	st    *stageState
+	idx   int
+	name  string
+	loc   string
+	start time.Time
+}
+
+func (b *builder) startStep(st *stageState, text string, loc []bkparser.Range) *stepRun {
+	b.counter++
+	total := b.total
+	if b.counter > total {
+		total = b.counter
+	}
+	name := fmt.Sprintf("[%d/%d] %s", b.counter, total, text)
+	if st != nil && b.df.Stages[st.index].Name != "" {
+		name = fmt.Sprintf("[%s %d/%d] %s", b.df.Stages[st.index].Name, b.counter, total, text)
+	}
+	r := &stepRun{b: b, st: st, idx: b.counter, name: name, loc: b.loc(loc).String(), start: time.Now()}
+	b.sink.Event(progress.Event{Time: r.start, Step: r.idx, Total: total, Stage: stageName(st), Name: name, Status: progress.StatusStarted})
+	return r
+}
+
+func stageName(st *stageState) string {
+	if st == nil {
+		return ""
+	}
+	return st.name
+}
+
+// log sends a line of output for the step.
+func (r *stepRun) log(stream, line string) {
+	r.b.sink.Event(progress.Event{Time: time.Now(), Step: r.idx, Total: r.b.total, Stage: stageName(r.st), Name: r.name, Status: progress.StatusLog, Log: line, Stream: stream})
+}
+
+func (r *stepRun) done(cached bool, info *layer.Info, key v1.Hash, err error) {
+	d := time.Since(r.start)
+	ev := progress.Event{Time: time.Now(), Step: r.idx, Total: r.b.total, Stage: stageName(r.st), Name: r.name, Duration: d, Cached: cached}
+	switch {
+	case err != nil:
+		ev.Status = progress.StatusError
+		ev.Error = err.Error()
+	case cached:
+		ev.Status = progress.StatusCached
+	default:
+		ev.Status = progress.StatusDone
+	}
+	r.b.sink.Event(ev)
+	if err == nil {
+		sr := StepResult{Stage: stageName(r.st), Name: r.name, Location: r.loc, Cached: cached, Duration: d, Layer: info}
+		if key != (v1.Hash{}) {
+			sr.Key = key.String()
+		}
+		r.b.steps = append(r.b.steps, sr)
+	}
+}

@@ -1,0 +1,318 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	units "github.com/docker/go-units"
+	"github.com/spf13/cobra"
+
+	"github.com/ibuild/ibuild/build"
+	"github.com/ibuild/ibuild/build/sandbox"
+	"github.com/ibuild/ibuild/layer"
+	"github.com/ibuild/ibuild/progress"
+	"github.com/ibuild/ibuild/registry"
+)
+
+// buildOptions are the flags of `ibuild build`, as docker build spells them.
+type buildOptions struct {
+	file          string
+	tags          []string
+	buildArgs     []string
+	target        string
+	noCache       bool
+	noCacheFilter []string
+	pull          bool
+	labels        []string
+	outputs       []string
+	iidfile       string
+	metadataFile  string
+	progress      string
+	quiet         bool
+	platform      string
+	compression   string
+	level         int
+	network       string
+	secrets       []string
+	isolation     string
+	runtime       string
+	memory        string
+	pidsLimit     int64
+	cpuQuota      int64
+	stepTimeout   time.Duration
+	securityOpts  []string
+	insecure      []string
+}
+
+func (o *buildOptions) bind(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVarP(&o.file, "file", "f", "", "name of the Dockerfile (default PATH/Dockerfile; - reads stdin)")
+	f.StringArrayVarP(&o.tags, "tag", "t", nil, "name and optionally a tag (name:tag)")
+	f.StringArrayVar(&o.buildArgs, "build-arg", nil, "set a build-time variable (K=V, or K to take it from the environment)")
+	f.StringVar(&o.target, "target", "", "set the target build stage")
+	f.BoolVar(&o.noCache, "no-cache", false, "do not use the build cache")
+	f.StringArrayVar(&o.noCacheFilter, "no-cache-filter", nil, "do not use the cache for the named stages")
+	f.BoolVar(&o.pull, "pull", false, "always look up FROM images in their registry")
+	f.StringArrayVar(&o.labels, "label", nil, "set metadata on the image (K=V)")
+	f.StringArrayVarP(&o.outputs, "output", "o", nil, "output: type=oci,dest=DIR | type=docker,dest=FILE.tar | type=local,dest=DIR")
+	f.StringVar(&o.iidfile, "iidfile", "", "write the image ID to the file")
+	f.StringVar(&o.metadataFile, "metadata-file", "", "write build result metadata (JSON) to the file")
+	f.StringVar(&o.progress, "progress", "auto", "progress output: auto, tty, plain, json")
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "suppress the build output and print the image ID on success")
+	f.StringVar(&o.platform, "platform", "", "target platform (only the host platform is supported)")
+	f.StringVar(&o.compression, "compression", "gzip", "layer compression: gzip, zstd or none")
+	f.IntVar(&o.level, "compression-level", 0, "compression level (0 = the algorithm's default)")
+	f.StringVar(&o.network, "network", "host", "RUN network: host (default) or none")
+	f.StringArrayVar(&o.secrets, "secret", nil, "secret for RUN --mount=type=secret: id=NAME,src=FILE")
+	f.StringVar(&o.isolation, "isolation", "builtin", "RUN isolation: builtin or oci")
+	f.StringVar(&o.runtime, "runtime", "runc", "OCI runtime for --isolation=oci")
+	f.StringVarP(&o.memory, "memory", "m", "", "memory limit per RUN step (e.g. 512m)")
+	f.Int64Var(&o.pidsLimit, "pids-limit", 0, "process limit per RUN step (0 = default)")
+	f.Int64Var(&o.cpuQuota, "cpu-quota", 0, "CPU µs per 100ms period per RUN step (0 = unlimited)")
+	f.DurationVar(&o.stepTimeout, "step-timeout", 0, "kill a RUN step after this long (0 = no limit)")
+	f.StringArrayVar(&o.securityOpts, "security-opt", nil, "security options for RUN (no-new-privileges)")
+	f.StringArrayVar(&o.insecure, "insecure-registry", nil, "registry host to reach over plain HTTP")
+}
+
+func newBuildCmd(g *globalOptions) *cobra.Command {
+	bo := &buildOptions{}
+	cmd := &cobra.Command{
+		Use:   "build [OPTIONS] PATH",
+		Short: "Build an image from a Dockerfile",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runBuild(cmd, g, bo, args[0])
+		},
+	}
+	bo.bind(cmd)
+	return cmd
+}
+
+func runBuild(cmd *cobra.Command, g *globalOptions, o *buildOptions, contextDir string) error {
+	opt, outs, err := o.toOptions(cmd, contextDir)
+	if err != nil {
+		return err
+	}
+	store, err := g.store(cmd)
+	if err != nil {
+		return err
+	}
+	opt.Store = store
+	mode := o.progress
+	if o.quiet {
+		mode = "quiet"
+	}
+	pr, err := progress.New(mode, cmd.ErrOrStderr())
+	if err != nil {
+		return err
+	}
+	opt.Progress = pr
+	res, err := build.Build(cmd.Context(), opt)
+	pr.Close()
+	if err != nil {
+		return err
+	}
+	for _, w := range res.Warnings {
+		fmt.Fprintln(cmd.ErrOrStderr(), "WARNING:", w)
+	}
+	for _, out := range outs {
+		if err := out.write(cmd, store, res, opt.Tags); err != nil {
+			return err
+		}
+	}
+	if o.iidfile != "" {
+		if err := writeFileAtomic(o.iidfile, []byte(res.ConfigDigest.String())); err != nil {
+			return fmt.Errorf("writing --iidfile: %w", err)
+		}
+	}
+	if o.metadataFile != "" {
+		if err := writeMetadata(o.metadataFile, res, opt.Tags); err != nil {
+			return fmt.Errorf("writing --metadata-file: %w", err)
+		}
+	}
+	if o.quiet {
+		fmt.Fprintln(cmd.OutOrStdout(), res.ConfigDigest)
+	} else {
+		fmt.Fprintf(cmd.ErrOrStderr(), "built image %s (manifest %s)\n", res.ConfigDigest, res.Manifest.Digest)
+		for _, t := range opt.Tags {
+			fmt.Fprintf(cmd.ErrOrStderr(), "tagged %s\n", registry.FamiliarName(t))
+		}
+	}
+	return nil
+}
+
+// toOptions validates the flags and turns them into build.Options.
+func (o *buildOptions) toOptions(cmd *cobra.Command, contextDir string) (build.Options, []output, error) {
+	opt := build.Options{ContextDir: contextDir, Target: o.target, NoCache: o.noCache,
+		NoCacheFilter: o.noCacheFilter, Pull: o.pull, Platform: o.platform, Network: o.network,
+		Isolation: o.isolation, Runtime: o.runtime, StepTimeout: o.stepTimeout, CompressionLevel: o.level}
+	fi, err := os.Stat(contextDir)
+	if err != nil {
+		return opt, nil, fmt.Errorf("unable to prepare context: %w", err)
+	}
+	if !fi.IsDir() {
+		return opt, nil, fmt.Errorf("unable to prepare context: %s is not a directory", contextDir)
+	}
+	switch o.file {
+	case "-":
+		data, err := io.ReadAll(cmd.InOrStdin())
+		if err != nil {
+			return opt, nil, fmt.Errorf("reading Dockerfile from stdin: %w", err)
+		}
+		opt.Dockerfile, opt.DockerfileData = "-", data
+	case "":
+		opt.Dockerfile = filepath.Join(contextDir, "Dockerfile")
+	default:
+		opt.Dockerfile = o.file
+	}
+	if opt.Compression, err = layer.ParseCompression(o.compression); err != nil {
+		return opt, nil, err
+	}
+	if opt.Tags, err = normalizeTags(o.tags); err != nil {
+		return opt, nil, err
+	}
+	if opt.BuildArgs, err = parseKV(o.buildArgs, "--build-arg", true); err != nil {
+		return opt, nil, err
+	}
+	if opt.Labels, err = parseKV(o.labels, "--label", false); err != nil {
+		return opt, nil, err
+	}
+	if opt.Secrets, err = parseSecrets(o.secrets); err != nil {
+		return opt, nil, err
+	}
+	if o.network != "host" && o.network != "none" && o.network != "default" {
+		return opt, nil, fmt.Errorf("invalid --network %q: want host or none", o.network)
+	}
+	if o.isolation != sandbox.IsolationBuiltin && o.isolation != sandbox.IsolationOCI {
+		return opt, nil, fmt.Errorf("invalid --isolation %q: want builtin or oci", o.isolation)
+	}
+	if o.memory != "" {
+		if opt.Limits.Memory, err = units.RAMInBytes(o.memory); err != nil {
+			return opt, nil, fmt.Errorf("invalid --memory %q: %w", o.memory, err)
+		}
+	}
+	opt.Limits.Pids, opt.Limits.CPUQuota = o.pidsLimit, o.cpuQuota
+	for _, so := range o.securityOpts {
+		switch so {
+		case "no-new-privileges", "no-new-privileges=true", "no-new-privileges:true":
+			opt.NoNewPrivs = true
+		default:
+			return opt, nil, fmt.Errorf("unsupported --security-opt %q", so)
+		}
+	}
+	if opt.SourceDateEpoch, err = sourceDateEpochWith(opt.BuildArgs); err != nil {
+		return opt, nil, err
+	}
+	if rc, err := os.ReadFile("/etc/resolv.conf"); err == nil {
+		opt.ResolvConf = rc
+	}
+	opt.Registry = []registry.Option{registry.WithInsecureRegistries(o.insecure...)}
+	outs, err := parseOutputs(o.outputs)
+	if err != nil {
+		return opt, nil, err
+	}
+	return opt, outs, nil
+}
+
+// parseKV parses K=V flags; with fromEnv, a bare K takes its value from the
+// environment (and is skipped when unset), as docker's --build-arg does.
+func parseKV(vals []string, flag string, fromEnv bool) (map[string]string, error) {
+	out := map[string]string{}
+	for _, v := range vals {
+		k, val, ok := strings.Cut(v, "=")
+		if k == "" {
+			return nil, fmt.Errorf("invalid %s %q: want KEY=VALUE", flag, v)
+		}
+		if !ok {
+			if !fromEnv {
+				out[k] = ""
+				continue
+			}
+			ev, set := os.LookupEnv(k)
+			if !set {
+				continue
+			}
+			val = ev
+		}
+		out[k] = val
+	}
+	return out, nil
+}
+
+func parseSecrets(vals []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, v := range vals {
+		var id, src string
+		for _, f := range strings.Split(v, ",") {
+			k, val, _ := strings.Cut(f, "=")
+			switch k {
+			case "id":
+				id = val
+			case "src", "source":
+				src = val
+			case "type":
+				if val != "file" {
+					return nil, fmt.Errorf("invalid --secret %q: only type=file is supported", v)
+				}
+			default:
+				return nil, fmt.Errorf("invalid --secret %q: unknown key %q", v, k)
+			}
+		}
+		if id == "" || src == "" {
+			return nil, fmt.Errorf("invalid --secret %q: want id=NAME,src=FILE", v)
+		}
+		if _, err := os.Stat(src); err != nil {
+			return nil, fmt.Errorf("--secret id=%s: %w", id, err)
+		}
+		out[id] = src
+	}
+	return out, nil
+}
+
+// sourceDateEpoch reads SOURCE_DATE_EPOCH from the environment.
+func sourceDateEpoch() (*time.Time, error) {
+	return sourceDateEpochWith(nil)
+}
+
+// sourceDateEpochWith prefers a SOURCE_DATE_EPOCH build arg, then the
+// environment variable, as BuildKit does.
+func sourceDateEpochWith(args map[string]string) (*time.Time, error) {
+	v, ok := args["SOURCE_DATE_EPOCH"]
+	if !ok {
+		v = os.Getenv("SOURCE_DATE_EPOCH")
+	}
+	if v == "" {
+		return nil, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("invalid SOURCE_DATE_EPOCH %q: %w", v, err)
+	}
+	t := time.Unix(n, 0).UTC()
+	return &t, nil
+}
+
+// writeFileAtomic writes data to a temp file beside name and renames it.
+func writeFileAtomic(name string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(name), ".ibuild-*")
+	if err != nil {
+		return err
+	}
+	_, werr := f.Write(data)
+	cerr := f.Close()
+	if err := errors.Join(werr, cerr); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	if err := os.Chmod(f.Name(), 0o644); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	return os.Rename(f.Name(), name)
+}

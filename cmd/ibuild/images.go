@@ -1,0 +1,93 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	units "github.com/docker/go-units"
+	"github.com/spf13/cobra"
+
+	"github.com/ibuild/ibuild/registry"
+)
+
+func newImagesCmd(g *globalOptions) *cobra.Command {
+	var quiet bool
+	cmd := &cobra.Command{
+		Use:   "images",
+		Short: "List images in the local store",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := g.store(cmd)
+			if err != nil {
+				return err
+			}
+			tags, err := s.Tags(cmd.Context())
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if quiet {
+				for _, t := range tags {
+					fmt.Fprintln(out, t.Manifest.Digest)
+				}
+				return nil
+			}
+			tw := tabwriter.NewWriter(out, 0, 4, 3, ' ', 0)
+			fmt.Fprintln(tw, "REPOSITORY\tTAG\tDIGEST\tSIZE")
+			for _, t := range tags {
+				repo, tag := splitTag(registry.FamiliarName(t.Name))
+				size := "-"
+				if img, err := s.Image(cmd.Context(), t.Manifest.Digest); err == nil {
+					if m, err := img.Manifest(); err == nil {
+						var n int64
+						for _, l := range m.Layers {
+							n += l.Size
+						}
+						size = units.HumanSizeWithPrecision(float64(n), 3)
+					}
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", repo, tag, t.Manifest.Digest.Hex[:12], size)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "only show digests")
+	return cmd
+}
+
+func splitTag(s string) (string, string) {
+	if i := strings.LastIndex(s, "@"); i >= 0 {
+		return s[:i], "<none>"
+	}
+	i := strings.LastIndex(s, ":")
+	if i < 0 || strings.Contains(s[i:], "/") {
+		return s, "latest"
+	}
+	return s[:i], s[i+1:]
+}
+
+func newRmiCmd(g *globalOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "rmi IMAGE [IMAGE...]",
+		Short: "Remove image tags from the local store",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := g.store(cmd)
+			if err != nil {
+				return err
+			}
+			for _, a := range args {
+				n, err := registry.Normalize(a)
+				if err != nil {
+					return err
+				}
+				if err := s.Untag(cmd.Context(), n); err != nil {
+					return fmt.Errorf("removing %s: %w", a, err)
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), "Untagged:", a)
+			}
+			return nil
+		},
+	}
+}

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ibuild/ibuild/cache"
+)
+
+// globalOptions are flags shared by every command.
+type globalOptions struct {
+	root string
+}
+
+func defaultRoot() string {
+	if os.Geteuid() == 0 {
+		return "/var/lib/ibuild"
+	}
+	if x := os.Getenv("XDG_DATA_HOME"); x != "" {
+		return filepath.Join(x, "ibuild")
+	}
+	home, _ := os.UserHomeDir()
+	return filepath.Join(home, ".local", "share", "ibuild")
+}
+
+func (g *globalOptions) store(cmd *cobra.Command) (*cache.Store, error) {
+	return cache.Open(cmd.Context(), g.root)
+}
+
+// newRootCmd returns the ibuild command: like `docker build`, the root
+// command builds, and `ibuild build` is the same command.
+func newRootCmd() *cobra.Command {
+	g := &globalOptions{}
+	bo := &buildOptions{}
+	root := &cobra.Command{
+		Use:           "ibuild [OPTIONS] PATH",
+		Short:         "Build OCI images from Dockerfiles, without a daemon",
+		Args:          cobra.MaximumNArgs(1),
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return cmd.Help()
+			}
+			return runBuild(cmd, g, bo, args[0])
+		},
+	}
+	root.PersistentFlags().StringVar(&g.root, "root", defaultRoot(), "state directory (image store and build cache)")
+	bo.bind(root)
+	root.AddCommand(
+		newBuildCmd(g),
+		newImportCmd(g),
+		newImagesCmd(g),
+		newRmiCmd(g),
+	)
+	return root
+}
