@@ -9,7 +9,8 @@
 //     (docker.io/library/..., :latest), see [ParseReference], [Normalize] and
 //     [FamiliarName];
 //   - localhost, 127.0.0.0/8, ::1 and the hosts given to
-//     [WithInsecureRegistries] may be reached over plain HTTP;
+//     [WithInsecureRegistries] are insecure registries, as in docker: HTTPS
+//     without certificate verification, falling back to plain HTTP;
 //   - credentials come from docker's config.json and credential helpers
 //     ([WithKeychain], [ConfigKeychain]) and are written there by [Login];
 //   - every remote failure is an [*Error] naming the reference (and digest
