@@ -54,11 +54,15 @@ fuzz-long:
 bench:
 	$(GO) test -bench . -run '^$$' ./...
 
-# TODO(integrator): build the embedded example (Dockerfile + context) with
-# `go run ./cmd/ibuild build ...` on top of the imported busybox test base and
-# show the result; for now this only proves the command runs.
-demo: testbases
-	$(GO) run ./cmd/ibuild --help
+## demo: import a busybox base (made from Debian's busybox-static package),
+## build examples/demo on it and print the image's layers.
+DEMO_ROOT ?= /var/tmp/ibuild-demo
+demo: deps build
+	hack/testbases.sh busybox
+	bin/ibuild --root $(DEMO_ROOT) import -t ibuild-demo/busybox $(IBUILD_TESTBASES)/busybox.tar
+	bin/ibuild --root $(DEMO_ROOT) --progress plain -t ibuild-demo/app -o type=oci,dest=demo-out/oci examples/demo
+	bin/ibuild --root $(DEMO_ROOT) history ibuild-demo/app
+	@echo "OCI layout written to demo-out/oci (try: skopeo inspect oci:demo-out/oci:latest)"
 
 clean:
 	rm -rf bin/

@@ -35,17 +35,19 @@ func (b *builder) from(ctx context.Context, i int, chain []int) (*stageState, er
 			return nil, err
 		}
 		st := dep.clone()
+		st.index = i
 		r := b.startStep(st, "FROM "+dep.name, ds.Location)
 		r.done(true, nil, st.key, nil)
 		return st, nil
 	}
 	if name == "scratch" {
 		st := b.scratch()
+		st.index = i
 		r := b.startStep(st, "FROM scratch", ds.Location)
 		r.done(true, nil, st.key, nil)
 		return st, nil
 	}
-	r := b.startStep(nil, "FROM "+name, ds.Location)
+	r := b.startStep(&stageState{index: i, name: ds.Name}, "FROM "+name, ds.Location)
 	st, cached, err := b.imageBase(ctx, name)
 	r.done(cached, nil, v1.Hash{}, err)
 	if err != nil {
@@ -101,7 +103,7 @@ func (b *builder) resolveImage(ctx context.Context, ref string) (v1.Image, bool,
 	}
 	remote, err := registry.Image(ctx, ref, b.opt.Registry...)
 	if err != nil {
-		return nil, false, fmt.Errorf("pulling %s: %w", ref, err)
+		return nil, false, err // a *registry.Error, naming the reference
 	}
 	desc, err := b.opt.Store.WriteImage(ctx, remote)
 	if err != nil {

@@ -131,6 +131,9 @@ func (b *builder) dispatch(ctx context.Context, st *stageState, cmd instructions
 			}
 		}
 	}
+	if err := b.buildDeps(ctx, st, cmd, chain); err != nil {
+		return err
+	}
 	var err error
 	switch c := cmd.(type) {
 	case *instructions.CopyCommand:
@@ -205,4 +208,30 @@ func (r *stepRun) done(cached bool, info *layer.Info, key v1.Hash, err error) {
 		}
 		r.b.steps = append(r.b.steps, sr)
 	}
+}
+
+// buildDeps builds the stages an instruction reads from (COPY --from, RUN
+// --mount from=) before the instruction's own step starts, so that progress
+// shows steps in the order they run.
+func (b *builder) buildDeps(ctx context.Context, st *stageState, cmd instructions.Command, chain []int) error {
+	var froms []string
+	switch c := cmd.(type) {
+	case *instructions.CopyCommand:
+		froms = append(froms, c.From)
+	case *instructions.RunCommand:
+		for _, m := range instructions.GetMounts(c) {
+			froms = append(froms, m.From)
+		}
+	}
+	for _, f := range froms {
+		if f == "" {
+			continue
+		}
+		if j, ok := b.stageRef(f, st.index); ok {
+			if _, err := b.stage(ctx, j, chain); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

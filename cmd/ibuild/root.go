@@ -54,6 +54,7 @@ func newRootCmd() *cobra.Command {
 		newImportCmd(g),
 		newImagesCmd(g),
 		newRmiCmd(g),
+		newHistoryCmd(g),
 	)
 	return root
 }
