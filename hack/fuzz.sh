@@ -2,6 +2,7 @@
 # fuzz.sh runs every native Go fuzzer in the repository for a while.
 #
 #   hack/fuzz.sh [FUZZTIME]      (default 10s; `make fuzz-long` passes 10m)
+#   hack/fuzz.sh --list          print the targets found, as "DIR NAME"
 #
 # Targets are found by grepping `func FuzzXxx(` in *_test.go files, so new
 # fuzzers are picked up without editing anything. `go test -fuzz` takes one
@@ -22,6 +23,10 @@ while IFS=: read -r file match; do
 	targets+=("$dir ${name%(}")
 done < <(grep -rEo --include='*_test.go' '^func Fuzz[A-Za-z0-9_]*\(' . | LC_ALL=C sort -u)
 
+if [[ $fuzztime == --list ]]; then
+	((${#targets[@]} == 0)) || printf '%s\n' "${targets[@]}"
+	exit 0
+fi
 if ((${#targets[@]} == 0)); then
 	echo "fuzz: no fuzz targets found"
 	exit 0

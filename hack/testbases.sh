@@ -174,10 +174,17 @@ make_busybox_rootfs() {
 	local r=$1 bb=$2 applet version
 	mkdir -p "$r"/{bin,sbin,etc,root,tmp,home/app,var/tmp,usr/bin,usr/sbin,dev,proc,sys,run}
 	install -m 0755 "$bb" "$r/bin/busybox"
+	local applets=()
 	for applet in $("$bb" --list); do
-		[[ $applet == busybox || $applet == */* ]] && continue
-		ln -sfn busybox "$r/bin/$applet"
+		[[ $applet == busybox || $applet == */* ]] || applets+=("$applet")
 	done
+	# One process for ~270 symlinks (perl-base is Essential); forking ln that
+	# often takes seconds on a loaded machine.
+	if command -v perl >/dev/null; then
+		(cd "$r/bin" && perl -e 'for (@ARGV) { symlink("busybox", $_) or die "symlink $_: $!\n" }' "${applets[@]}")
+	else
+		for applet in "${applets[@]}"; do ln -sfn busybox "$r/bin/$applet"; done
+	fi
 	version=$("$bb" 2>&1 | head -n1 | awk '{ print $2 }' || true)
 	cat >"$r/etc/passwd" <<-'EOF'
 		root:x:0:0:root:/root:/bin/sh
@@ -283,6 +290,15 @@ with_lock() {
 			log "$name: waiting for another testbases.sh"
 			flock 9
 		fi
+		trap 'exit 130' INT TERM HUP # so the EXIT trap cleans up
+		# Holding the lock, any scratch directory of this base is stale: a
+		# killed earlier run may even have left debootstrap's mounts in it.
+		local stale
+		for stale in "$DIR/.build-$name".*; do
+			[[ -d $stale ]] || continue
+			log "$name: removing stale $stale"
+			cleanup_tmp "$stale"
+		done
 		BUILT=()
 		"$fn"
 		if ((${#BUILT[@]})); then

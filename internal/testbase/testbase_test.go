@@ -216,6 +216,15 @@ func TestScriptBusybox(t *testing.T) {
 		t.Errorf("rebuilt busybox.tar differs: got sha256 %s, want %s", got, first)
 	}
 
+	stale := filepath.Join(dir, ".build-busybox.killed", "rootfs")
+	if err := os.MkdirAll(stale, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out = runScript(t, dir, "busybox")
+	if !strings.Contains(out, "removing stale") {
+		t.Errorf("a stale scratch directory was not reported:\n%s", out)
+	}
+
 	leftovers, _ := filepath.Glob(filepath.Join(dir, ".*tmp*"))
 	builds, _ := filepath.Glob(filepath.Join(dir, ".build-*"))
 	if l := append(leftovers, builds...); len(l) > 0 {
