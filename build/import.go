@@ -131,6 +131,7 @@ func importLayer(ctx context.Context, opt ImportOptions) (layer.Info, error) {
 func normalizeTar(w io.Writer, r io.Reader, epoch time.Time) error {
 	tw := layer.NewTarWriter(w, layer.TarOptions{SourceDateEpoch: &epoch})
 	tr := tar.NewReader(r)
+	links := map[string]bool{} // symlinks seen so far
 	for {
 		hdr, err := tr.Next()
 		if err == io.EOF {
@@ -145,6 +146,14 @@ func normalizeTar(w io.Writer, r io.Reader, epoch time.Time) error {
 		}
 		if name == "" {
 			continue
+		}
+		if l := throughLink(links, name); l != "" {
+			return fmt.Errorf("entry %q: path goes through symlink %q: %w", hdr.Name, l, layer.ErrInvalidEntry)
+		}
+		if hdr.Typeflag == tar.TypeSymlink {
+			links[name] = true
+		} else {
+			delete(links, name)
 		}
 		hdr.Name = name
 		if hdr.Typeflag == tar.TypeLink {
@@ -175,4 +184,15 @@ func rootRel(name string) (string, error) {
 		return "", fmt.Errorf("entry %q: path escapes the root: %w", name, layer.ErrInvalidEntry)
 	}
 	return clean, nil
+}
+
+// throughLink returns the first proper ancestor of name that is a symlink
+// written earlier in the same tar: writing through it could leave the root.
+func throughLink(links map[string]bool, name string) string {
+	for d := path.Dir(name); d != "." && d != "/"; d = path.Dir(d) {
+		if links[d] {
+			return d
+		}
+	}
+	return ""
 }

@@ -55,6 +55,8 @@ func newRootCmd() *cobra.Command {
 		newImagesCmd(g),
 		newRmiCmd(g),
 		newHistoryCmd(g),
+		newPushCmd(g),
+		newPullCmd(g),
 	)
 	return root
 }

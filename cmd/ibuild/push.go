@@ -1,0 +1,81 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ibuild/ibuild/registry"
+)
+
+func newPushCmd(g *globalOptions) *cobra.Command {
+	var insecure []string
+	cmd := &cobra.Command{
+		Use:   "push NAME[:TAG] [DESTINATION]",
+		Short: "Push an image from the local store to a registry",
+		Args:  cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := g.store(cmd)
+			if err != nil {
+				return err
+			}
+			n, err := registry.Normalize(args[0])
+			if err != nil {
+				return err
+			}
+			desc, err := s.Resolve(cmd.Context(), n)
+			if err != nil {
+				return fmt.Errorf("image %s: %w", args[0], err)
+			}
+			img, err := s.Image(cmd.Context(), desc.Digest)
+			if err != nil {
+				return err
+			}
+			dest := args[0]
+			if len(args) == 2 {
+				dest = args[1]
+			}
+			if err := registry.Push(cmd.Context(), img, dest, registry.WithInsecureRegistries(insecure...)); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "pushed %s@%s\n", dest, desc.Digest)
+			return nil
+		},
+	}
+	cmd.Flags().StringArrayVar(&insecure, "insecure-registry", nil, "registry host to reach over plain HTTP")
+	return cmd
+}
+
+func newPullCmd(g *globalOptions) *cobra.Command {
+	var insecure []string
+	cmd := &cobra.Command{
+		Use:   "pull NAME[:TAG|@DIGEST]",
+		Short: "Pull an image from a registry into the local store",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := g.store(cmd)
+			if err != nil {
+				return err
+			}
+			n, err := registry.Normalize(args[0])
+			if err != nil {
+				return err
+			}
+			img, err := registry.Image(cmd.Context(), args[0], registry.WithInsecureRegistries(insecure...))
+			if err != nil {
+				return err
+			}
+			desc, err := s.WriteImage(cmd.Context(), img)
+			if err != nil {
+				return fmt.Errorf("pulling %s: %w", args[0], err)
+			}
+			if err := s.Tag(cmd.Context(), n, desc); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s@%s\n", registry.FamiliarName(n), desc.Digest)
+			return nil
+		},
+	}
+	cmd.Flags().StringArrayVar(&insecure, "insecure-registry", nil, "registry host to reach over plain HTTP")
+	return cmd
+}
