@@ -148,4 +148,3 @@ func fileExists(p string) bool {
 	_, err := os.Lstat(p)
 	return err == nil
 }
-
