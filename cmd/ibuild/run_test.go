@@ -315,7 +315,7 @@ RUN echo $$ > /pid && hostname > /hostname && ls /proc/$$/fd | tr '\n' ' ' > /fd
 		for _, c := range []struct{ file, want string }{
 			{"pid", "1\n"},
 			{"hostname", "buildkitsandbox\n"},
-			{"fds", "0 1 2 "}, // the shell's own fds: no leaked descriptor
+			{"fds", "0 1 2 "},                         // the shell's own fds: no leaked descriptor
 			{"capbnd", "CapBnd:\t00000000a80425fb\n"}, // docker's default capability set
 			{"marker", "invisible\n"},
 		} {
