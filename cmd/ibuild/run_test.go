@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -503,4 +504,127 @@ func processesRunning(cmds ...string) []string {
 		}
 	}
 	return out
+}
+
+// TestRunInterrupt sends SIGINT while a RUN step sleeps and checks that
+// ibuild exits promptly and leaves no process, mount or cgroup behind.
+func TestRunInterrupt(t *testing.T) {
+	forEngines(t, func(t *testing.T, eng []string) {
+		root := busyboxRoot(t)
+		dir := t.TempDir()
+		writeTree(t, dir, map[string]string{"Dockerfile": "FROM busybox\nRUN echo started && sleep 3073\n"})
+		cmd := exec.Command(ibuildBin, append(append([]string{"--root", root, "--progress", "plain"}, eng...), dir)...)
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+		pr, pw := io.Pipe()
+		cmd.Stderr = pw
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		var stderr strings.Builder
+		started := make(chan struct{})
+		go func() {
+			sc := bufio.NewScanner(pr)
+			once := false
+			for sc.Scan() {
+				stderr.WriteString(sc.Text() + "\n")
+				if !once && strings.Contains(sc.Text(), "started") && !strings.Contains(sc.Text(), "RUN") {
+					once = true
+					close(started)
+				}
+			}
+		}()
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait(); pw.Close() }()
+		select {
+		case <-started:
+		case err := <-done:
+			t.Fatalf("ibuild exited before the step started: %v", err)
+		case <-time.After(30 * time.Second):
+			cmd.Process.Kill()
+			t.Fatal("the RUN step did not start within 30s")
+		}
+		if got := processesRunning("sleep 3073"); len(got) == 0 {
+			t.Errorf("the step's sleep is not running before SIGINT")
+		}
+		sent := time.Now()
+		if err := cmd.Process.Signal(os.Interrupt); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-done:
+			if err == nil {
+				t.Errorf("ibuild exited 0 after SIGINT")
+			}
+			t.Logf("exited after %s: %v", time.Since(sent).Round(time.Millisecond), err)
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+			t.Fatalf("ibuild still running 10s after SIGINT; stderr:\n%s", stderr.String())
+		}
+		checkNoLeftovers(t, root, "sleep 3073")
+	})
+}
+
+// TestRunCache checks that an identical rebuild runs nothing: every step is
+// reported cached and a cache mount counter shows one execution.
+func TestRunCache(t *testing.T) {
+	df := "FROM busybox\nRUN --mount=type=cache,target=/c sh -c 'echo x >> /c/count'\nRUN echo done > /done\n"
+	forEngines(t, func(t *testing.T, eng []string) {
+		root := busyboxRoot(t)
+		for i := 1; i <= 2; i++ {
+			meta := filepath.Join(t.TempDir(), "meta.json")
+			r := mustBuild(t, df, append([]string{"--root", root, "--metadata-file", meta}, eng...)...)
+			var md metadata
+			readJSON(t, meta, &md)
+			if len(md.Steps) != 3 {
+				t.Errorf("build %d: %d steps in metadata, want 3", i, len(md.Steps))
+			}
+			for _, s := range md.Steps {
+				if wantCached := i == 2 || strings.Contains(s.Name, "] FROM "); s.Cached != wantCached {
+					t.Errorf("build %d: step %q cached=%v, want %v", i, s.Name, s.Cached, wantCached)
+				}
+			}
+			if i == 2 && strings.Count(r.stderr, "CACHED") < 3 {
+				t.Errorf("rebuild progress shows fewer than 3 CACHED steps:\n%s", r.stderr)
+			}
+		}
+		counts, _ := filepath.Glob(filepath.Join(root, "cache-mounts", "*", "count"))
+		if len(counts) != 1 {
+			t.Fatalf("cache mount counters: %v, want one", counts)
+		}
+		if b, _ := os.ReadFile(counts[0]); string(b) != "x\n" {
+			t.Errorf("cache mount counter %q: the RUN executed more than once", b)
+		}
+	})
+}
+
+// TestRunNetwork installs a package from Debian's mirror, and checks that
+// --network=none cuts RUN off. The install takes about a minute, so it runs
+// under the builtin engine only; the cheap failure case runs under both.
+func TestRunNetwork(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: skipping apt-get against the Debian mirror")
+	}
+	// One root, imported once, serves every subtest.
+	root := t.TempDir()
+	mustRun(t, "--root", root, "import", "-t", "debian", testbase.Debian(t))
+	df := "FROM debian\nRUN apt-get update && apt-get install -y --no-install-recommends hello\n"
+	t.Run("none", func(t *testing.T) {
+		forEngines(t, func(t *testing.T, eng []string) {
+			r := buildDockerfile(t, df, append([]string{"--root", root, "--network=none"}, eng...)...)
+			if r.exitCode() == 0 {
+				t.Fatalf("apt-get succeeded with --network=none; stderr:\n%s", r.stderr)
+			}
+			if !strings.Contains(r.stderr, "Dockerfile:2") {
+				t.Errorf("stderr lacks Dockerfile:2:\n%s", r.stderr)
+			}
+		})
+	})
+	t.Run("host", func(t *testing.T) {
+		local := filepath.Join(t.TempDir(), "rootfs")
+		mustBuild(t, df, "--root", root, "--isolation", "builtin", "-o", "type=local,dest="+local)
+		if fi, err := os.Stat(filepath.Join(local, "usr/bin/hello")); err != nil || fi.Mode().Perm()&0o111 == 0 {
+			t.Errorf("/usr/bin/hello not installed: %v", err)
+		}
+	})
 }
