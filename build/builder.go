@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	bkparser "github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
@@ -32,6 +33,12 @@ type builder struct {
 	steps   []StepResult
 	total   int
 	counter int
+	// lazy maps layer digests hit in a --cache-from source to that source,
+	// until their blobs are fetched.
+	lazy map[v1.Hash]StepSource
+	// exported collects step records for --cache-to.
+	exported      []ExportedStep
+	exportedStage []int
 }
 
 // Build runs the build described by opt and stores the resulting image.
@@ -108,6 +115,11 @@ func (b *builder) run(ctx context.Context) (*Result, error) {
 	res, err := b.finish(ctx, st)
 	if err != nil {
 		return nil, err
+	}
+	for _, sink := range b.opt.CacheTo {
+		if err := sink.Export(ctx, b.opt.Store, b.exportList(target)); err != nil {
+			return nil, fmt.Errorf("exporting cache: %w", err)
+		}
 	}
 	res.Warnings = append(res.Warnings, b.warnings()...)
 	return res, nil

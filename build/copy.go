@@ -20,7 +20,6 @@ import (
 	bkparser "github.com/moby/buildkit/frontend/dockerfile/parser"
 
 	"github.com/ibuild/ibuild/build/buildctx"
-	"github.com/ibuild/ibuild/cache"
 	"github.com/ibuild/ibuild/layer"
 )
 
@@ -138,46 +137,6 @@ func (b *builder) copyStep(ctx context.Context, st *stageState, cs copySpec, cha
 		return false, nil, key, err
 	}
 	return false, info, key, nil
-}
-
-// cacheHit applies a cached record for key to st, if there is a usable one.
-func (b *builder) cacheHit(ctx context.Context, st *stageState, key v1.Hash) (*layer.Info, error) {
-	if st.noCache {
-		return nil, nil
-	}
-	rec, ok, err := b.opt.Store.GetStep(ctx, key)
-	if err != nil || !ok {
-		return nil, err
-	}
-	st.applyRecord(rec)
-	st.key = key
-	if rec.Layer == nil {
-		return &layer.Info{}, nil
-	}
-	return rec.Layer, nil
-}
-
-func (s *stageState) applyRecord(rec *cache.StepRecord) {
-	s.cfg.Config = *rec.Config.DeepCopy()
-	empty := rec.Layer == nil
-	s.cfg.History = append(s.cfg.History, rec.History)
-	s.cfg.History[len(s.cfg.History)-1].EmptyLayer = empty
-	if !empty {
-		s.layers = append(s.layers, *rec.Layer)
-	}
-}
-
-// commitStep records the step's result in st and in the step cache.
-func (b *builder) commitStep(ctx context.Context, st *stageState, key v1.Hash, info *layer.Info, createdBy string) error {
-	rec := cache.StepRecord{Layer: info, Config: *st.cfg.Config.DeepCopy(),
-		History: v1.History{CreatedBy: createdBy, Created: v1.Time{Time: b.opt.epoch()}, Comment: "buildkit.dockerfile.v0", EmptyLayer: info == nil},
-		Created: b.opt.epoch()}
-	if err := b.opt.Store.PutStep(ctx, key, rec); err != nil {
-		return fmt.Errorf("recording step: %w", err)
-	}
-	st.applyRecord(&rec)
-	st.key = key
-	return nil
 }
 
 // copySource opens what a COPY reads: the context, a stage or an image.

@@ -75,6 +75,9 @@ func (i *builtImage) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error) {
 
 // finish assembles, stores and tags the target stage's image.
 func (b *builder) finish(ctx context.Context, st *stageState) (*Result, error) {
+	if err := b.ensureBlobs(ctx, st.layers); err != nil {
+		return nil, err
+	}
 	img, err := newImage(b.opt.Store, st, v1.Time{Time: b.opt.epoch()})
 	if err != nil {
 		return nil, err

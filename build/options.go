@@ -78,6 +78,11 @@ type Options struct {
 	NoNewPrivs bool
 	// ResolvConf and Hosts are the contents given to RUN steps.
 	ResolvConf, Hosts []byte
+
+	// CacheFrom are step caches consulted after the local store misses
+	// (--cache-from); CacheTo receives the build's steps (--cache-to).
+	CacheFrom []StepSource
+	CacheTo   []StepSink
 }
 
 // Result is what a successful build produced.

@@ -15,6 +15,9 @@ import (
 // snapshots returns the extracted snapshot directories of layers, bottom-most
 // first, extracting any that are missing.
 func (b *builder) snapshots(ctx context.Context, layers []layer.Info) ([]string, error) {
+	if err := b.ensureBlobs(ctx, layers); err != nil {
+		return nil, err
+	}
 	dirs := make([]string, 0, len(layers))
 	for _, l := range layers {
 		d, err := b.opt.Store.Snapshot(ctx, l)
