@@ -48,6 +48,9 @@ type buildOptions struct {
 	stepTimeout   time.Duration
 	securityOpts  []string
 	insecure      []string
+	push          bool
+	cacheFrom     []string
+	cacheTo       []string
 }
 
 func (o *buildOptions) bind(cmd *cobra.Command) {
@@ -78,6 +81,9 @@ func (o *buildOptions) bind(cmd *cobra.Command) {
 	f.DurationVar(&o.stepTimeout, "step-timeout", 0, "kill a RUN step after this long (0 = no limit)")
 	f.StringArrayVar(&o.securityOpts, "security-opt", nil, "security options for RUN (no-new-privileges)")
 	f.StringArrayVar(&o.insecure, "insecure-registry", nil, "registry host to reach over plain HTTP")
+	f.BoolVar(&o.push, "push", false, "push every tag after a successful build")
+	f.StringArrayVar(&o.cacheFrom, "cache-from", nil, "import build cache: type=registry,ref=REF | type=local,src=DIR")
+	f.StringArrayVar(&o.cacheTo, "cache-to", nil, "export build cache: type=registry,ref=REF[,mode=min|max] | type=local,dest=DIR[,mode=min|max]")
 }
 
 func newBuildCmd(g *globalOptions) *cobra.Command {
@@ -123,6 +129,11 @@ func runBuild(cmd *cobra.Command, g *globalOptions, o *buildOptions, contextDir 
 	}
 	for _, out := range outs {
 		if err := out.write(cmd, store, res, opt.Tags); err != nil {
+			return err
+		}
+	}
+	if o.push {
+		if err := pushTags(cmd.Context(), res, opt.Tags, opt.Registry); err != nil {
 			return err
 		}
 	}
@@ -213,6 +224,15 @@ func (o *buildOptions) toOptions(cmd *cobra.Command, contextDir string) (build.O
 		opt.ResolvConf = rc
 	}
 	opt.Registry = []registry.Option{registry.WithInsecureRegistries(o.insecure...)}
+	if opt.CacheFrom, err = parseCacheFrom(cmd.Context(), o.cacheFrom, opt.Registry); err != nil {
+		return opt, nil, err
+	}
+	if opt.CacheTo, err = parseCacheTo(o.cacheTo, opt.Registry); err != nil {
+		return opt, nil, err
+	}
+	if o.push && len(opt.Tags) == 0 {
+		return opt, nil, fmt.Errorf("--push needs at least one --tag")
+	}
 	outs, err := parseOutputs(o.outputs)
 	if err != nil {
 		return opt, nil, err

@@ -521,8 +521,9 @@ func TestRunInterrupt(t *testing.T) {
 			t.Fatal(err)
 		}
 		var stderr strings.Builder
-		started := make(chan struct{})
+		started, readDone := make(chan struct{}), make(chan struct{})
 		go func() {
+			defer close(readDone)
 			sc := bufio.NewScanner(pr)
 			once := false
 			for sc.Scan() {
@@ -560,6 +561,17 @@ func TestRunInterrupt(t *testing.T) {
 			cmd.Process.Kill()
 			<-done
 			t.Fatalf("ibuild still running 10s after SIGINT; stderr:\n%s", stderr.String())
+		}
+		<-readDone
+		for _, w := range []string{"Dockerfile:2", "interrupt"} {
+			if !strings.Contains(stderr.String(), w) {
+				t.Errorf("stderr lacks %q:\n%s", w, stderr.String())
+			}
+		}
+		for _, d := range []string{"mounts", "ingest"} {
+			if ents, _ := os.ReadDir(filepath.Join(root, d)); len(ents) > 0 {
+				t.Errorf("%s/%s not empty after the interrupt: %d entries, first %s", root, d, len(ents), ents[0].Name())
+			}
 		}
 		checkNoLeftovers(t, root, "sleep 3073")
 	})
