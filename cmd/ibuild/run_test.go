@@ -630,6 +630,9 @@ func TestRunNetwork(t *testing.T) {
 			if !strings.Contains(r.stderr, "Dockerfile:2") {
 				t.Errorf("stderr lacks Dockerfile:2:\n%s", r.stderr)
 			}
+			if !strings.Contains(r.stderr, "Failed to fetch") && !strings.Contains(r.stderr, "Unable to locate package hello") {
+				t.Errorf("apt-get did not fail for want of the network:\n%s", r.stderr)
+			}
 		})
 	})
 	t.Run("host", func(t *testing.T) {
