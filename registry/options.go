@@ -28,6 +28,10 @@ type options struct {
 	jobs      int
 	progress  chan<- v1.Update
 	transport http.RoundTripper
+	retry     remote.Backoff
+
+	blobProgress func(BlobEvent)
+	mountFrom    []string
 }
 
 // WithInsecureRegistries marks registries insecure, as docker's
@@ -91,6 +95,7 @@ func makeOptions(opts ...Option) *options {
 		platform:  HostPlatform(),
 		jobs:      defaultJobs,
 		transport: remote.DefaultTransport,
+		retry:     defaultRetry,
 	}
 	for _, opt := range opts {
 		if opt != nil {
@@ -111,12 +116,20 @@ func makeOptions(opts ...Option) *options {
 
 // remote returns the go-containerregistry options for one call.
 func (o *options) remote(ctx context.Context) []remote.Option {
+	return o.remoteVia(ctx, o.transport)
+}
+
+// remoteVia is remote with rt (which wraps o.transport) as the transport.
+// go-containerregistry adds its retries (o.retry) and auth around it; reauth
+// sits below auth so it sees the credentials a request carried.
+func (o *options) remoteVia(ctx context.Context, rt http.RoundTripper) []remote.Option {
 	ro := []remote.Option{
 		remote.WithContext(ctx),
 		remote.WithAuthFromKeychain(o.keychain),
 		remote.WithPlatform(o.platform),
 		remote.WithJobs(o.jobs),
-		remote.WithTransport(o.transport),
+		remote.WithTransport(reauth{inner: rt}),
+		remote.WithRetryBackoff(o.retry),
 	}
 	if o.userAgent != "" {
 		ro = append(ro, remote.WithUserAgent(o.userAgent))

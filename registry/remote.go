@@ -15,7 +15,8 @@ import (
 // fetched lazily when read, and go-containerregistry verifies each blob
 // against its digest while it is read, so a corrupt blob surfaces as an error
 // from the layer's reader. Errors returned here are *[Error] values naming
-// ref.
+// ref. A layer read that a dropped connection interrupts is retried
+// ([WithRetry]) by reopening the blob, until ctx is done.
 func Image(ctx context.Context, ref string, opts ...Option) (v1.Image, error) {
 	o := makeOptions(opts...)
 	r, err := o.parse(ref)
@@ -32,7 +33,7 @@ func Image(ctx context.Context, ref string, opts ...Option) (v1.Image, error) {
 		if err != nil {
 			return nil, newError("pulling", ref, digest, err)
 		}
-		return img, nil
+		return &retryingImage{Image: img, ctx: ctx, retry: o.retry}, nil
 	}
 	idx, err := desc.ImageIndex()
 	if err != nil {
@@ -50,12 +51,15 @@ func Image(ctx context.Context, ref string, opts ...Option) (v1.Image, error) {
 	if err != nil {
 		return nil, newError("pulling", ref, child.Digest.String(), err)
 	}
-	return img, nil
+	return &retryingImage{Image: img, ctx: ctx, retry: o.retry}, nil
 }
 
 // Push writes img to ref. Blobs the registry already has are skipped (one
-// HEAD each), missing blobs are uploaded in parallel ([WithJobs]), and the
-// manifest is PUT last, so the tag never points at an incomplete image.
+// HEAD each), blobs of [WithMountFrom] images are mounted where the registry
+// allows, missing blobs are uploaded in parallel ([WithJobs]) and reported
+// per blob ([WithBlobProgress]), failed uploads are retried ([WithRetry];
+// an upload restarts from its first byte), and the manifest is PUT last,
+// only after every blob is committed, so a failed push leaves no tag.
 // Errors are *[Error] values naming ref and the image's digest. A progress
 // channel ([WithProgress]) is closed when Push returns, after a final update
 // carrying the error if the push failed; it must be drained concurrently.
@@ -68,7 +72,8 @@ func Push(ctx context.Context, img v1.Image, ref string, opts ...Option) error {
 		}
 		return err
 	}
-	if err := remote.Write(r, img, o.remote(ctx)...); err != nil {
+	pimg, rep := o.pushImage(img, r)
+	if err := remote.Write(r, pimg, o.remoteVia(ctx, observe{inner: o.transport, rep: rep})...); err != nil {
 		digest := ""
 		if d, derr := img.Digest(); derr == nil {
 			digest = d.String()
