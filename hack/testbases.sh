@@ -309,21 +309,29 @@ with_lock() {
 	)
 }
 
-FORCE=0
-want=()
-for a in "$@"; do
-	case $a in
-	--force) FORCE=1 ;;
-	debian | busybox) want+=("$a") ;;
-	-h | --help) sed -n '2,22p' "$0"; exit 0 ;;
-	*) die "unknown argument $a (want: [--force] [busybox] [debian])" ;;
-	esac
-done
-((${#want[@]})) || want=(busybox debian)
+# main is called from the last line, so bash has parsed the whole file before
+# anything runs: editing or checking out this script during a (minutes long)
+# run cannot change what the run executes.
+main() {
+	FORCE=0
+	want=()
+	for a in "$@"; do
+		case $a in
+		--force) FORCE=1 ;;
+		debian | busybox) want+=("$a") ;;
+		-h | --help) sed -n '2,22p' "$0"; exit 0 ;;
+		*) die "unknown argument $a (want: [--force] [busybox] [debian])" ;;
+		esac
+	done
+	((${#want[@]})) || want=(busybox debian)
 
-mkdir -p "$DIR"
-for w in "${want[@]}"; do
-	with_lock "$w" "build_$w"
-done
-[[ -s $DIR/README ]] || { exec 8>"$DIR/.readme.lock"; flock 8; write_readme; }
-log "ready in $DIR"
+	mkdir -p "$DIR"
+	for w in "${want[@]}"; do
+		with_lock "$w" "build_$w"
+	done
+	[[ -s $DIR/README ]] || { exec 8>"$DIR/.readme.lock"; flock 8; write_readme; }
+	log "ready in $DIR"
+}
+
+main "$@"
+exit
