@@ -147,8 +147,8 @@ func (c *countingReader) Close() error { return c.rc.Close() }
 
 // blobReporter serialises blob events and counts attempts.
 type blobReporter struct {
-	fn     func(BlobEvent)
-	mu     sync.Mutex
+	fn       func(BlobEvent)
+	mu       sync.Mutex
 	attempts map[v1.Hash]int
 }
 

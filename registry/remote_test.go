@@ -69,7 +69,7 @@ func memRegistry(t *testing.T) (string, *requestLog) {
 // anon keeps tests independent of the machine's docker config.
 var anon = WithKeychain(authn.NewMultiKeychain())
 
-func randomImage(t *testing.T, layers int64) v1.Image {
+func randomImage(t testing.TB, layers int64) v1.Image {
 	t.Helper()
 	img, err := random.Image(1024, layers)
 	if err != nil {

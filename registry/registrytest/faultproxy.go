@@ -3,6 +3,7 @@ package registrytest
 import (
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -163,7 +164,7 @@ func (p *Proxy) reverse() *httputil.ReverseProxy {
 			pr.Out.URL.Host = p.upstream
 			pr.Out.Host = pr.In.Host
 		},
-		ErrorLog: nil,
+		ErrorLog: log.New(io.Discard, "", 0),
 	}
 }
 
