@@ -39,6 +39,8 @@ type builder struct {
 	// exported collects step records for --cache-to.
 	exported      []ExportedStep
 	exportedStage []int
+	// cur is the inputs of the step being looked up, for miss reasons.
+	cur *stepInputs
 }
 
 // Build runs the build described by opt and stores the resulting image.

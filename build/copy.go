@@ -66,27 +66,17 @@ func (b *builder) copyStep(ctx context.Context, st *stageState, cs copySpec, cha
 	if err != nil {
 		return false, nil, v1.Hash{}, err
 	}
-	src, err := b.copySource(ctx, st, cs, chain)
+	ref, err := b.sourceRef(ctx, st, cs.from, chain)
 	if err != nil {
 		return false, nil, v1.Hash{}, err
 	}
-	defer src.cleanup()
-
-	var matches []buildctx.Match
-	var remote []remoteFile
 	var local []string
 	for _, p := range cs.srcs.SourcePaths {
-		if cs.add && isURL(p) {
-			continue
-		}
-		local = append(local, p)
-	}
-	if len(local) > 0 {
-		matches, err = src.ctx.Select(ctx, local)
-		if err != nil {
-			return false, nil, v1.Hash{}, err
+		if !(cs.add && isURL(p)) {
+			local = append(local, p)
 		}
 	}
+	var remote []remoteFile
 	for _, p := range cs.srcs.SourcePaths {
 		if cs.add && isURL(p) {
 			rf, err := b.download(ctx, p, cs.checksum)
@@ -97,14 +87,23 @@ func (b *builder) copyStep(ctx context.Context, st *stageState, cs copySpec, cha
 			remote = append(remote, rf)
 		}
 	}
+	// The context is hashed for the key; another stage or an image is
+	// identified by its own key, so a cache hit mounts nothing.
+	var src *copySource
+	var matches []buildctx.Match
 	digest := ""
-	if len(matches) > 0 {
-		memo := ""
-		if src.context {
-			memo = filepath.Join(b.opt.Store.Root(), "context-memo.json")
-		}
-		if digest, err = src.ctx.Digest(ctx, matches, memo); err != nil {
+	if ref.context {
+		if src, err = b.openSource(ctx, ref); err != nil {
 			return false, nil, v1.Hash{}, err
+		}
+		if len(local) > 0 {
+			if matches, err = src.ctx.Select(ctx, local); err != nil {
+				return false, nil, v1.Hash{}, err
+			}
+			memo := filepath.Join(b.opt.Store.Root(), "context-memo.json")
+			if digest, err = src.ctx.Digest(ctx, matches, memo); err != nil {
+				return false, nil, v1.Hash{}, err
+			}
 		}
 	}
 	var remoteDigests []string
@@ -117,8 +116,10 @@ func (b *builder) copyStep(ctx context.Context, st *stageState, cs copySpec, cha
 	}
 	destDir := strings.HasSuffix(cs.srcs.DestPath, "/") || cs.srcs.DestPath == "." || strings.HasSuffix(cs.srcs.DestPath, "/.")
 	dest := st.resolvePath(cs.srcs.DestPath)
-	key := chainKey(st.key, cs.name, src.key, cs.srcs.SourcePaths, dest, destDir, cs.chown, cs.chmod,
+	key := chainKey(st.key, cs.name, ref.key, cs.srcs.SourcePaths, dest, destDir, cs.chown, cs.chmod,
 		digest, remoteDigests, heredocs, cs.unpack, st.cfg.Config.WorkingDir, hostPlatform().String())
+	b.noteInputs(st, key, map[string]string{"sources": digest + ref.key + strings.Join(remoteDigests, ",") + strings.Join(heredocs, ","),
+		"destination": dest, "chown": cs.chown, "chmod": cs.chmod, "source list": strings.Join(cs.srcs.SourcePaths, " ")}, sourceFiles(matches))
 
 	createdBy := text + " # buildkit"
 	if hit, err := b.cacheHit(ctx, st, key); err != nil || hit != nil {
@@ -128,6 +129,17 @@ func (b *builder) copyStep(ctx context.Context, st *stageState, cs copySpec, cha
 		return false, nil, key, err
 	}
 
+	if !ref.context {
+		if src, err = b.openSource(ctx, ref); err != nil {
+			return false, nil, key, err
+		}
+		defer src.cleanup()
+		if len(local) > 0 {
+			if matches, err = src.ctx.Select(ctx, local); err != nil {
+				return false, nil, key, err
+			}
+		}
+	}
 	cp := &copier{b: b, st: st, cs: cs, src: src, mode: mode, dest: dest, destDir: destDir, matches: matches, remote: remote}
 	info, err := cp.writeLayer(ctx)
 	if err != nil {
@@ -139,34 +151,50 @@ func (b *builder) copyStep(ctx context.Context, st *stageState, cs copySpec, cha
 	return false, info, key, nil
 }
 
-// copySource opens what a COPY reads: the context, a stage or an image.
-func (b *builder) copySource(ctx context.Context, st *stageState, cs copySpec, chain []int) (*copySource, error) {
-	if cs.from == "" {
+// sourceRef identifies what a COPY or bind mount reads: the context
+// (from == ""), an earlier stage, or an image.
+type sourceRef struct {
+	context bool
+	key     string
+	layers  []layer.Info
+}
+
+func (b *builder) sourceRef(ctx context.Context, st *stageState, from string, chain []int) (sourceRef, error) {
+	if from == "" {
+		return sourceRef{context: true, key: "context"}, nil
+	}
+	if j, ok := b.stageRef(from, st.index); ok {
+		dep, err := b.stage(ctx, j, chain)
+		if err != nil {
+			return sourceRef{}, err
+		}
+		return sourceRef{key: "from:" + dep.key.String(), layers: dep.layers}, nil
+	}
+	if _, ok := b.df.StageIndex(from); ok {
+		return sourceRef{}, fmt.Errorf("--from=%s refers to a stage that is not defined before this one", from)
+	}
+	img, _, err := b.resolveImage(ctx, from)
+	if err != nil {
+		return sourceRef{}, fmt.Errorf("--from=%s: %w", from, err)
+	}
+	fst, err := stateFromImage(img)
+	if err != nil {
+		return sourceRef{}, fmt.Errorf("--from=%s: %w", from, err)
+	}
+	return sourceRef{key: "from:" + fst.key.String(), layers: fst.layers}, nil
+}
+
+// openSource opens a source for reading; for a stage or an image its root
+// filesystem is mounted read-only until cleanup.
+func (b *builder) openSource(ctx context.Context, ref sourceRef) (*copySource, error) {
+	if ref.context {
 		c, err := b.context()
 		if err != nil {
 			return nil, err
 		}
-		return &copySource{ctx: c, key: "context", root: c.Dir(), context: true, cleanup: func() {}}, nil
+		return &copySource{ctx: c, key: ref.key, root: c.Dir(), context: true, cleanup: func() {}}, nil
 	}
-	var from *stageState
-	if j, ok := b.stageRef(cs.from, st.index); ok {
-		dep, err := b.stage(ctx, j, chain)
-		if err != nil {
-			return nil, err
-		}
-		from = dep
-	} else if _, ok := b.df.StageIndex(cs.from); ok {
-		return nil, fmt.Errorf("--from=%s refers to a stage that is not defined before this one", cs.from)
-	} else {
-		img, _, err := b.resolveImage(ctx, cs.from)
-		if err != nil {
-			return nil, fmt.Errorf("--from=%s: %w", cs.from, err)
-		}
-		if from, err = stateFromImage(img); err != nil {
-			return nil, fmt.Errorf("--from=%s: %w", cs.from, err)
-		}
-	}
-	root, cleanup, err := b.mountRootfs(ctx, from.layers)
+	root, cleanup, err := b.mountRootfs(ctx, ref.layers)
 	if err != nil {
 		return nil, err
 	}
@@ -175,7 +203,7 @@ func (b *builder) copySource(ctx context.Context, st *stageState, cs copySpec, c
 		cleanup()
 		return nil, err
 	}
-	return &copySource{ctx: c, key: "from:" + from.key.String(), root: root, cleanup: cleanup}, nil
+	return &copySource{ctx: c, key: ref.key, root: root, cleanup: cleanup}, nil
 }
 
 // context opens the build context once.

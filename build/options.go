@@ -111,6 +111,9 @@ type StepResult struct {
 	Layer    *layer.Info   `json:"layer,omitempty"`
 	// Key is the step's cache key.
 	Key string `json:"key,omitempty"`
+	// MissReason says, for a step that ran, which of its inputs changed
+	// since the last build of the same step.
+	MissReason string `json:"missReason,omitempty"`
 }
 
 func (o *Options) epoch() time.Time {

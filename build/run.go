@@ -95,13 +95,15 @@ func (b *builder) runInner(ctx context.Context, st *stageState, c *instructions.
 	if network == "" || network == "default" {
 		network = "host"
 	}
-	mounts, mkeys, err := b.runMounts(ctx, st, c, chain)
+	plans, mkeys, err := b.planMounts(ctx, st, c, chain)
 	if err != nil {
 		return false, nil, v1.Hash{}, err
 	}
-	defer mounts.cleanup()
 	env := b.runEnv(st)
 	key := chainKey(st.key, "RUN", args, env, st.cfg.Config.User, st.cfg.Config.WorkingDir, network, mkeys, hostPlatform().String())
+	in := envInputs(env, args, mkeys)
+	in["user"], in["workdir"], in["network"] = st.cfg.Config.User, st.cfg.Config.WorkingDir, network
+	b.noteInputs(st, key, in, nil)
 	createdBy := "RUN " + historyArgs(st) + strings.Join(args, " ") + " # buildkit"
 	if hit, err := b.cacheHit(ctx, st, key); err != nil || hit != nil {
 		if hit != nil {
@@ -112,6 +114,11 @@ func (b *builder) runInner(ctx context.Context, st *stageState, c *instructions.
 		}
 		return false, nil, key, err
 	}
+	mounts, err := b.mountAll(ctx, plans)
+	if err != nil {
+		return false, nil, key, err
+	}
+	defer mounts.cleanup()
 	env = append(env, mounts.env...)
 	info, err := b.execute(ctx, st, args, env, network, mounts.mounts, r)
 	if err != nil {

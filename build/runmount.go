@@ -28,122 +28,165 @@ func (m *runMountSet) cleanup() {
 	}
 }
 
-// runMounts resolves RUN --mount flags. The returned keys describe the
-// mounts for the cache key: bind sources by content, secrets by id only.
-func (b *builder) runMounts(ctx context.Context, st *stageState, c *instructions.RunCommand, chain []int) (*runMountSet, []string, error) {
-	set := &runMountSet{}
+// mountPlan is one RUN --mount, resolved far enough to compute the step's
+// cache key without mounting anything.
+type mountPlan struct {
+	m      *instructions.Mount
+	target string
+	ref    sourceRef // bind mounts
+	id     string    // cache and secret mounts
+	key    string
+}
+
+// planMounts resolves RUN --mount flags into plans and cache-key parts:
+// bind sources by content (the context) or by stage or image key, cache
+// mounts by target, secrets by id only, never by value.
+func (b *builder) planMounts(ctx context.Context, st *stageState, c *instructions.RunCommand, chain []int) ([]mountPlan, []string, error) {
+	var plans []mountPlan
 	var keys []string
 	for _, m := range instructions.GetMounts(c) {
-		target := m.Target
-		if target != "" && !path.IsAbs(target) {
-			target = st.resolvePath(target)
+		p := mountPlan{m: m, target: m.Target}
+		if p.target != "" && !path.IsAbs(p.target) {
+			p.target = st.resolvePath(p.target)
 		}
 		switch m.Type {
 		case instructions.MountTypeBind:
-			sm, key, err := b.bindMount(ctx, st, m, target, set, chain)
+			ref, err := b.sourceRef(ctx, st, m.From, chain)
 			if err != nil {
-				set.cleanup()
 				return nil, nil, err
 			}
-			set.mounts = append(set.mounts, sm)
-			keys = append(keys, key)
-		case instructions.MountTypeCache:
-			id := m.CacheID
-			if id == "" {
-				id = target
-			}
-			sum := sha256.Sum256([]byte(id))
-			dir := filepath.Join(b.opt.Store.Root(), "cache-mounts", hex.EncodeToString(sum[:16]))
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				set.cleanup()
-				return nil, nil, fmt.Errorf("cache mount %s: %w", id, err)
-			}
-			set.mounts = append(set.mounts, sandbox.Mount{Type: "cache", Source: dir, Target: target})
-			keys = append(keys, "cache:"+target)
-		case instructions.MountTypeTmpfs:
-			var opts []string
-			if m.SizeLimit > 0 {
-				opts = append(opts, fmt.Sprintf("size=%d", m.SizeLimit))
-			}
-			set.mounts = append(set.mounts, sandbox.Mount{Type: "tmpfs", Target: target, Options: opts})
-			keys = append(keys, "tmpfs:"+target)
-		case instructions.MountTypeSecret:
-			id := m.CacheID
-			if id == "" {
-				id = path.Base(m.Target)
-			}
-			src, ok := b.opt.Secrets[id]
-			if !ok {
-				if m.Required {
-					set.cleanup()
-					return nil, nil, fmt.Errorf("secret %s: not provided (use --secret id=%s,src=FILE)", id, id)
-				}
-				continue
-			}
-			if m.Env != nil && *m.Env != "" {
-				data, err := os.ReadFile(src)
+			p.ref = ref
+			digest := ref.key
+			if ref.context {
+				src, err := b.openSource(ctx, ref)
 				if err != nil {
-					set.cleanup()
-					return nil, nil, fmt.Errorf("secret %s: %w", id, err)
+					return nil, nil, err
 				}
-				set.env = append(set.env, *m.Env+"="+string(data))
-				if m.Target == "" {
-					keys = append(keys, "secret-env:"+id)
-					continue
+				matches, err := src.ctx.Select(ctx, []string{sourceOrRoot(m.Source)})
+				if err != nil {
+					return nil, nil, fmt.Errorf("bind mount source %s: %w", m.Source, err)
+				}
+				if digest, err = src.ctx.Digest(ctx, matches, ""); err != nil {
+					return nil, nil, err
 				}
 			}
-			if target == "" {
-				target = "/run/secrets/" + id
+			p.key = fmt.Sprintf("bind:%s:%s:%s:%v", m.Source, p.target, digest, m.ReadOnly)
+		case instructions.MountTypeCache:
+			p.id = m.CacheID
+			if p.id == "" {
+				p.id = p.target
 			}
-			set.mounts = append(set.mounts, sandbox.Mount{Type: "secret", Source: src, Target: target, ReadOnly: true})
-			keys = append(keys, "secret:"+id+":"+target)
+			p.key = "cache:" + p.target
+		case instructions.MountTypeTmpfs:
+			p.key = fmt.Sprintf("tmpfs:%s:%d", p.target, m.SizeLimit)
+		case instructions.MountTypeSecret:
+			p.id = m.CacheID
+			if p.id == "" {
+				p.id = path.Base(m.Target)
+			}
+			p.key = "secret:" + p.id + ":" + p.target
 		default:
-			set.cleanup()
 			return nil, nil, fmt.Errorf("RUN --mount=type=%s is not supported", m.Type)
 		}
+		plans = append(plans, p)
+		keys = append(keys, p.key)
 	}
-	return set, keys, nil
+	return plans, keys, nil
 }
 
-// bindMount resolves a bind mount from the context, a stage or an image.
-func (b *builder) bindMount(ctx context.Context, st *stageState, m *instructions.Mount, target string, set *runMountSet, chain []int) (sandbox.Mount, string, error) {
-	src, err := b.copySource(ctx, st, copySpec{from: m.From, name: "RUN --mount"}, chain)
+func sourceOrRoot(s string) string {
+	if s == "" {
+		return "/"
+	}
+	return s
+}
+
+// mountAll makes the planned mounts; cleanup undoes them.
+func (b *builder) mountAll(ctx context.Context, plans []mountPlan) (*runMountSet, error) {
+	set := &runMountSet{}
+	for _, p := range plans {
+		if err := b.mountOne(ctx, p, set); err != nil {
+			set.cleanup()
+			return nil, err
+		}
+	}
+	return set, nil
+}
+
+func (b *builder) mountOne(ctx context.Context, p mountPlan, set *runMountSet) error {
+	m := p.m
+	switch m.Type {
+	case instructions.MountTypeBind:
+		sm, err := b.bindMount(ctx, p, set)
+		if err != nil {
+			return err
+		}
+		set.mounts = append(set.mounts, sm)
+	case instructions.MountTypeCache:
+		sum := sha256.Sum256([]byte(p.id))
+		dir := filepath.Join(b.opt.Store.Root(), "cache-mounts", hex.EncodeToString(sum[:16]))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("cache mount %s: %w", p.id, err)
+		}
+		set.mounts = append(set.mounts, sandbox.Mount{Type: "cache", Source: dir, Target: p.target})
+	case instructions.MountTypeTmpfs:
+		var opts []string
+		if m.SizeLimit > 0 {
+			opts = append(opts, fmt.Sprintf("size=%d", m.SizeLimit))
+		}
+		set.mounts = append(set.mounts, sandbox.Mount{Type: "tmpfs", Target: p.target, Options: opts})
+	case instructions.MountTypeSecret:
+		src, ok := b.opt.Secrets[p.id]
+		if !ok {
+			if m.Required {
+				return fmt.Errorf("secret %s: not provided (use --secret id=%s,src=FILE)", p.id, p.id)
+			}
+			return nil
+		}
+		if m.Env != nil && *m.Env != "" {
+			data, err := os.ReadFile(src)
+			if err != nil {
+				return fmt.Errorf("secret %s: %w", p.id, err)
+			}
+			set.env = append(set.env, *m.Env+"="+string(data))
+			if m.Target == "" {
+				return nil
+			}
+		}
+		target := p.target
+		if target == "" {
+			target = "/run/secrets/" + p.id
+		}
+		set.mounts = append(set.mounts, sandbox.Mount{Type: "secret", Source: src, Target: target, ReadOnly: true})
+	}
+	return nil
+}
+
+// bindMount mounts a bind source from the context, a stage or an image.
+func (b *builder) bindMount(ctx context.Context, p mountPlan, set *runMountSet) (sandbox.Mount, error) {
+	src, err := b.openSource(ctx, p.ref)
 	if err != nil {
-		return sandbox.Mount{}, "", err
+		return sandbox.Mount{}, err
 	}
 	set.cleanups = append(set.cleanups, src.cleanup)
-	source := m.Source
-	if source == "" {
-		source = "/"
-	}
+	source := sourceOrRoot(p.m.Source)
 	host, err := securejoin.SecureJoin(src.root, source)
 	if err != nil {
-		return sandbox.Mount{}, "", fmt.Errorf("bind mount source %s: %w", source, err)
+		return sandbox.Mount{}, fmt.Errorf("bind mount source %s: %w", source, err)
 	}
 	if _, err := os.Lstat(host); err != nil {
-		return sandbox.Mount{}, "", fmt.Errorf("bind mount source %s: %w", source, err)
+		return sandbox.Mount{}, fmt.Errorf("bind mount source %s: %w", source, err)
 	}
-	digest := src.key
-	if src.context {
-		matches, err := src.ctx.Select(ctx, []string{source})
-		if err != nil {
-			return sandbox.Mount{}, "", err
-		}
-		if digest, err = src.ctx.Digest(ctx, matches, ""); err != nil {
-			return sandbox.Mount{}, "", err
-		}
-	}
-	ro := m.ReadOnly
-	sm := sandbox.Mount{Type: "bind", Source: host, Target: target, ReadOnly: true}
-	if !ro {
+	sm := sandbox.Mount{Type: "bind", Source: host, Target: p.target, ReadOnly: true}
+	if !p.m.ReadOnly {
 		// Writes to a rw bind mount are discarded: mount an overlay with
 		// a throwaway upper dir over the source.
 		dir, cleanup, err := b.scratchOverlay(host)
 		if err != nil {
-			return sandbox.Mount{}, "", err
+			return sandbox.Mount{}, err
 		}
 		set.cleanups = append(set.cleanups, cleanup)
 		sm.Source, sm.ReadOnly = dir, false
 	}
-	return sm, fmt.Sprintf("bind:%s:%s:%s:%v", source, target, digest, ro), nil
+	return sm, nil
 }

@@ -27,6 +27,8 @@ type stageState struct {
 	// inherited CMD otherwise).
 	cmdSet  bool
 	noCache bool
+	// steps counts the filesystem steps started in this stage.
+	steps int
 }
 
 func (s *stageState) clone() *stageState {
@@ -156,6 +158,7 @@ type stepRun struct {
 	b     *builder
 	st    *stageState
 	idx   int
+	ord   int // ordinal of the step in its stage
 	name  string
 	loc   string
 	start time.Time
@@ -171,7 +174,13 @@ func (b *builder) startStep(st *stageState, text string, loc []bkparser.Range) *
 	if st != nil && b.df.Stages[st.index].Name != "" {
 		name = fmt.Sprintf("[%s %d/%d] %s", b.df.Stages[st.index].Name, b.counter, total, text)
 	}
-	r := &stepRun{b: b, st: st, idx: b.counter, name: name, loc: b.loc(loc).String(), start: time.Now()}
+	b.cur = nil
+	ord := 0
+	if st != nil {
+		st.steps++
+		ord = st.steps
+	}
+	r := &stepRun{b: b, st: st, idx: b.counter, ord: ord, name: name, loc: b.loc(loc).String(), start: time.Now()}
 	b.sink.Event(progress.Event{Time: r.start, Step: r.idx, Total: total, Stage: stageName(st), Name: name, Status: progress.StatusStarted})
 	return r
 }
@@ -189,6 +198,14 @@ func (r *stepRun) log(stream, line string) {
 }
 
 func (r *stepRun) done(cached bool, info *layer.Info, key v1.Hash, err error) {
+	reason := ""
+	if err == nil && r.st != nil && r.b.cur != nil {
+		if !cached {
+			reason = r.b.missReason(r.st, r.ord)
+			r.log("stderr", "cache miss: "+reason)
+		}
+		r.b.saveInputs(r.st, r.ord)
+	}
 	d := time.Since(r.start)
 	ev := progress.Event{Time: time.Now(), Step: r.idx, Total: r.b.total, Stage: stageName(r.st), Name: r.name, Duration: d, Cached: cached}
 	switch {
@@ -202,7 +219,7 @@ func (r *stepRun) done(cached bool, info *layer.Info, key v1.Hash, err error) {
 	}
 	r.b.sink.Event(ev)
 	if err == nil {
-		sr := StepResult{Stage: stageName(r.st), Name: r.name, Location: r.loc, Cached: cached, Duration: d, Layer: info}
+		sr := StepResult{Stage: stageName(r.st), Name: r.name, Location: r.loc, Cached: cached, Duration: d, Layer: info, MissReason: reason}
 		if key != (v1.Hash{}) {
 			sr.Key = key.String()
 		}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"strings"
 	"time"
 )
 
@@ -170,6 +171,14 @@ func withDefaults(spec Spec) (Spec, error) {
 	}
 	if !path.IsAbs(spec.Cwd) {
 		return spec, fmt.Errorf("working directory %q is not absolute", spec.Cwd)
+	}
+	// The pseudo filesystems are mounted over the image's directories, so a
+	// working directory inside them would resolve through the sandbox's own
+	// process state (runc CVE-2024-21626: /proc/self/fd/N).
+	for _, pseudo := range []string{"/proc", "/sys", "/dev"} {
+		if c := path.Clean(spec.Cwd); c == pseudo || strings.HasPrefix(c, pseudo+"/") {
+			return spec, fmt.Errorf("working directory %s is inside %s, which the sandbox mounts over", spec.Cwd, pseudo)
+		}
 	}
 	for _, m := range spec.Mounts {
 		if !path.IsAbs(m.Target) {

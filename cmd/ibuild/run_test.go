@@ -357,9 +357,7 @@ RUN ls -a ` + up + ` > /root.txt; ls -a ` + up + `tmp > /tmp.txt; readlink /proc
 			}
 		}
 		if cwd := strings.TrimSpace(readOut(t, local, "cwd.txt")); cwd != "/proc/self/fd/5" {
-			t.Skipf("known bug: build/sandbox/child_linux.go enterCwd resolves the magic link /proc/self/fd/5 "+
-				"of the sandbox init with securejoin and creates the host-derived path %s inside the layer "+
-				"(fd 5 is a host cgroup file); it stays inside the root but leaks host state into the image", cwd)
+			t.Errorf("working directory resolved to %s: host-derived state leaked into the container", cwd)
 		}
 	})
 }
