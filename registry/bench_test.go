@@ -18,7 +18,7 @@ func BenchmarkRepushExisting20Layers(b *testing.B) {
 	host := registrytest.Start(b)
 	p := registrytest.FaultProxy(b, host)
 	img := randomImage(b, 20)
-	ref := p.Host + "/bench/app:1"
+	ref := p.Host + "/bench/app:seed"
 	if err := Push(ctx, img, ref, anon); err != nil {
 		b.Fatal(err)
 	}
