@@ -27,12 +27,14 @@ var allowed = map[string][]string{
 	"cache":    {"layer"},
 	"registry": {"layer"},
 	"build":    {"parser", "layer", "cache", "registry", "progress", "internal"},
+	"report":   {"layer", "cache", "registry", "parser", "build"},
 }
 
 // onlyImportedBy says which top-level directories may import a directory.
 var onlyImportedBy = map[string][]string{
 	"cmd":   {},
-	"build": {"cmd"},
+	"build":  {"cmd", "report"},
+	"report": {"cmd"},
 }
 
 // TestImportDirection guards the package layering: parser, layer and

@@ -57,6 +57,8 @@ func newRootCmd() *cobra.Command {
 		newHistoryCmd(g),
 		newPushCmd(g),
 		newPullCmd(g),
+		newInspectCmd(g),
+		newCompareCmd(g),
 	)
 	return root
 }
