@@ -66,8 +66,9 @@ func (s *Store) blobSize(h v1.Hash) (int64, bool) {
 // Descriptor accepts any content and computes the digest. Nothing reaches
 // blobs/ unless it matched, and the ingest file is removed on any failure.
 //
-// If want.Digest is set and a blob of that digest (and size, when given)
-// already exists, r is not read at all. Otherwise r is read to EOF. The
+// If want.Digest is set and an intact blob of that digest (and size, when
+// given) already exists, r is not read at all; a corrupt one is evicted
+// with a warning and replaced. Otherwise r is read to EOF. The
 // returned descriptor is want with Digest and Size filled in.
 func (s *Store) WriteBlob(ctx context.Context, r io.Reader, want v1.Descriptor) (v1.Descriptor, error) {
 	got := want
@@ -75,8 +76,8 @@ func (s *Store) WriteBlob(ctx context.Context, r io.Reader, want v1.Descriptor) 
 		if err := checkHash(want.Digest); err != nil {
 			return v1.Descriptor{}, fmt.Errorf("writing blob: %w", err)
 		}
-		if n, ok := s.blobSize(want.Digest); ok && (want.Size <= 0 || n == want.Size) {
-			got.Size = n
+		if s.checkBlob(want.Digest, want.Size) {
+			got.Size, _ = s.blobSize(want.Digest)
 			return got, nil
 		}
 	}
@@ -203,7 +204,8 @@ func (in *ingest) digest() v1.Hash {
 }
 
 // commit fsyncs the ingest file and renames it to blobs/sha256/<hex>,
-// unless that blob already exists.
+// unless an intact copy of that blob (one matching its stamp) already
+// exists; a damaged copy is replaced. It records the blob's stamp.
 func (in *ingest) commit(h v1.Hash) error {
 	dst, err := in.s.blobPath(h)
 	if err != nil {
@@ -215,7 +217,7 @@ func (in *ingest) commit(h v1.Hash) error {
 	if err := in.f.Sync(); err != nil {
 		return err
 	}
-	if fi, err := os.Stat(dst); err == nil && fi.Size() == in.n {
+	if fi, err := os.Stat(dst); err == nil && fi.Size() == in.n && in.s.stampMatches(h, fi) {
 		return nil // abort removes the duplicate
 	}
 	if err := os.Rename(in.f.Name(), dst); err != nil {
@@ -223,7 +225,13 @@ func (in *ingest) commit(h v1.Hash) error {
 	}
 	in.done = true
 	in.f.Close()
-	return syncDir(filepath.Dir(dst))
+	if err := syncDir(filepath.Dir(dst)); err != nil {
+		return err
+	}
+	if fi, err := os.Stat(dst); err == nil {
+		in.s.writeStamp(h, fi)
+	}
+	return nil
 }
 
 // abort removes the ingest file unless it was committed. It is safe to call

@@ -68,7 +68,8 @@ func (s *Store) Layer(info layer.Info) (v1.Layer, error) {
 // WriteImage stores every blob of img the store lacks: the layers first (in
 // parallel, at most maxParallelLayers at a time, each verified against its
 // manifest descriptor), then the config, then the manifest, so a stored
-// manifest always has all its blobs. Layers the store already holds, such as
+// manifest always has all its blobs. Layers the store already holds intact
+// (checkBlob: by stamp, or hashed when the stamp differs), such as
 // those of an image built with mutate on top of Store.Layer, are not read.
 // It returns the manifest descriptor.
 func (s *Store) WriteImage(ctx context.Context, img v1.Image) (v1.Descriptor, error) {
@@ -80,7 +81,7 @@ func (s *Store) WriteImage(ctx context.Context, img v1.Image) (v1.Descriptor, er
 	g.SetLimit(maxParallelLayers)
 	seen := map[v1.Hash]bool{}
 	for _, d := range m.Layers {
-		if seen[d.Digest] || s.HasBlob(d.Digest) {
+		if seen[d.Digest] || s.checkBlob(d.Digest, d.Size) {
 			continue
 		}
 		seen[d.Digest] = true

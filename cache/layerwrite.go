@@ -10,8 +10,8 @@ import (
 
 // WriteLayer compresses an uncompressed tar stream with layer.Compress
 // straight into the ingest area and commits the blob under its digest. The
-// layer is never held in memory. If the blob already exists, the new copy
-// is discarded. The digest and size reported by layer.Compress are checked
+// layer is never held in memory. If an intact copy of the blob already
+// exists, the new copy is discarded; a damaged one is replaced. The digest and size reported by layer.Compress are checked
 // against what actually reached the disk.
 func (s *Store) WriteLayer(ctx context.Context, tarStream io.Reader, c layer.Compression, level int) (layer.Info, error) {
 	in, err := s.newIngest()

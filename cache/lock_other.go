@@ -22,3 +22,14 @@ func lockFD(*os.File) error { return nil }
 
 // tryLockPath always succeeds without flock; staleAge alone protects writers.
 func tryLockPath(string) (func(), bool) { return func() {}, true }
+
+// lockShared creates path; without flock, Prune cannot see running builds.
+func lockShared(_ context.Context, path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+}
+
+// upgradeLock always succeeds without flock.
+func upgradeLock(context.Context, *os.File) (bool, error) { return true, nil }
+
+// downgradeLock is a no-op without flock.
+func downgradeLock(*os.File) error { return nil }

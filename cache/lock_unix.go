@@ -57,3 +57,57 @@ func tryLockPath(path string) (func(), bool) {
 	}
 	return func() { f.Close() }, true
 }
+
+// lockShared opens path (creating it) and takes a shared flock on it,
+// polling so that ctx can cancel the wait (Prune holds it exclusively).
+func lockShared(ctx context.Context, path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := flockWait(ctx, f, unix.LOCK_SH); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// flockWait takes an flock of kind how on f, polling until ctx ends.
+func flockWait(ctx context.Context, f *os.File, how int) error {
+	delay := time.Millisecond
+	for {
+		err := unix.Flock(int(f.Fd()), how|unix.LOCK_NB)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, unix.EWOULDBLOCK) && !errors.Is(err, unix.EINTR) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 50*time.Millisecond)
+	}
+}
+
+// upgradeLock converts the shared flock on f to an exclusive one without
+// waiting; ok is false if another open description holds it. Either way f
+// ends up locked (exclusively if ok, shared otherwise).
+func upgradeLock(ctx context.Context, f *os.File) (bool, error) {
+	err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+	if err == nil {
+		return true, nil
+	}
+	if !errors.Is(err, unix.EWOULDBLOCK) {
+		return false, err
+	}
+	// A failed conversion may have dropped the shared lock: take it again.
+	return false, flockWait(ctx, f, unix.LOCK_SH)
+}
+
+// downgradeLock converts an exclusive flock on f back to a shared one.
+func downgradeLock(f *os.File) error {
+	return unix.Flock(int(f.Fd()), unix.LOCK_SH)
+}

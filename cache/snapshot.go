@@ -41,6 +41,7 @@ func (s *Store) Snapshot(ctx context.Context, info layer.Info) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	defer s.markSnapshotUsed(info.DiffID.Hex)
 	if isDir(final) {
 		return final, nil
 	}
@@ -163,6 +164,7 @@ func (s *Store) AdoptSnapshot(ctx context.Context, diffID v1.Hash, dir string) (
 		return "", err
 	}
 	defer release()
+	defer s.markSnapshotUsed(diffID.Hex)
 	if isDir(final) {
 		if err := os.RemoveAll(dir); err != nil {
 			return "", fmt.Errorf("adopting snapshot %s: %w", diffID, err)

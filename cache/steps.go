@@ -35,10 +35,11 @@ func (s *Store) stepPath(key v1.Hash) (string, error) {
 
 // GetStep returns the step record stored under key. A missing record is a
 // miss (false, nil error). A record that cannot be parsed, or whose layer
-// blob is missing or has the wrong size, is also a miss and is removed.
-// Layer content is not hashed here (that would read the whole layer on
-// every hit); it is verified when the layer is read, and a corrupt blob is
-// evicted then, so the next GetStep misses.
+// blob is missing, truncated or corrupt, is also a miss: it is removed (and
+// a damaged blob evicted) with a warning, so the step runs again and
+// PutStep replaces both. The layer is hashed only when its stat differs
+// from the stamp recorded when it was committed (checkBlob), so a hit costs
+// a few stats. A hit marks the record used now, for Prune's LRU order.
 func (s *Store) GetStep(ctx context.Context, key v1.Hash) (*StepRecord, bool, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, false, err
@@ -53,17 +54,21 @@ func (s *Store) GetStep(ctx context.Context, key v1.Hash) (*StepRecord, bool, er
 		return nil, false, nil
 	}
 	if err == nil && rec.Layer != nil {
-		if n, ok := s.blobSize(rec.Layer.Digest); !ok || n != rec.Layer.Size {
-			err = fmt.Errorf("layer %s missing", rec.Layer.Digest)
+		if !s.checkBlob(rec.Layer.Digest, rec.Layer.Size) {
+			err = fmt.Errorf("its layer %s is missing or damaged", rec.Layer.Digest)
 		}
+	} else if err != nil {
+		err = fmt.Errorf("cannot be parsed: %w", err)
 	}
 	if err != nil {
+		s.warnf("step cache record %s %v; the step will run again", p, err)
 		// A broken record is a miss; removing it lets PutStep replace it.
 		if rerr := os.Remove(p); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
 			return nil, false, fmt.Errorf("removing stale step record %s: %w", p, rerr)
 		}
 		return nil, false, nil
 	}
+	touch(p)
 	return &rec, true, nil
 }
 

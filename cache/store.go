@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,7 +30,11 @@ const staleAge = time.Minute
 const (
 	layoutFile   = "oci-layout"
 	indexFile    = "index.json"
+	indexBackup  = "index.json.bak"
 	lockFile     = "lock"
+	gcLockFile   = "gc.lock"
+	stampsDir    = "stamps"
+	usageDir     = "usage"
 	blobsDir     = "blobs"
 	ingestDir    = "ingest"
 	snapshotsDir = "snapshots"
@@ -43,6 +48,11 @@ const (
 // is safe for concurrent use, and several processes may share one root.
 type Store struct {
 	root string
+	opts options
+
+	// gc is ROOT/gc.lock, flocked shared from Open to Close so that Prune
+	// (which needs it exclusively) never runs beside a build.
+	gc *os.File
 
 	// mu serialises index.json updates inside this process; the flock on
 	// ROOT/lock serialises them between processes.
@@ -54,37 +64,76 @@ type Store struct {
 	extracting map[string]chan struct{}
 }
 
+// Option configures a Store.
+type Option func(*options)
+
+type options struct {
+	warn io.Writer
+}
+
+// WithWarnings sets where the store reports problems it recovered from on
+// its own (a corrupt blob evicted, index.json restored from its backup).
+// The default is os.Stderr.
+func WithWarnings(w io.Writer) Option {
+	return func(o *options) { o.warn = w }
+}
+
 // Open creates or opens a store at root. It writes oci-layout and an empty
-// index.json if they are missing, and sweeps stale ingest files and
-// snapshot temp directories left by crashed processes.
-func Open(ctx context.Context, root string) (*Store, error) {
+// index.json if they are missing (restoring a garbled index.json from
+// index.json.bak), and sweeps stale ingest files and snapshot temp
+// directories left by crashed processes. It holds a shared lock on
+// ROOT/gc.lock until Close (or process exit), so that Prune waits for it.
+func Open(ctx context.Context, root string, opt ...Option) (*Store, error) {
 	abs, err := filepath.Abs(root)
 	if err != nil {
 		return nil, fmt.Errorf("opening store %s: %w", root, err)
 	}
-	s := &Store{root: abs, extracting: map[string]chan struct{}{}}
+	s := &Store{root: abs, extracting: map[string]chan struct{}{}, opts: options{warn: os.Stderr}}
+	for _, o := range opt {
+		o(&s.opts)
+	}
+	if s.opts.warn == nil {
+		s.opts.warn = io.Discard
+	}
 	for _, d := range []string{
-		filepath.Join(blobsDir, "sha256"), ingestDir, snapshotsDir, stepsDir, mountsDir,
+		filepath.Join(blobsDir, "sha256"), ingestDir, snapshotsDir, stepsDir, mountsDir, stampsDir, usageDir,
 	} {
 		if err := os.MkdirAll(s.path(d), 0o755); err != nil {
 			return nil, fmt.Errorf("opening store %s: %w", abs, err)
 		}
 	}
+	if s.gc, err = lockShared(ctx, s.path(gcLockFile)); err != nil {
+		return nil, fmt.Errorf("opening store %s: locking %s: %w", abs, gcLockFile, err)
+	}
 	if err := s.initLayout(ctx); err != nil {
+		s.Close()
 		return nil, fmt.Errorf("opening store %s: %w", abs, err)
 	}
 	if err := s.sweep(); err != nil {
+		s.Close()
 		return nil, fmt.Errorf("opening store %s: %w", abs, err)
 	}
 	return s, nil
 }
 
+// warnf reports a problem the store recovered from.
+func (s *Store) warnf(format string, args ...any) {
+	fmt.Fprintf(s.opts.warn, "warning: "+format+"\n", args...)
+}
+
 // Root returns the absolute path of the store's root directory.
 func (s *Store) Root() string { return s.root }
 
-// Close releases the store. It holds no long-lived resources today; callers
-// should still call it so that future versions can.
-func (s *Store) Close() error { return nil }
+// Close releases the store's shared lock on ROOT/gc.lock. The Store must
+// not be used afterwards.
+func (s *Store) Close() error {
+	if s.gc == nil {
+		return nil
+	}
+	err := s.gc.Close()
+	s.gc = nil
+	return err
+}
 
 func (s *Store) path(elem ...string) string {
 	return filepath.Join(append([]string{s.root}, elem...)...)
@@ -100,9 +149,17 @@ func (s *Store) initLayout(ctx context.Context) error {
 	} else if err != nil {
 		return err
 	}
-	if _, err := os.Stat(s.path(indexFile)); !errors.Is(err, os.ErrNotExist) {
+	_, err := os.Stat(s.path(indexFile))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
+	if err == nil {
+		if _, err := loadIndexFile(s.path(indexFile)); err == nil {
+			return nil
+		}
+	}
+	// Missing or garbled: updateIndex writes it (from the backup when the
+	// backup parses) and fails clearly when neither parses.
 	return s.updateIndex(ctx, func(*v1.IndexManifest) error { return nil })
 }
 

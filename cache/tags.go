@@ -28,19 +28,44 @@ type TagEntry struct {
 }
 
 // readIndex reads index.json. It needs no lock: index.json is only ever
-// replaced by rename.
+// replaced by rename. A garbled index.json (damaged outside ibuild) is
+// replaced by the copy in index.json.bak, which every update writes first,
+// with a warning; if the backup does not parse either, the error names both.
 func (s *Store) readIndex() (*v1.IndexManifest, error) {
-	f, err := os.Open(s.path(indexFile))
-	if errors.Is(err, os.ErrNotExist) {
-		return emptyIndex(), nil
+	idx, err := loadIndexFile(s.path(indexFile))
+	if err == nil || errors.Is(err, os.ErrNotExist) {
+		if errors.Is(err, os.ErrNotExist) {
+			return emptyIndex(), nil
+		}
+		return idx, nil
 	}
+	bak, berr := loadIndexFile(s.path(indexBackup))
+	if berr != nil {
+		return nil, fmt.Errorf("%s is corrupt (%w), and so is its backup %s (%v); remove both to start with no tags",
+			s.path(indexFile), err, indexBackup, berr)
+	}
+	s.warnf("%s is corrupt (%v); using the tags in %s", s.path(indexFile), err, indexBackup)
+	return bak, nil
+}
+
+// loadIndexFile reads and validates an image index file.
+func loadIndexFile(p string) (*v1.IndexManifest, error) {
+	f, err := os.Open(p)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
 	idx, err := v1.ParseIndexManifest(f)
 	if err != nil {
-		return nil, fmt.Errorf("parsing %s: %w", s.path(indexFile), err)
+		return nil, fmt.Errorf("parsing %s: %w", p, err)
+	}
+	if idx.SchemaVersion != 2 {
+		return nil, fmt.Errorf("parsing %s: schemaVersion %d, want 2", p, idx.SchemaVersion)
+	}
+	for _, m := range idx.Manifests {
+		if err := checkHash(m.Digest); err != nil {
+			return nil, fmt.Errorf("parsing %s: %w", p, err)
+		}
 	}
 	return idx, nil
 }
@@ -69,7 +94,13 @@ func (s *Store) updateIndex(ctx context.Context, fn func(*v1.IndexManifest) erro
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(s.path(indexFile), append(b, '\n')); err != nil {
+	b = append(b, '\n')
+	// The backup is written first, so that whichever file a crash or an
+	// outside hand damages, the other holds the latest tags.
+	if err := writeFileAtomic(s.path(indexBackup), b); err != nil {
+		return fmt.Errorf("writing %s: %w", s.path(indexBackup), err)
+	}
+	if err := writeFileAtomic(s.path(indexFile), b); err != nil {
 		return fmt.Errorf("writing %s: %w", s.path(indexFile), err)
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -180,7 +181,10 @@ func TestConcurrentTag(t *testing.T) {
 			}
 		}
 	}
-	if names := dirNames(t, s); len(names) != 8 {
-		t.Errorf("root holds %v; want only the layout (no temp files)", names)
+	for _, name := range dirNames(t, s) {
+		if strings.HasPrefix(name, ".tmp-") {
+			t.Errorf("root holds %v; want only the layout (no temp files)", dirNames(t, s))
+			break
+		}
 	}
 }
