@@ -57,6 +57,7 @@ func newRootCmd() *cobra.Command {
 		newHistoryCmd(g),
 		newPushCmd(g),
 		newPullCmd(g),
+		newCacheCmd(g),
 		newInspectCmd(g),
 		newCompareCmd(g),
 	)
