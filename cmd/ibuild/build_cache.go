@@ -2,34 +2,110 @@ package main
 
 import (
 	"context"
-	"errors"
+	"fmt"
+	"strings"
 
 	"github.com/ibuild/ibuild/build"
+	"github.com/ibuild/ibuild/build/cachesync"
 	"github.com/ibuild/ibuild/registry"
 )
 
-// parseCacheFrom turns --cache-from values (type=registry,ref=… or
-// type=local,src=DIR) into step sources.
-func parseCacheFrom(ctx context.Context, vals []string, opts []registry.Option) ([]build.StepSource, error) {
-	if len(vals) > 0 {
-		return nil, errors.New("--cache-from is not implemented yet")
+// cacheSpec is one parsed --cache-from / --cache-to value.
+type cacheSpec struct {
+	typ, ref, dir string
+	mode          cachesync.Mode
+}
+
+// parseCacheSpec parses "type=registry,ref=REF[,mode=…]" or
+// "type=local,src|dest=DIR[,mode=…]"; dirKey is "src" or "dest". A value
+// without "=" is a registry reference, as docker accepts.
+func parseCacheSpec(flag, v, dirKey string) (cacheSpec, error) {
+	if !strings.Contains(v, "=") {
+		return cacheSpec{typ: "registry", ref: v, mode: cachesync.ModeMin}, nil
 	}
-	return nil, nil
+	var s cacheSpec
+	var mode string
+	for _, f := range strings.Split(v, ",") {
+		k, val, ok := strings.Cut(f, "=")
+		if !ok {
+			return s, fmt.Errorf("invalid %s %q: %q is not KEY=VALUE", flag, v, f)
+		}
+		switch {
+		case k == "type":
+			s.typ = val
+		case k == "ref":
+			s.ref = val
+		case k == dirKey:
+			s.dir = val
+		case k == "mode" && flag == "--cache-to":
+			mode = val
+		default:
+			return s, fmt.Errorf("invalid %s %q: unknown key %q", flag, v, k)
+		}
+	}
+	var err error
+	if s.mode, err = cachesync.ParseMode(mode); err != nil {
+		return s, fmt.Errorf("invalid %s %q: %w", flag, v, err)
+	}
+	switch {
+	case s.typ == "registry" && s.ref != "" && s.dir == "":
+	case s.typ == "local" && s.dir != "" && s.ref == "":
+	default:
+		return s, fmt.Errorf("invalid %s %q: want type=registry,ref=REF or type=local,%s=DIR", flag, v, dirKey)
+	}
+	if s.ref != "" {
+		if _, err := registry.ParseReference(s.ref); err != nil {
+			return s, fmt.Errorf("invalid %s %q: %w", flag, v, err)
+		}
+	}
+	return s, nil
+}
+
+// parseCacheFrom turns --cache-from values (type=registry,ref=… or
+// type=local,src=DIR) into step sources. Nothing is fetched until the
+// builder first looks a step up.
+func parseCacheFrom(_ context.Context, vals []string, opts []registry.Option) ([]build.StepSource, error) {
+	var out []build.StepSource
+	opts = append(append([]registry.Option(nil), opts...), keychainOpt())
+	for _, v := range vals {
+		s, err := parseCacheSpec("--cache-from", v, "src")
+		if err != nil {
+			return nil, err
+		}
+		if s.typ == "registry" {
+			out = append(out, cachesync.NewRegistry(s.ref, s.mode, opts...))
+		} else {
+			out = append(out, cachesync.NewLocal(s.dir, s.mode))
+		}
+	}
+	return out, nil
 }
 
 // parseCacheTo turns --cache-to values (type=registry,ref=…[,mode=min|max]
 // or type=local,dest=DIR[,mode=…]) into step sinks.
 func parseCacheTo(vals []string, opts []registry.Option) ([]build.StepSink, error) {
-	if len(vals) > 0 {
-		return nil, errors.New("--cache-to is not implemented yet")
+	var out []build.StepSink
+	opts = append(append([]registry.Option(nil), opts...), keychainOpt())
+	for _, v := range vals {
+		s, err := parseCacheSpec("--cache-to", v, "dest")
+		if err != nil {
+			return nil, err
+		}
+		if s.typ == "registry" {
+			out = append(out, cachesync.NewRegistry(s.ref, s.mode, opts...))
+		} else {
+			out = append(out, cachesync.NewLocal(s.dir, s.mode))
+		}
 	}
-	return nil, nil
+	return out, nil
 }
 
-// pushTags pushes the built image to every tag (--push).
+// pushTags pushes the built image to every tag (--push). Later tags may
+// mount blobs from earlier ones on the same registry.
 func pushTags(ctx context.Context, res *build.Result, tags []string, opts []registry.Option) error {
-	for _, t := range tags {
-		if err := registry.Push(ctx, res.Image, t, opts...); err != nil {
+	for i, t := range tags {
+		o := append(append([]registry.Option(nil), opts...), keychainOpt(), registry.WithMountFrom(tags[:i]...))
+		if err := registry.Push(ctx, res.Image, t, o...); err != nil {
 			return err
 		}
 	}

@@ -2,11 +2,37 @@ package main
 
 import (
 	"fmt"
+	"io"
 
+	units "github.com/docker/go-units"
 	"github.com/spf13/cobra"
 
 	"github.com/ibuild/ibuild/registry"
 )
+
+// blobLines prints one line per blob event of a push to w.
+func blobLines(w io.Writer) registry.Option {
+	return registry.WithBlobProgress(func(e registry.BlobEvent) {
+		short := e.Digest.Hex
+		if len(short) > 12 {
+			short = short[:12]
+		}
+		switch e.State {
+		case registry.BlobUploading:
+			if e.Attempt > 1 {
+				fmt.Fprintf(w, "%s: retrying upload (attempt %d)\n", short, e.Attempt)
+				return
+			}
+			fmt.Fprintf(w, "%s: uploading %s\n", short, units.HumanSize(float64(e.Size)))
+		case registry.BlobPushed:
+			fmt.Fprintf(w, "%s: pushed\n", short)
+		case registry.BlobExists:
+			fmt.Fprintf(w, "%s: already exists\n", short)
+		case registry.BlobMounted:
+			fmt.Fprintf(w, "%s: mounted from another repository\n", short)
+		}
+	})
+}
 
 func newPushCmd(g *globalOptions) *cobra.Command {
 	var insecure []string
@@ -35,7 +61,9 @@ func newPushCmd(g *globalOptions) *cobra.Command {
 			if len(args) == 2 {
 				dest = args[1]
 			}
-			if err := registry.Push(cmd.Context(), img, dest, registry.WithInsecureRegistries(insecure...)); err != nil {
+			err = registry.Push(cmd.Context(), img, dest, registry.WithInsecureRegistries(insecure...),
+				keychainOpt(), blobLines(cmd.ErrOrStderr()), registry.WithMountFrom(args[0]))
+			if err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "pushed %s@%s\n", dest, desc.Digest)
@@ -51,7 +79,9 @@ func newPullCmd(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "pull NAME[:TAG|@DIGEST]",
 		Short: "Pull an image from a registry into the local store",
-		Args:  cobra.ExactArgs(1),
+		Long: "Pull an image from a registry into the local store. Only blobs the store lacks are " +
+			"fetched, in parallel, each verified against its digest and size before it is kept.",
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, err := g.store(cmd)
 			if err != nil {
@@ -61,7 +91,7 @@ func newPullCmd(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			img, err := registry.Image(cmd.Context(), args[0], registry.WithInsecureRegistries(insecure...))
+			img, err := registry.Image(cmd.Context(), args[0], registry.WithInsecureRegistries(insecure...), keychainOpt())
 			if err != nil {
 				return err
 			}

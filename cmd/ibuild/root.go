@@ -58,6 +58,8 @@ func newRootCmd() *cobra.Command {
 		newPushCmd(g),
 		newPullCmd(g),
 		newCacheCmd(g),
+		newLoginCmd(g),
+		newLogoutCmd(g),
 		newInspectCmd(g),
 		newCompareCmd(g),
 	)
