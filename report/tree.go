@@ -127,7 +127,9 @@ func (t *fsTree) opaque(dir string, layer int) {
 // of the layers that wrote them, and as zero-size sightings for dive's score.
 func (t *fsTree) shadow(name string, n *node, kind string) {
 	if !n.dir {
-		t.see(name, 0)
+		if kind == "deleted" { // a whiteout is a zero-size sighting; an overwrite is seen by add
+			t.see(name, 0)
+		}
 		if n.size > 0 {
 			t.waste = append(t.waste, wasteItem{kind: kind, layer: n.layer, path: "/" + name, size: n.size})
 		}
