@@ -16,6 +16,11 @@
 //   - every remote failure is an [*Error] naming the reference (and digest
 //     where one is known) and saying whether a retry can help; credentials
 //     never appear in error strings;
+//   - pushes skip blobs the registry has, mount blobs from other
+//     repositories ([WithMountFrom]), report each blob ([WithBlobProgress]),
+//     retry temporary failures with backoff ([WithRetry]) and PUT the
+//     manifest last; pulled layers survive dropped connections; a 401 for a
+//     request that carried credentials is retried once;
 //   - files are written through a temporary name and renamed, so a failed
 //     export leaves no half-written archive or index.json behind.
 //
@@ -24,5 +29,6 @@
 // only the default when the caller passes no keychain.
 //
 // The subpackage registrytest starts a real registry server
-// (/usr/bin/docker-registry) for tests of this and other packages.
+// (/usr/bin/docker-registry) for tests of this and other packages, and a
+// fault-injecting proxy (registrytest.FaultProxy) to put in front of it.
 package registry

@@ -7,6 +7,12 @@
 //
 // The server stores blobs in a t.TempDir and is stopped at test cleanup. If
 // the binary is missing the test is skipped with the reason.
+//
+// FaultProxy puts a loopback reverse proxy in front of it that injects 503s,
+// 500s, 401s, dropped connections and corrupted blobs:
+//
+//	p := registrytest.FaultProxy(t, host, registrytest.Fault{Kind: registrytest.Status503, Method: "PATCH", Times: 2})
+//	ref := p.Host + "/repo:tag"
 package registrytest
 
 import (
