@@ -204,8 +204,8 @@ func (in *ingest) digest() v1.Hash {
 }
 
 // commit fsyncs the ingest file and renames it to blobs/sha256/<hex>,
-// unless an intact copy of that blob (one matching its stamp) already
-// exists; a damaged copy is replaced. It records the blob's stamp.
+// unless an intact copy of that blob already exists (checkBlob); a damaged
+// copy is evicted with a warning and replaced. It records the blob's stamp.
 func (in *ingest) commit(h v1.Hash) error {
 	dst, err := in.s.blobPath(h)
 	if err != nil {
@@ -217,7 +217,7 @@ func (in *ingest) commit(h v1.Hash) error {
 	if err := in.f.Sync(); err != nil {
 		return err
 	}
-	if fi, err := os.Stat(dst); err == nil && fi.Size() == in.n && in.s.stampMatches(h, fi) {
+	if in.s.checkBlob(h, in.n) {
 		return nil // abort removes the duplicate
 	}
 	if err := os.Rename(in.f.Name(), dst); err != nil {
