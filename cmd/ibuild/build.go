@@ -49,6 +49,7 @@ type buildOptions struct {
 	securityOpts  []string
 	insecure      []string
 	push          bool
+	explainCache  bool
 	cacheFrom     []string
 	cacheTo       []string
 }
@@ -82,6 +83,7 @@ func (o *buildOptions) bind(cmd *cobra.Command) {
 	f.StringArrayVar(&o.securityOpts, "security-opt", nil, "security options for RUN (no-new-privileges)")
 	f.StringArrayVar(&o.insecure, "insecure-registry", nil, "registry host to reach over plain HTTP")
 	f.BoolVar(&o.push, "push", false, "push every tag after a successful build")
+	f.BoolVar(&o.explainCache, "explain-cache", false, "after the build, print why each step that ran missed the cache")
 	f.StringArrayVar(&o.cacheFrom, "cache-from", nil, "import build cache: type=registry,ref=REF | type=local,src=DIR")
 	f.StringArrayVar(&o.cacheTo, "cache-to", nil, "export build cache: type=registry,ref=REF[,mode=min|max] | type=local,dest=DIR[,mode=min|max]")
 }
@@ -126,6 +128,9 @@ func runBuild(cmd *cobra.Command, g *globalOptions, o *buildOptions, contextDir 
 	}
 	for _, w := range res.Warnings {
 		fmt.Fprintln(cmd.ErrOrStderr(), "WARNING:", w)
+	}
+	if o.explainCache {
+		explainCache(cmd.ErrOrStderr(), res)
 	}
 	for _, out := range outs {
 		if err := out.write(cmd, store, res, opt.Tags); err != nil {
@@ -223,7 +228,7 @@ func (o *buildOptions) toOptions(cmd *cobra.Command, contextDir string) (build.O
 	if rc, err := os.ReadFile("/etc/resolv.conf"); err == nil {
 		opt.ResolvConf = rc
 	}
-	opt.Registry = []registry.Option{registry.WithInsecureRegistries(o.insecure...)}
+	opt.Registry = []registry.Option{registry.WithInsecureRegistries(o.insecure...), keychainOpt()}
 	if opt.CacheFrom, err = parseCacheFrom(cmd.Context(), o.cacheFrom, opt.Registry); err != nil {
 		return opt, nil, err
 	}
@@ -335,4 +340,19 @@ func writeFileAtomic(name string, data []byte) error {
 		return err
 	}
 	return os.Rename(f.Name(), name)
+}
+
+// explainCache prints each step with CACHED or the reason it ran.
+func explainCache(w io.Writer, res *build.Result) {
+	fmt.Fprintln(w, "cache report:")
+	for _, s := range res.Steps {
+		why := "CACHED"
+		if !s.Cached {
+			why = "ran: " + s.MissReason
+			if s.MissReason == "" {
+				why = "ran"
+			}
+		}
+		fmt.Fprintf(w, "  %s (%s): %s\n", s.Name, s.Location, why)
+	}
 }

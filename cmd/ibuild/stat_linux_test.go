@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"syscall"
+	"time"
 )
 
 func statUID(fi os.FileInfo) int {
@@ -10,4 +11,12 @@ func statUID(fi os.FileInfo) int {
 		return int(st.Uid)
 	}
 	return -1
+}
+
+func mustTime(t interface{ Fatal(...any) }, p string) time.Time {
+	fi, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.ModTime().Add(time.Hour)
 }
