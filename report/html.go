@@ -43,7 +43,7 @@ func chart(r *Report) string {
 	legendH := 18 * (len(r.Rows) + 1)
 	h := len(r.Variants)*(barH+gap) + gap + legendH
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg width="%d" height="%d" role="img" aria-label="compressed size per variant, stacked by step">`+"\n", left+width+20, h)
+	fmt.Fprintf(&b, `<svg width="%d" height="%d" role="img" aria-label="compressed size per variant, stacked by step">`+"\n", left+width+200, h)
 	for vi, v := range r.Variants {
 		y := gap + vi*(barH+gap)
 		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end">%s</text>`+"\n", left-8, y+barH/2+4, html.EscapeString(truncate(v.Name, 30)))
