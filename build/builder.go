@@ -220,7 +220,7 @@ func (b *builder) countSteps(target int) int {
 				if j, ok := b.stageRef(c.From, i); ok {
 					walk(j)
 				}
-			case *instructions.AddCommand, *instructions.RunCommand:
+			case *instructions.AddCommand, *instructions.RunCommand, *instructions.WorkdirCommand:
 				n++
 			}
 		}

@@ -89,7 +89,7 @@ func (b *builder) meta(st *stageState, cmd instructions.Command) error {
 	case *instructions.UserCommand:
 		st.cfg.Config.User = c.User
 		msg = "USER " + c.User
-	case *instructions.WorkdirCommand:
+	case *instructions.WorkdirCommand: // import --change only; builds use workdir()
 		st.cfg.Config.WorkingDir = st.resolvePath(c.Path)
 		msg = "WORKDIR " + st.cfg.Config.WorkingDir
 	case *instructions.CmdCommand:

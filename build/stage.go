@@ -144,6 +144,8 @@ func (b *builder) dispatch(ctx context.Context, st *stageState, cmd instructions
 		err = b.copy(ctx, st, copySpec{cmd: c, name: "ADD", add: true, srcs: c.SourcesAndDest, chown: c.Chown, chmod: c.Chmod, excludes: c.ExcludePatterns, checksum: c.Checksum, unpack: c.Unpack}, loc, chain)
 	case *instructions.RunCommand:
 		err = b.runStep(ctx, st, c, loc, chain)
+	case *instructions.WorkdirCommand:
+		err = b.workdir(ctx, st, c, loc)
 	default:
 		err = b.meta(st, cmd)
 	}

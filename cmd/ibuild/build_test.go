@@ -107,7 +107,7 @@ func TestBuildScratch(t *testing.T) {
 		{"StopSignal", c.StopSignal, "SIGTERM"},
 		{"OnBuild", c.OnBuild, []string{"COPY . /onbuild"}},
 		{"Healthcheck", c.Healthcheck != nil && c.Healthcheck.Test[0] == "CMD", true},
-		{"layers", len(cf.RootFS.DiffIDs), 6},
+		{"layers", len(cf.RootFS.DiffIDs), 7}, // WORKDIR creates /app
 		{"created", cf.Created.Unix(), int64(0)},
 	}
 	for _, ck := range checks {
@@ -123,8 +123,8 @@ func TestBuildScratch(t *testing.T) {
 			full++
 		}
 	}
-	if full != 6 {
-		t.Errorf("history has %d non-empty entries, want 6", full)
+	if full != 7 {
+		t.Errorf("history has %d non-empty entries, want 7", full)
 	}
 
 	// The local rootfs has exactly the copied files, with modes and owners.
@@ -160,7 +160,7 @@ func TestBuildScratch(t *testing.T) {
 	if md.ImageDigest != dig.String() {
 		t.Errorf("metadata digest %s, OCI export %s", md.ImageDigest, dig)
 	}
-	if len(md.Layers) != 6 || len(md.Steps) == 0 {
+	if len(md.Layers) != 7 || len(md.Steps) == 0 {
 		t.Errorf("metadata has %d layers and %d steps", len(md.Layers), len(md.Steps))
 	}
 	cfgName, _ := img.ConfigName()
@@ -315,5 +315,18 @@ func TestBadInput(t *testing.T) {
 				t.Errorf("store changed:\nbefore %v\nafter  %v", before, after)
 			}
 		})
+	}
+}
+
+// TestWorkdirCreates checks that WORKDIR creates a missing directory, as
+// BuildKit does, with no other step touching it.
+func TestWorkdirCreates(t *testing.T) {
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{"Dockerfile": "FROM scratch\nWORKDIR /srv/www\nWORKDIR /srv\n"})
+	local := filepath.Join(t.TempDir(), "fs")
+	mustRun(t, "--root", t.TempDir(), "-o", local, dir)
+	fi, err := os.Stat(filepath.Join(local, "srv/www"))
+	if err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o755 {
+		t.Fatalf("WORKDIR /srv/www not created: %v %v", fi, err)
 	}
 }

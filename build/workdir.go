@@ -1,0 +1,97 @@
+package build
+
+import (
+	"archive/tar"
+	"context"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	bkparser "github.com/moby/buildkit/frontend/dockerfile/parser"
+
+	"github.com/ibuild/ibuild/layer"
+)
+
+// workdir sets the working directory and, as BuildKit does, creates it
+// (root-owned, 0755, with missing parents) when the image lacks it. The
+// creation is a step of its own, cached like the others; it yields a layer
+// only when something was created.
+func (b *builder) workdir(ctx context.Context, st *stageState, c *instructions.WorkdirCommand, loc []bkparser.Range) error {
+	st.cfg.Config.WorkingDir = st.resolvePath(c.Path)
+	dir := st.cfg.Config.WorkingDir
+	createdBy := "WORKDIR " + dir
+	r := b.startStep(st, createdBy, loc)
+	key := chainKey(st.key, "WORKDIR", dir, hostPlatform().String())
+	b.noteInputs(st, key, map[string]string{"workdir": dir}, nil)
+	hit, err := b.cacheHit(ctx, st, key)
+	if err != nil || hit != nil {
+		if hit != nil && hit.Digest == (v1.Hash{}) {
+			hit = nil
+		}
+		r.done(err == nil, hit, key, err)
+		return err
+	}
+	info, err := b.mkdirLayer(ctx, st, dir)
+	if err == nil {
+		err = b.commitStep(ctx, st, key, info, createdBy)
+	}
+	r.done(false, info, key, err)
+	return err
+}
+
+// mkdirLayer returns a layer holding the missing directories of dir, or
+// nil when dir already exists in the stage's root filesystem.
+func (b *builder) mkdirLayer(ctx context.Context, st *stageState, dir string) (*layer.Info, error) {
+	root, cleanup, err := b.mountRootfs(ctx, st.layers)
+	if err != nil {
+		return nil, err
+	}
+	defer cleanup()
+	var missing []string
+	for d := cleanRel(dir); d != "" && d != "."; d = path.Dir(d) {
+		fi, err := statIn(root, d)
+		if err == nil && fi.IsDir() {
+			break
+		}
+		if err != nil && !os.IsNotExist(err) {
+			return nil, err
+		}
+		if err == nil || isSymlinkIn(root, d) {
+			// A file or a symlink is in the way: leave it to the RUN or
+			// COPY that uses the directory, as docker would fail there.
+			return nil, nil
+		}
+		missing = append(missing, d)
+	}
+	if len(missing) == 0 {
+		return nil, nil
+	}
+	epoch := b.opt.epoch()
+	pr, pw := io.Pipe()
+	go func() {
+		tw := layer.NewTarWriter(pw, layer.TarOptions{SourceDateEpoch: &epoch})
+		for i := len(missing) - 1; i >= 0; i-- {
+			hdr := &tar.Header{Typeflag: tar.TypeDir, Name: missing[i], Mode: 0o755, ModTime: epoch}
+			if err := tw.WriteHeader(hdr); err != nil {
+				pw.CloseWithError(err)
+				return
+			}
+		}
+		pw.CloseWithError(tw.Close())
+	}()
+	info, err := b.opt.Store.WriteLayer(ctx, pr, b.opt.Compression, b.opt.CompressionLevel)
+	pr.CloseWithError(io.ErrClosedPipe)
+	if err != nil {
+		return nil, err
+	}
+	return &info, nil
+}
+
+func isSymlinkIn(root, rel string) bool {
+	fi, err := os.Lstat(filepath.Join(root, rel))
+	return err == nil && fi.Mode()&os.ModeSymlink != 0
+}
+
