@@ -94,4 +94,3 @@ func isSymlinkIn(root, rel string) bool {
 	fi, err := os.Lstat(filepath.Join(root, rel))
 	return err == nil && fi.Mode()&os.ModeSymlink != 0
 }
-
