@@ -65,8 +65,9 @@ func apply(ctx context.Context, dir string, layer io.Reader, format umoci.OnDisk
 
 // checkEntry validates and sanitises a header before extraction. It
 // rejects names and hard link targets that climb out of the root, invalid
-// whiteouts, a root entry that is not a directory, unknown entry types and
-// out-of-range device numbers; it drops trusted.overlay.* attributes (a
+// whiteouts, a root entry that is not a directory, unknown entry types,
+// sparse files (a tiny entry could expand to a huge file) and out-of-range
+// device numbers; it drops trusted.overlay.* attributes (a
 // layer must never control overlayfs). skip is true for entries that carry
 // no file (PAX global headers, aufs metadata).
 func checkEntry(hdr *tar.Header) (skip bool, err error) {
@@ -74,7 +75,7 @@ func checkEntry(hdr *tar.Header) (skip bool, err error) {
 	case tar.TypeXGlobalHeader:
 		return true, nil
 	case tar.TypeGNUSparse:
-		hdr.Typeflag = tar.TypeReg // the reader expands sparse data
+		return false, fmt.Errorf("sparse files are not supported: %w", ErrInvalidEntry)
 	case tar.TypeReg, tar.TypeRegA, tar.TypeDir, tar.TypeLink, tar.TypeSymlink, tar.TypeFifo: //nolint:staticcheck // TypeRegA still appears in old layers
 	case tar.TypeChar, tar.TypeBlock:
 		if hdr.Devmajor < 0 || hdr.Devmajor > maxDevMajor || hdr.Devminor < 0 || hdr.Devminor > maxDevMinor {
@@ -82,6 +83,13 @@ func checkEntry(hdr *tar.Header) (skip bool, err error) {
 		}
 	default:
 		return false, fmt.Errorf("unsupported entry type %q: %w", hdr.Typeflag, ErrInvalidEntry)
+	}
+	for k := range hdr.PAXRecords {
+		// The reader would expand a few bytes of sparse map into an
+		// arbitrarily large file of zeros.
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return false, fmt.Errorf("sparse files are not supported: %w", ErrInvalidEntry)
+		}
 	}
 	name, err := cleanEntryName(hdr.Name)
 	if err != nil {

@@ -1,0 +1,114 @@
+package layer
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// FuzzApply extracts arbitrary bytes as a layer. Extraction may fail but
+// must not panic and must never create anything outside the root.
+func FuzzApply(f *testing.F) {
+	requireRoot(f)
+	f.Add(rawTar(f, reg("a", "x"), dir("d/"), sym("d/s", "../.."), reg("d/s/escape", "y")))
+	f.Add(rawTar(f, sym("s", "/"), reg("s/x", "z"), hardl("h", "s/x"), reg("../up", "")))
+	f.Add(rawTar(f, dir("o/"), reg("o/.wh..wh..opq", ""), reg(".wh.a", ""), reg("o/.wh...", "")))
+	f.Add(rawTar(f, entry{name: "c", typ: tar.TypeChar, major: 1}, entry{name: "f", typ: tar.TypeFifo}))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, ap := range appliers {
+			parent := t.TempDir()
+			root := filepath.Join(parent, "root")
+			must(t, os.Mkdir(root, 0o755))
+			_ = ap.fn(context.Background(), root, bytes.NewReader(data))
+			names, err := os.ReadDir(parent)
+			must(t, err)
+			if len(names) != 1 || names[0].Name() != "root" {
+				t.Fatalf("%s created files outside the root: %v", ap.name, names)
+			}
+		}
+	})
+}
+
+// FuzzRoundTrip builds a small tree from the fuzz bytes and checks that
+// WriteDir → ApplyDir → WriteDir reproduces the same bytes.
+func FuzzRoundTrip(f *testing.F) {
+	requireRoot(f)
+	f.Add([]byte{0, 0, 'a', 1, 0, 'd', 0, 1, 'f', 3, 0, 'h', 2, 'x', 'l', 4, 1, 'p', 5, 0o11, 0xed})
+	f.Add([]byte{1, 0, 0xff, 1, 1, 'e', 0, 2, 0x80, 5, 0o5, 0xff, 3, 0, 'g'})
+	epoch := time.Unix(1_000_000_000, 0)
+	opts := TarOptions{SourceDateEpoch: &epoch}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		src, dst := t.TempDir(), t.TempDir()
+		fuzzTree(src, data)
+		first := writeDir(t, src, "", opts)
+		if err := ApplyDir(context.Background(), dst, bytes.NewReader(first)); err != nil {
+			t.Fatalf("ApplyDir of WriteDir output: %v", err)
+		}
+		if second := writeDir(t, dst, "", opts); !bytes.Equal(first, second) {
+			t.Fatalf("round trip changed the layer:\nsrc:\n%s\ndst:\n%s", listTree(t, src, false), listTree(t, dst, false))
+		}
+	})
+}
+
+// fuzzName makes a one-byte file name from b (never "/", NUL or ".").
+func fuzzName(b byte) string {
+	if b == '/' || b == 0 || b == '.' {
+		b = 'x'
+	}
+	return string([]byte{b})
+}
+
+// fuzzTree interprets data as triples (op, a, b) creating files,
+// directories, symlinks, hard links, fifos and mode changes. Operations
+// that fail (a name already taken) are skipped.
+func fuzzTree(root string, data []byte) {
+	dirs, files := []string{"."}, []string{}
+	for ; len(data) >= 3; data = data[3:] {
+		op, a, b := data[0], data[1], data[2]
+		rel := filepath.Join(dirs[int(a)%len(dirs)], fuzzName(b))
+		p := filepath.Join(root, rel)
+		switch op % 6 {
+		case 0:
+			if createExcl(p, bytes.Repeat([]byte{a}, int(b))) == nil {
+				files = append(files, rel)
+			}
+		case 1:
+			if os.Mkdir(p, 0o755) == nil {
+				dirs = append(dirs, rel)
+			}
+		case 2:
+			_ = os.Symlink(fuzzName(a)+"/../"+fuzzName(b), p)
+		case 3:
+			if len(files) > 0 && os.Link(filepath.Join(root, files[int(a)%len(files)]), p) == nil {
+				files = append(files, rel)
+			}
+		case 4:
+			_ = unix.Mkfifo(p, 0o640)
+		case 5:
+			all := append(append([]string{}, dirs[1:]...), files...)
+			if len(all) > 0 {
+				_ = unix.Chmod(filepath.Join(root, all[int(b)%len(all)]), (uint32(a)<<8|uint32(b))&0o7777)
+			}
+		}
+	}
+}
+
+// createExcl creates a new file (never opening an existing fifo or
+// following a symlink).
+func createExcl(p string, content []byte) error {
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(content)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
