@@ -89,13 +89,6 @@ func build(t *testing.T, root string, ops ...op) {
 	}
 }
 
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
 // richTree covers every kind of file a layer must carry.
 func richTree() []op {
 	long := strings.Repeat("l", 200)

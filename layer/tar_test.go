@@ -6,6 +6,7 @@ import (
 	"errors"
 	"go/parser"
 	"go/token"
+	"io"
 	"path/filepath"
 	"reflect"
 	"strconv"
@@ -119,5 +120,26 @@ func TestImports(t *testing.T) {
 				t.Errorf("%s imports %s; layer must not import other ibuild packages", f, p)
 			}
 		}
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func readHeaders(t *testing.T, b []byte) []*tar.Header {
+	t.Helper()
+	var hs []*tar.Header
+	tr := tar.NewReader(bytes.NewReader(b))
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return hs
+		}
+		must(t, err)
+		hs = append(hs, h)
 	}
 }

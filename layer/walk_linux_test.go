@@ -122,17 +122,3 @@ func dropFirstLine(s string) string {
 	_, rest, _ := strings.Cut(s, "\n")
 	return rest
 }
-
-func readHeaders(t *testing.T, b []byte) []*tar.Header {
-	t.Helper()
-	var hs []*tar.Header
-	tr := tar.NewReader(bytes.NewReader(b))
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return hs
-		}
-		must(t, err)
-		hs = append(hs, h)
-	}
-}
