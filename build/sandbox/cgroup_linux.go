@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -17,6 +18,13 @@ import (
 )
 
 const cgroupRoot = "/sys/fs/cgroup"
+
+// stepPrefix starts the name of every step's directory and cgroup; the
+// builder's pid follows.
+const stepPrefix = "ibuild-sandbox-"
+
+// sweepOnce runs sweepStaleCgroups once per process.
+var sweepOnce sync.Once
 
 // cgroup is the per-step cgroup, in every hierarchy (v1) or the unified one (v2).
 type cgroup struct {
@@ -36,7 +44,9 @@ func newCgroup(id string) (*cgroup, error) {
 	}
 	rel := filepath.Join("ibuild", id)
 	if st.Type == unix.CGROUP2_SUPER_MAGIC {
-		return &cgroup{v2: true, dirs: map[string]string{"": filepath.Join(cgroupRoot, rel)}, ociPath: "/" + rel}, nil
+		cg := &cgroup{v2: true, dirs: map[string]string{"": filepath.Join(cgroupRoot, rel)}, ociPath: "/" + rel}
+		sweepOnce.Do(func() { sweepStaleCgroups(cg) })
+		return cg, nil
 	}
 	own, err := ownCgroups()
 	if err != nil {
@@ -47,6 +57,7 @@ func newCgroup(id string) (*cgroup, error) {
 		return nil, err
 	}
 	cg := &cgroup{dirs: map[string]string{}, ociPath: rel}
+	defer sweepOnce.Do(func() { sweepStaleCgroups(cg) })
 	for ctrl, m := range mounts {
 		p, ok := own[ctrl]
 		if !ok {
@@ -271,14 +282,47 @@ func killAll(dir string, v2 bool) {
 	}
 }
 
+// sweepStaleCgroups removes the empty step cgroups, next to c's, of
+// builders that are no longer running: a builder killed with SIGKILL cannot
+// remove its own.
+func sweepStaleCgroups(c *cgroup) {
+	for _, dir := range c.dirs {
+		parent := filepath.Dir(dir)
+		ents, err := os.ReadDir(parent)
+		if err != nil {
+			continue
+		}
+		for _, e := range ents {
+			pid, ok := stepOwner(e.Name())
+			if !ok || !e.IsDir() || syscall.Kill(pid, 0) != unix.ESRCH {
+				continue
+			}
+			_ = unix.Rmdir(filepath.Join(parent, e.Name())) // fails unless empty
+		}
+	}
+}
+
+// stepOwner parses the builder pid out of a step name "ibuild-sandbox-PID-RAND".
+func stepOwner(name string) (int, bool) {
+	rest, ok := strings.CutPrefix(name, stepPrefix)
+	if !ok {
+		return 0, false
+	}
+	pidStr, _, ok := strings.Cut(rest, "-")
+	if !ok {
+		return 0, false
+	}
+	pid, err := strconv.Atoi(pidStr)
+	return pid, err == nil && pid > 0
+}
+
 // rmdirRetry removes a cgroup directory, waiting briefly while it is busy.
 func rmdirRetry(dir string) error {
 	var err error
 	for i := 0; i < 100; i++ {
 		err = unix.Rmdir(dir)
 		if err == nil || errors.Is(err, unix.ENOENT) {
-			_ = unix.Rmdir(filepath.Dir(dir)) // the shared "ibuild" parent, if now empty
-			return nil
+			return nil // the shared "ibuild" parent stays for the next step
 		}
 		if !errors.Is(err, unix.EBUSY) {
 			return err

@@ -40,6 +40,9 @@ type childConfig struct {
 	CgroupsPath string
 	// Runtime is the absolute path of the OCI runtime.
 	Runtime string
+	// Stubs is the stub layer below Spec.Lowerdirs, or "" when every mount
+	// target already exists in them.
+	Stubs string
 }
 
 // Paths inside childConfig.Dir.
@@ -75,7 +78,10 @@ func childMain() error {
 		return fmt.Errorf("making mounts private: %w", err)
 	}
 	rootfs := filepath.Join(cfg.Dir, dirRootfs)
-	lowers := append(append([]string{}, cfg.Spec.Lowerdirs...), filepath.Join(cfg.Dir, dirStubs))
+	lowers := append([]string{}, cfg.Spec.Lowerdirs...)
+	if cfg.Stubs != "" {
+		lowers = append(lowers, cfg.Stubs)
+	}
 	if err := mountOverlay(lowers, cfg.Spec.Upperdir, cfg.Spec.Workdir, rootfs); err != nil {
 		return err
 	}

@@ -35,13 +35,18 @@ func Run(ctx context.Context, spec Spec) error {
 		runCtx, cancel = context.WithTimeout(ctx, spec.Timeout)
 		defer cancel()
 	}
-	dir, err := os.MkdirTemp("", "ibuild-sandbox-")
+	// The builder's pid in the name lets a later builder remove the
+	// cgroups of one that was killed before it could (sweepStaleCgroups).
+	dir, err := os.MkdirTemp("", fmt.Sprintf("%s%d-", stepPrefix, os.Getpid()))
 	if err != nil {
 		return fmt.Errorf("creating sandbox directory: %w", err)
 	}
 	defer os.RemoveAll(dir)
 	cfg := childConfig{Mode: spec.Isolation, Spec: spec, Dir: dir, ID: filepath.Base(dir)}
-	if err := writeBundleFiles(dir, spec); err != nil {
+	if stubsNeeded(spec) {
+		cfg.Stubs = filepath.Join(dir, dirStubs)
+	}
+	if err := writeBundleFiles(cfg); err != nil {
 		return fmt.Errorf("preparing sandbox: %w", err)
 	}
 	cg, err := newCgroup(cfg.ID)
@@ -92,14 +97,17 @@ func explain(err error, cg *cgroup, spec Spec) error {
 	return err
 }
 
-// writeBundleFiles creates the rootfs mount point, the stub layer and the
+// writeBundleFiles creates the rootfs mount point, the stub layer (if any) and the
 // files mounted over /etc/hosts, /etc/resolv.conf and /etc/hostname.
-func writeBundleFiles(dir string, spec Spec) error {
+func writeBundleFiles(cfg childConfig) error {
+	dir, spec := cfg.Dir, cfg.Spec
 	if err := os.Mkdir(filepath.Join(dir, dirRootfs), 0o755); err != nil {
 		return err
 	}
-	if err := makeStubLayer(filepath.Join(dir, dirStubs), spec); err != nil {
-		return err
+	if cfg.Stubs != "" {
+		if err := makeStubLayer(cfg.Stubs, spec); err != nil {
+			return err
+		}
 	}
 	files := map[string][]byte{
 		bundleHosts:      spec.Hosts,
