@@ -78,11 +78,7 @@ func childMain() error {
 		return fmt.Errorf("making mounts private: %w", err)
 	}
 	rootfs := filepath.Join(cfg.Dir, dirRootfs)
-	lowers := append([]string{}, cfg.Spec.Lowerdirs...)
-	if cfg.Stubs != "" {
-		lowers = append(lowers, cfg.Stubs)
-	}
-	if err := mountOverlay(lowers, cfg.Spec.Upperdir, cfg.Spec.Workdir, rootfs); err != nil {
+	if err := mountRoot(cfg, rootfs); err != nil {
 		return err
 	}
 	if cfg.Mode == modeOCI {
@@ -90,6 +86,34 @@ func childMain() error {
 	}
 	return builtinChild(cfg, rootfs)
 }
+
+// mountRoot mounts the step's root file system at rootfs: the overlay, or
+// a bind mount of Spec.Rootfs (pivot_root needs a mount point).
+func mountRoot(cfg childConfig, rootfs string) error {
+	if cfg.Spec.Rootfs != "" {
+		if err := unix.Mount(cfg.Spec.Rootfs, rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return fmt.Errorf("bind-mounting root file system %s: %w", cfg.Spec.Rootfs, err)
+		}
+		return nil
+	}
+	lowers := append([]string{}, cfg.Spec.Lowerdirs...)
+	if cfg.Stubs != "" {
+		lowers = append(lowers, cfg.Stubs)
+	}
+	if err := mountOverlay(lowers, cfg.Spec.Upperdir, cfg.Spec.Workdir, rootfs); err != nil {
+		return &overlayError{err}
+	}
+	return nil
+}
+
+// overlayError marks a failed overlay mount in the status message, so that
+// the parent can report ErrOverlayUnavailable.
+type overlayError struct{ err error }
+
+// overlayMarker starts the status message of an overlayError.
+const overlayMarker = "overlay-unavailable: "
+
+func (e *overlayError) Error() string { return overlayMarker + e.err.Error() }
 
 // builtinChild builds the container in rootfs, enters it and execs the command.
 func builtinChild(cfg childConfig, rootfs string) error {

@@ -5,8 +5,11 @@
 // top, so after Run the upper directory holds exactly the step's changes in
 // overlayfs format (whiteouts are 0/0 character devices). Mount points the
 // sandbox needs (/proc, /dev, /sys, /etc/hosts, RUN --mount targets) come
-// from an extra bottom-most lower layer of empty stubs, so they never appear
-// in the upper directory. The overlay is mounted "volatile" (no sync of the
+// from an extra bottom-most lower layer of empty stubs (left out when the
+// image already has them all), so they never appear in the upper directory.
+// Where overlayfs cannot be used, Run fails with ErrOverlayUnavailable and
+// the caller may instead pass a plain directory as Spec.Rootfs, which the
+// command changes in place (the caller diffs it by scanning). The overlay is mounted "volatile" (no sync of the
 // upper filesystem on unmount): the upper directory is read right after Run,
 // and a crash loses the unfinished build anyway.
 //
@@ -30,6 +33,8 @@
 // and memory limit that keep a fork bomb or memory hog from harming the host.
 // When the context is cancelled or Spec.Timeout expires, Run kills the PID
 // namespace's init (the kernel then kills everything else in it), kills any
-// stragglers through the cgroup, removes the cgroup and returns. Mounts live
+// stragglers through the cgroup, removes the cgroup and returns. Step
+// cgroups are named after the builder's pid, so that the first step of a
+// later builder removes those a SIGKILLed builder left behind. Mounts live
 // only in the sandbox's mount namespace and disappear with it.
 package sandbox

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -43,12 +44,13 @@ func Run(ctx context.Context, spec Spec) error {
 	}
 	defer os.RemoveAll(dir)
 	cfg := childConfig{Mode: spec.Isolation, Spec: spec, Dir: dir, ID: filepath.Base(dir)}
-	if stubsNeeded(spec) {
+	if spec.Rootfs == "" && stubsNeeded(spec) {
 		cfg.Stubs = filepath.Join(dir, dirStubs)
 	}
 	if err := writeBundleFiles(cfg); err != nil {
 		return fmt.Errorf("preparing sandbox: %w", err)
 	}
+	existed := existingPaths(spec)
 	cg, err := newCgroup(cfg.ID)
 	if err != nil {
 		return err
@@ -71,7 +73,11 @@ func Run(ctx context.Context, spec Spec) error {
 	if data, rerr := os.ReadFile(filepath.Join(dir, fileCreated)); rerr == nil {
 		_ = json.Unmarshal(data, &created)
 	}
-	sweepStubs(spec.Upperdir, spec.Lowerdirs, stubPaths(spec, created))
+	if spec.Rootfs != "" {
+		sweepCreated(spec.Rootfs, existed, stubPaths(spec, created))
+	} else {
+		sweepStubs(spec.Upperdir, spec.Lowerdirs, stubPaths(spec, created))
+	}
 	if ctx.Err() != nil {
 		return fmt.Errorf("running %q: %w", spec.Args, context.Cause(ctx))
 	}
@@ -169,6 +175,9 @@ func runChild(ctx context.Context, cfg childConfig, cg *cgroup) error {
 	case msg := <-status:
 		if len(msg) > 0 {
 			<-done
+			if rest, ok := strings.CutPrefix(string(msg), overlayMarker); ok {
+				return fmt.Errorf("setting up sandbox: %w: %s", ErrOverlayUnavailable, rest)
+			}
 			return fmt.Errorf("setting up sandbox: %s", msg)
 		}
 	case <-ctx.Done():

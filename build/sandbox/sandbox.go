@@ -66,6 +66,11 @@ type Spec struct {
 	Upperdir string
 	// Workdir is a fresh empty overlay workdir on the same filesystem as Upperdir.
 	Workdir string
+	// Rootfs, when set, is a plain directory used as the root file system
+	// instead of an overlay (where overlayfs cannot be used); the command
+	// changes it in place and Lowerdirs, Upperdir and Workdir are unused.
+	// Mount points the sandbox had to create in it are removed afterwards.
+	Rootfs string
 	// Args is the command line.
 	Args []string
 	// Env is exactly the environment of the command.
@@ -100,6 +105,11 @@ type Spec struct {
 	// Runtime is the OCI runtime binary for IsolationOCI; "runc" when empty.
 	Runtime string
 }
+
+// ErrOverlayUnavailable is wrapped by Run's error when the overlay root
+// could not be mounted (for example an upper directory on overlayfs); the
+// caller may retry with Spec.Rootfs.
+var ErrOverlayUnavailable = errors.New("overlayfs unavailable")
 
 // ExitError reports a command that exited with a non-zero status. A command
 // killed by a signal has Code 128+signal.
@@ -143,8 +153,10 @@ func withDefaults(spec Spec) (Spec, error) {
 	if len(spec.Args) == 0 {
 		return spec, errors.New("empty command")
 	}
-	if spec.Upperdir == "" || spec.Workdir == "" {
-		return spec, errors.New("upperdir and workdir are required")
+	if spec.Rootfs != "" {
+		spec.Lowerdirs, spec.Upperdir, spec.Workdir = nil, "", ""
+	} else if spec.Upperdir == "" || spec.Workdir == "" {
+		return spec, errors.New("upperdir and workdir (or rootfs) are required")
 	}
 	switch spec.Network {
 	case "", NetworkDefault:

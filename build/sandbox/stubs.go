@@ -111,3 +111,43 @@ func stubPaths(spec Spec, extra []string) []string {
 	}
 	return out
 }
+
+// existingPaths records which of the possible mount-point stubs already
+// exist in spec.Rootfs before the step (nil in overlay mode).
+func existingPaths(spec Spec) map[string]bool {
+	if spec.Rootfs == "" {
+		return nil
+	}
+	m := map[string]bool{}
+	for _, p := range stubPaths(spec, nil) {
+		if hasSymlinkParent(spec.Rootfs, p) {
+			m[p] = true // never touched by the sweep
+			continue
+		}
+		if _, err := os.Lstat(filepath.Join(spec.Rootfs, p)); err == nil {
+			m[p] = true
+		}
+	}
+	return m
+}
+
+// sweepCreated removes from a plain rootfs the mount-point stubs created
+// during the step (by the sandbox or an OCI runtime): paths that did not
+// exist before and are still an empty file or directory.
+func sweepCreated(rootfs string, existed map[string]bool, paths []string) {
+	sort.Slice(paths, func(i, j int) bool { return len(paths[i]) > len(paths[j]) })
+	for _, p := range paths {
+		p = path.Clean("/" + p)
+		if p == "/" || existed[p] || hasSymlinkParent(rootfs, p) {
+			continue
+		}
+		full := filepath.Join(rootfs, p)
+		fi, err := os.Lstat(full)
+		if err != nil {
+			continue
+		}
+		if (fi.Mode().IsRegular() && fi.Size() == 0) || fi.IsDir() {
+			_ = os.Remove(full) // a directory only if empty
+		}
+	}
+}
