@@ -11,7 +11,6 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"syscall"
 
@@ -21,6 +20,7 @@ import (
 
 	"github.com/ibuild/ibuild/build/buildctx"
 	"github.com/ibuild/ibuild/layer"
+	"github.com/ibuild/ibuild/parser"
 )
 
 // copySpec is a COPY or ADD after expansion.
@@ -228,24 +228,14 @@ func (b *builder) context() (*buildctx.Context, error) {
 	return c, nil
 }
 
-// parseChmod validates --chmod (octal, as docker accepts it).
+// parseChmod validates --chmod after expansion; "" means no --chmod.
 func parseChmod(s string) (*fs.FileMode, error) {
 	if s == "" {
 		return nil, nil
 	}
-	n, err := strconv.ParseUint(s, 8, 32)
-	if err != nil || n > 0o7777 {
-		return nil, fmt.Errorf("invalid --chmod=%s: must be an octal mode such as 755", s)
-	}
-	m := fs.FileMode(n & 0o777)
-	if n&0o4000 != 0 {
-		m |= fs.ModeSetuid
-	}
-	if n&0o2000 != 0 {
-		m |= fs.ModeSetgid
-	}
-	if n&0o1000 != 0 {
-		m |= fs.ModeSticky
+	m, err := parser.ParseChmod(s)
+	if err != nil {
+		return nil, err
 	}
 	return &m, nil
 }

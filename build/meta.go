@@ -152,7 +152,14 @@ func (b *builder) arg(st *stageState, c *instructions.ArgCommand) error {
 	}
 	msg := "ARG " + strings.Join(parts, " ")
 	st.addHistory(msg, b.opt.epoch(), true)
-	st.key = chainKey(st.key, "arg", msg)
+	// As in docker, declaring an ARG invalidates nothing by itself: its
+	// value reaches the key of every RUN that has it in scope (through the
+	// environment) and of every step that expands it (through its text).
+	var names []string
+	for _, kv := range c.Args {
+		names = append(names, kv.Key)
+	}
+	st.key = chainKey(st.key, "arg", names)
 	return nil
 }
 

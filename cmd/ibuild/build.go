@@ -111,6 +111,7 @@ func runBuild(cmd *cobra.Command, g *globalOptions, o *buildOptions, contextDir 
 	if err != nil {
 		return err
 	}
+	defer store.Close()
 	opt.Store = store
 	mode := o.progress
 	if o.quiet {

@@ -30,8 +30,8 @@ func cacheBuild(t *testing.T, root, dir string, args ...string) (metadata, resul
 func cachedVector(m metadata) []string {
 	var out []string
 	for _, s := range m.Steps {
-		if strings.Contains(s.Name, "] FROM ") {
-			continue
+		if strings.Contains(s.Name, "] FROM ") || strings.Contains(s.Name, "] WORKDIR ") {
+			continue // the matrix follows COPY and RUN steps
 		}
 		v := "miss"
 		if s.Cached {
@@ -107,8 +107,7 @@ func TestCacheMatrix(t *testing.T) {
 				t.Fatal(err)
 			}
 		}},
-		{name: "arg in scope of every RUN", args: [2][]string{nil, {"--build-arg", "A=2"}}, want: "hmmmm",
-			knownBug: "build/meta.go arg() chains the ARG's value into the stage key, so a COPY that does not use the arg misses; docker misses only from the first RUN with it in scope"},
+		{name: "arg in scope of every RUN", args: [2][]string{nil, {"--build-arg", "A=2"}}, want: "hmmmm"},
 		{name: "arg declared later", args: [2][]string{nil, {"--build-arg", "B=2"}}, want: "hhmmm"},
 		{name: "arg value equal to default", args: [2][]string{nil, {"--build-arg", "B=1"}}, want: "hhhhh"},
 		{name: "undeclared arg", args: [2][]string{nil, {"--build-arg", "Z=2"}}, want: "hhhhh"},

@@ -74,6 +74,7 @@ func runCompare(cmd *cobra.Command, g *globalOptions, o *compareOptions, args []
 	if err != nil {
 		return err
 	}
+	defer store.Close()
 	var variants []*report.Variant
 	if len(o.files) == 0 && len(o.bases) == 0 {
 		for _, ref := range args {
@@ -157,6 +158,7 @@ func (o *compareOptions) buildVariant(cmd *cobra.Command, g *globalOptions, cont
 	if opt.Store, err = g.store(cmd); err != nil {
 		return nil, err
 	}
+	defer opt.Store.Close()
 	pr, err := progress.New(bo.progress, cmd.ErrOrStderr())
 	if err != nil {
 		return nil, err

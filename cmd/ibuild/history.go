@@ -22,6 +22,7 @@ func newHistoryCmd(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			defer s.Close()
 			n, err := registry.Normalize(args[0])
 			if err != nil {
 				return err

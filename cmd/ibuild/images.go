@@ -22,6 +22,7 @@ func newImagesCmd(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			defer s.Close()
 			tags, err := s.Tags(cmd.Context())
 			if err != nil {
 				return err
@@ -77,6 +78,7 @@ func newRmiCmd(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			defer s.Close()
 			for _, a := range args {
 				n, err := registry.Normalize(a)
 				if err != nil {

@@ -26,6 +26,7 @@ func newImportCmd(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			defer s.Close()
 			norm, err := normalizeTags(tags)
 			if err != nil {
 				return err

@@ -132,6 +132,7 @@ func newInspectCmd(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			defer store.Close()
 			v, err := analyzeRef(cmd.Context(), store, args[0], rules, o.insecure)
 			if err != nil {
 				return err

@@ -45,6 +45,7 @@ func newPushCmd(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			defer s.Close()
 			n, err := registry.Normalize(args[0])
 			if err != nil {
 				return err
@@ -87,6 +88,7 @@ func newPullCmd(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			defer s.Close()
 			n, err := registry.Normalize(args[0])
 			if err != nil {
 				return err

@@ -26,7 +26,7 @@ func defaultRoot() string {
 }
 
 func (g *globalOptions) store(cmd *cobra.Command) (*cache.Store, error) {
-	return cache.Open(cmd.Context(), g.root)
+	return cache.Open(cmd.Context(), g.root, cache.WithWarnings(cmd.ErrOrStderr()))
 }
 
 // newRootCmd returns the ibuild command: like `docker build`, the root
