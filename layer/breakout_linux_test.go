@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -18,7 +19,8 @@ import (
 type entry struct {
 	name, link, body string
 	typ              byte
-	major            int64
+	major, minor     int64
+	mode             int64 // 0 means 0o755
 	xattrs           map[string]string
 }
 
@@ -31,13 +33,21 @@ func rawTar(t testing.TB, es ...entry) []byte {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	for _, e := range es {
-		hdr := &tar.Header{Name: e.name, Linkname: e.link, Typeflag: e.typ, Mode: 0o755, Size: int64(len(e.body)),
-			Devmajor: e.major, Format: tar.FormatPAX}
+		mode := e.mode
+		if mode == 0 {
+			mode = 0o755
+		}
+		hdr := &tar.Header{Name: e.name, Linkname: e.link, Typeflag: e.typ, Mode: mode, Size: int64(len(e.body)),
+			Devmajor: e.major, Devminor: e.minor, Format: tar.FormatPAX}
 		for k, v := range e.xattrs {
 			if hdr.PAXRecords == nil {
 				hdr.PAXRecords = map[string]string{}
 			}
 			hdr.PAXRecords[paxXattr+k] = v
+		}
+		if hdr.Name == "/" && hdr.Typeflag != tar.TypeDir {
+			writeSlashEntry(t, &buf, hdr, e.body)
+			continue
 		}
 		if err := tw.WriteHeader(hdr); err != nil {
 			t.Fatal(err)
@@ -50,6 +60,35 @@ func rawTar(t testing.TB, es ...entry) []byte {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
+}
+
+// writeSlashEntry writes hdr with the name "/" by hand: archive/tar
+// refuses a non-directory named with a trailing slash, hostile tars don't.
+func writeSlashEntry(t testing.TB, buf *bytes.Buffer, hdr *tar.Header, body string) {
+	t.Helper()
+	var tmp bytes.Buffer
+	h := *hdr
+	h.Name, h.Format, h.PAXRecords = "X", tar.FormatUSTAR, nil
+	tw := tar.NewWriter(&tmp)
+	if err := tw.WriteHeader(&h); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(tw, body); err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	entry := tmp.Bytes()
+	block := entry[:512]
+	block[0] = '/'
+	copy(block[148:156], "        ")
+	var sum int
+	for _, c := range block {
+		sum += int(c)
+	}
+	copy(block[148:156], fmt.Sprintf("%06o\x00 ", sum))
+	buf.Write(entry)
 }
 
 type applier struct {
@@ -146,6 +185,40 @@ func TestBreakouts(t *testing.T) {
 			entries: func(sandbox) []entry { return []entry{reg("../.wh.victim", "")} }},
 		{name: "root replaced by symlink", errOn: "./",
 			entries: func(sandbox) []entry { return []entry{sym("./", "../victim"), reg("secret", "pwned")} }},
+		{name: "whiteout of dotdot in subdir", errOn: "etc/.wh..",
+			entries: func(sandbox) []entry { return []entry{dir("etc/"), reg("etc/.wh..", "")} }},
+		{name: "slash root entry is a file", errOn: "/",
+			entries: func(sandbox) []entry { return []entry{{name: "/", typ: tar.TypeReg, body: "x"}} }},
+		{name: "dot root entry is a file", errOn: ".",
+			entries: func(sandbox) []entry { return []entry{reg(".", "x")} }},
+		{name: "dot root entry is a symlink", errOn: ".",
+			entries: func(s sandbox) []entry { return []entry{sym(".", s.victim)} }},
+		{name: "root entry is a hard link", errOn: "./",
+			entries: func(sandbox) []entry { return []entry{reg("f", "x"), hardl("./", "f")} }},
+		{name: "device minor out of range", errOn: "dev",
+			entries: func(sandbox) []entry { return []entry{{name: "dev", typ: tar.TypeBlock, minor: 1 << 20}} }},
+		{name: "huge device number", errOn: "dev",
+			entries: func(sandbox) []entry { return []entry{{name: "dev", typ: tar.TypeChar, major: 1<<21 - 1}} }},
+		{name: "chmod dir through symlink", // a dir entry over a link replaces the link
+			entries: func(sandbox) []entry {
+				return []entry{sym("s", "../victim/sub"), {name: "s/", typ: tar.TypeDir, mode: 0o777}}
+			},
+			check: func(t *testing.T, root string) { assertMode(t, filepath.Join(root, "s"), os.ModeDir|0o777) }},
+		{name: "chmod file through absolute symlink",
+			entries: func(s sandbox) []entry {
+				return []entry{sym("s", s.victim+"/secret"), {name: "s", typ: tar.TypeReg, mode: 0o4777}}
+			},
+			check: func(t *testing.T, root string) { assertMode(t, filepath.Join(root, "s"), os.ModeSetuid|0o777) }},
+		{name: "chmod through symlinked parent",
+			entries: func(sandbox) []entry {
+				return []entry{sym("s", "../.."), {name: "s/victim/sub/", typ: tar.TypeDir, mode: 0o700}}
+			},
+			check: func(t *testing.T, root string) { assertMode(t, filepath.Join(root, "victim/sub"), os.ModeDir|0o700) }},
+		{name: "hard link then chmod of the link",
+			entries: func(s sandbox) []entry {
+				return []entry{sym("s", s.victim+"/secret"), hardl("h", "s"), {name: "h", typ: tar.TypeSymlink, link: "x", mode: 0o777}}
+			},
+			check: func(t *testing.T, root string) { assertLink(t, filepath.Join(root, "h"), "x") }},
 		{name: "device number out of range", errOn: "dev",
 			entries: func(sandbox) []entry { return []entry{{name: "dev", typ: tar.TypeChar, major: 1 << 12}} }},
 		{name: "legit links stored verbatim",
@@ -214,6 +287,14 @@ func assertFile(t *testing.T, p, want string) {
 	}
 	if b, _ := os.ReadFile(p); string(b) != want {
 		t.Errorf("%s = %q, want %q", p, b, want)
+	}
+}
+
+func assertMode(t *testing.T, p string, want os.FileMode) {
+	t.Helper()
+	fi, err := os.Lstat(p)
+	if err != nil || fi.Mode() != want {
+		t.Errorf("%s: mode %v (%v), want %v", p, fi.Mode(), err, want)
 	}
 }
 
