@@ -100,7 +100,7 @@ func (b *builder) copyStep(ctx context.Context, st *stageState, cs copySpec, cha
 			if matches, err = src.ctx.Select(ctx, local); err != nil {
 				return false, nil, v1.Hash{}, err
 			}
-			memo := filepath.Join(b.opt.Store.Root(), "context-memo.json")
+			memo := filepath.Join(b.opt.Store.Root(), "context-memo")
 			if digest, err = src.ctx.Digest(ctx, matches, memo); err != nil {
 				return false, nil, v1.Hash{}, err
 			}

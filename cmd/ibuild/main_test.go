@@ -111,7 +111,7 @@ func storeListing(t *testing.T, root string) []string {
 			return nil
 		}
 		rel, _ := filepath.Rel(root, p)
-		if rel == "." || rel == "lock" || strings.HasPrefix(rel, "mounts") || rel == "context-memo.json" {
+		if rel == "." || rel == "lock" || strings.HasPrefix(rel, "mounts") || rel == "context-memo" {
 			return nil
 		}
 		out = append(out, rel)
