@@ -9,6 +9,7 @@ import (
 	"path"
 	"strings"
 
+	units "github.com/docker/go-units"
 	umoci "github.com/opencontainers/umoci/oci/layer"
 )
 
@@ -21,24 +22,27 @@ const (
 // ApplySnapshot extracts the uncompressed layer into dir, which should be
 // empty, in overlayfs's on-disk format: whiteouts become 0/0 character
 // devices and opaque markers the trusted.overlay.opaque=y attribute, so
-// that dir can serve as an overlay lower directory.
-func ApplySnapshot(ctx context.Context, dir string, layer io.Reader) error {
-	return apply(ctx, dir, layer, umoci.OverlayfsRootfs{})
+// that dir can serve as an overlay lower directory. Options bound the
+// entries and bytes accepted (see DefaultMaxEntries, DefaultMaxSize).
+func ApplySnapshot(ctx context.Context, dir string, layer io.Reader, opts ...Option) error {
+	return apply(ctx, dir, layer, umoci.OverlayfsRootfs{}, newOptions(opts))
 }
 
 // ApplyDir extracts the uncompressed layer onto dir, a merged root file
 // system: OCI whiteouts delete what they name and opaque markers empty
-// their directory of earlier content.
-func ApplyDir(ctx context.Context, dir string, layer io.Reader) error {
-	return apply(ctx, dir, layer, umoci.DirRootfs{})
+// their directory of earlier content. Options as for ApplySnapshot.
+func ApplyDir(ctx context.Context, dir string, layer io.Reader, opts ...Option) error {
+	return apply(ctx, dir, layer, umoci.DirRootfs{}, newOptions(opts))
 }
 
-// apply validates every entry (see checkEntry) and hands it to umoci's
-// scoped extractor, which resolves every path inside dir.
-func apply(ctx context.Context, dir string, layer io.Reader, format umoci.OnDiskFormat) error {
+// apply validates every entry (see checkEntry and checkBudget) and hands
+// it to umoci's scoped extractor, which resolves every path inside dir.
+func apply(ctx context.Context, dir string, layer io.Reader, format umoci.OnDiskFormat, o options) error {
 	te := umoci.NewTarExtractor(&umoci.UnpackOptions{OnDiskFormat: format})
 	tr := tar.NewReader(layer)
-	for {
+	var entries int
+	var size int64
+	for entries = 1; ; entries++ {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -50,6 +54,9 @@ func apply(ctx context.Context, dir string, layer io.Reader, format umoci.OnDisk
 			return fmt.Errorf("reading layer: %w", err)
 		}
 		name := hdr.Name
+		if err := checkBudget(hdr, entries, &size, o); err != nil {
+			return fmt.Errorf("layer entry %q: %w", name, err)
+		}
 		skip, err := checkEntry(hdr)
 		if err != nil {
 			return fmt.Errorf("layer entry %q: %w", name, err)
@@ -61,6 +68,25 @@ func apply(ctx context.Context, dir string, layer io.Reader, format umoci.OnDisk
 			return fmt.Errorf("layer entry %q: extracting: %w", name, err)
 		}
 	}
+}
+
+// checkBudget fails the n-th entry if it is one too many or if its
+// declared size does not fit in what is left of the size limit; it adds
+// the size to *total. It runs before anything of the entry is written, so
+// a header claiming a terabyte costs nothing.
+func checkBudget(hdr *tar.Header, n int, total *int64, o options) error {
+	if o.maxEntries > 0 && n > o.maxEntries {
+		return fmt.Errorf("more than %d entries in the layer: %w", o.maxEntries, ErrLimit)
+	}
+	if hdr.Size < 0 {
+		return fmt.Errorf("negative size %d: %w", hdr.Size, ErrInvalidEntry)
+	}
+	*total += hdr.Size
+	if o.maxSize > 0 && (hdr.Size > o.maxSize || *total > o.maxSize) {
+		return fmt.Errorf("size %s takes the layer past its %s limit: %w", units.BytesSize(float64(hdr.Size)),
+			units.BytesSize(float64(o.maxSize)), ErrLimit)
+	}
+	return nil
 }
 
 // checkEntry validates and sanitises a header before extraction. It

@@ -93,7 +93,7 @@ func writeSlashEntry(t testing.TB, buf *bytes.Buffer, hdr *tar.Header, body stri
 
 type applier struct {
 	name string
-	fn   func(context.Context, string, io.Reader) error
+	fn   func(context.Context, string, io.Reader, ...Option) error
 }
 
 var appliers = []applier{{"ApplyDir", ApplyDir}, {"ApplySnapshot", ApplySnapshot}}

@@ -54,13 +54,29 @@ func nopClose() error { return nil }
 // Decompress sniffs r for gzip, zstd, bzip2 or xz compression and returns
 // the uncompressed stream; anything else (a plain tar) is returned as is.
 // Closing the result releases decoder resources; it does not close r.
-func Decompress(r io.Reader) (io.ReadCloser, error) {
-	br := bufio.NewReader(r)
+//
+// The stream is bounded by DefaultMaxSize unless WithMaxSize says
+// otherwise, and by WithMaxRatio if given: a Read past a limit returns an
+// error wrapping ErrLimit, so a decompression bomb costs at most the limit
+// in bytes read, never memory.
+func Decompress(r io.Reader, opts ...Option) (io.ReadCloser, error) {
+	o := newOptions(opts)
+	in := &countingReader{r: r}
+	br := bufio.NewReader(in)
 	head, err := br.Peek(len(magicXz))
 	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("reading layer header: %w", err)
 	}
-	return decoder(format(head), br)
+	f := format(head)
+	rc, err := decoder(f, br)
+	if err != nil {
+		return nil, err
+	}
+	lr := &limitReader{ReadCloser: rc, opts: o}
+	if f != "" {
+		lr.in = in
+	}
+	return lr, nil
 }
 
 func decoder(f string, r io.Reader) (io.ReadCloser, error) {

@@ -23,7 +23,11 @@ func WriteOverlayDiff(ctx context.Context, w io.Writer, upperdir string, opts Ta
 }
 
 // ApplySnapshot is only supported on Linux.
-func ApplySnapshot(ctx context.Context, dir string, layer io.Reader) error { return errUnsupported }
+func ApplySnapshot(ctx context.Context, dir string, layer io.Reader, opts ...Option) error {
+	return errUnsupported
+}
 
 // ApplyDir is only supported on Linux.
-func ApplyDir(ctx context.Context, dir string, layer io.Reader) error { return errUnsupported }
+func ApplyDir(ctx context.Context, dir string, layer io.Reader, opts ...Option) error {
+	return errUnsupported
+}
