@@ -225,6 +225,10 @@ func ReadOCILayout(ctx context.Context, dir, tag string, opts ...Option) (v1.Ima
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	o := makeOptions(opts...)
+	if err := checkLayoutFile(dir, "index.json", o.manifestLimit()); err != nil {
+		return nil, fmt.Errorf("reading OCI layout %s: %w", dir, err)
+	}
 	idx, err := layout.ImageIndexFromPath(dir)
 	if err != nil {
 		return nil, fmt.Errorf("reading OCI layout %s: %w", dir, err)
@@ -237,6 +241,9 @@ func ReadOCILayout(ctx context.Context, dir, tag string, opts ...Option) (v1.Ima
 	if err != nil {
 		return nil, fmt.Errorf("reading OCI layout %s: %w", dir, err)
 	}
+	if err := checkLayoutBlob(dir, desc, o.manifestLimit()); err != nil {
+		return nil, fmt.Errorf("reading OCI layout %s: %w", dir, err)
+	}
 	if desc.MediaType.IsIndex() {
 		child, err := idx.ImageIndex(desc.Digest)
 		if err != nil {
@@ -246,13 +253,19 @@ func ReadOCILayout(ctx context.Context, dir, tag string, opts ...Option) (v1.Ima
 		if err != nil {
 			return nil, fmt.Errorf("reading OCI layout %s: index %s: %w", dir, desc.Digest, err)
 		}
-		d, err := MatchPlatform(cm.Manifests, makeOptions(opts...).platform)
+		d, err := MatchPlatform(cm.Manifests, o.platform)
+		if err == nil {
+			err = checkLayoutBlob(dir, d, o.manifestLimit())
+		}
 		if err != nil {
 			return nil, fmt.Errorf("reading OCI layout %s: index %s: %w", dir, desc.Digest, err)
 		}
 		idx, desc = child, d
 	}
 	img, err := idx.Image(desc.Digest)
+	if err == nil {
+		err = checkConfigSize(img, o.configLimit())
+	}
 	if err != nil {
 		return nil, fmt.Errorf("reading OCI layout %s: image %s: %w", dir, desc.Digest, err)
 	}

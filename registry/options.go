@@ -32,6 +32,8 @@ type options struct {
 
 	blobProgress func(BlobEvent)
 	mountFrom    []string
+
+	maxManifest, maxConfig int64
 }
 
 // WithInsecureRegistries marks registries insecure, as docker's
@@ -128,7 +130,7 @@ func (o *options) remoteVia(ctx context.Context, rt http.RoundTripper) []remote.
 		remote.WithAuthFromKeychain(o.keychain),
 		remote.WithPlatform(o.platform),
 		remote.WithJobs(o.jobs),
-		remote.WithTransport(reauth{inner: rt}),
+		remote.WithTransport(reauth{inner: capManifests{inner: rt, limit: o.manifestLimit()}}),
 		remote.WithRetryBackoff(o.retry),
 	}
 	if o.userAgent != "" {

@@ -30,6 +30,9 @@ func Image(ctx context.Context, ref string, opts ...Option) (v1.Image, error) {
 	digest := desc.Digest.String()
 	if !desc.MediaType.IsIndex() {
 		img, err := desc.Image()
+		if err == nil {
+			err = checkConfigSize(img, o.configLimit())
+		}
 		if err != nil {
 			return nil, newError("pulling", ref, digest, err)
 		}
@@ -48,6 +51,9 @@ func Image(ctx context.Context, ref string, opts ...Option) (v1.Image, error) {
 		return nil, newError("pulling", ref, digest, err)
 	}
 	img, err := idx.Image(child.Digest)
+	if err == nil {
+		err = checkConfigSize(img, o.configLimit())
+	}
 	if err != nil {
 		return nil, newError("pulling", ref, child.Digest.String(), err)
 	}
