@@ -137,6 +137,14 @@ func TestDigestMemo(t *testing.T) {
 	if got := opens.Swap(0); got != 0 {
 		t.Errorf("second digest opened %d files, want 0 (memo hit)", got)
 	}
+	// Another process decodes the memo file: forget the in-process copy.
+	loaded.Clear()
+	if third := digestOf(t, c, memo, "a.txt", "dir"); third != first {
+		t.Fatalf("digest from the memo file %s != %s", third, first)
+	}
+	if got := opens.Swap(0); got != 0 {
+		t.Errorf("digest with the memo read from disk opened %d files, want 0", got)
+	}
 	if d := digestOf(t, c, "", "a.txt", "dir"); d != first {
 		t.Errorf("digest without memo %s != %s", d, first)
 	}

@@ -26,10 +26,18 @@ type memoEntry struct {
 	Sum string `json:"sha256"`
 }
 
-// memoFile is the on-disk memo format.
+// memoFile is the on-disk memo format (gob: every field exported).
 type memoFile struct {
-	Version int         `json:"version"`
-	Entries []memoEntry `json:"entries"`
+	Version int
+	Entries []memoRecord
+}
+
+// memoRecord is a memoEntry as stored on disk.
+type memoRecord struct {
+	Path               string
+	Size, Mtime, Ctime int64
+	Ino                uint64
+	Sum                string
 }
 
 // memoVersion 2 is gob-encoded: decoding 20,000 entries as JSON took a
@@ -95,8 +103,8 @@ func loadMemo(p string) (*memo, error) {
 		return m, nil
 	}
 	m.written = fi.ModTime().UnixNano()
-	for _, e := range mf.Entries {
-		m.entries[e.Path] = e
+	for _, r := range mf.Entries {
+		m.entries[r.Path] = memoEntry{memoKey: memoKey{Path: r.Path, Size: r.Size, Mtime: r.Mtime, Ino: r.Ino, Ctime: r.Ctime}, Sum: r.Sum}
 	}
 	loaded.Store(p, &loadedMemo{m: m, size: fi.Size(), mtime: m.written})
 	return m, nil
@@ -137,9 +145,9 @@ func (m *memo) save() error {
 		m.mu.Unlock()
 		return nil
 	}
-	mf := memoFile{Version: memoVersion, Entries: make([]memoEntry, 0, len(m.entries))}
+	mf := memoFile{Version: memoVersion, Entries: make([]memoRecord, 0, len(m.entries))}
 	for _, e := range m.entries {
-		mf.Entries = append(mf.Entries, e)
+		mf.Entries = append(mf.Entries, memoRecord{Path: e.Path, Size: e.Size, Mtime: e.Mtime, Ctime: e.Ctime, Ino: e.Ino, Sum: e.Sum})
 	}
 	m.mu.Unlock()
 	tmp, err := os.CreateTemp(filepath.Dir(m.path), ".memo-*")
