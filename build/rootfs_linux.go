@@ -3,12 +3,14 @@ package build
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/ibuild/ibuild/build/sandbox"
 	"github.com/ibuild/ibuild/layer"
 )
 
@@ -29,9 +31,72 @@ func (b *builder) snapshots(ctx context.Context, layers []layer.Info) ([]string,
 	return dirs, nil
 }
 
+// overlayUnsupported says why overlay mounts with upper directories below
+// root cannot work ("" when they may): an overlayfs upper directory cannot
+// itself be on overlayfs, and extracting snapshots there (0/0 character
+// devices) is refused.
+func overlayUnsupported(root string) string {
+	var st unix.Statfs_t
+	if err := unix.Statfs(root, &st); err == nil && st.Type == unix.OVERLAYFS_SUPER_MAGIC {
+		return fmt.Sprintf("%s is on overlayfs, which cannot hold an overlay upper directory", root)
+	}
+	return ""
+}
+
+// copyRootfs applies layers in order to a fresh directory below the
+// store's mounts directory and returns it with a function removing it: a
+// plain copy of the root file system, where overlayfs cannot be used.
+func (b *builder) copyRootfs(ctx context.Context, layers []layer.Info) (string, func(), error) {
+	if err := b.ensureBlobs(ctx, layers); err != nil {
+		return "", nil, err
+	}
+	tmp, err := b.opt.Store.TempDir("rootfs-")
+	if err != nil {
+		return "", nil, err
+	}
+	cleanup := func() { os.RemoveAll(tmp) }
+	root := filepath.Join(tmp, "rootfs")
+	if err := ExportRootfs(ctx, b.opt.Store, layers, root); err != nil {
+		cleanup()
+		return "", nil, err
+	}
+	return root, cleanup, nil
+}
+
+// executeScan runs spec on a plain copy of the parent's root file system
+// and diffs it by scanning: the fallback where overlayfs cannot be used.
+func (b *builder) executeScan(ctx context.Context, st *stageState, spec sandbox.Spec, out *logWriter, r *stepRun) (*layer.Info, error) {
+	root, cleanup, err := b.copyRootfs(ctx, st.layers)
+	if err != nil {
+		return nil, err
+	}
+	defer cleanup()
+	spec.Rootfs = root
+	if err := sandbox.PrepareRootfs(spec); err != nil {
+		return nil, err
+	}
+	before, err := layer.ScanRoot(ctx, root)
+	if err != nil {
+		return nil, err
+	}
+	if err := sandbox.Run(ctx, spec); err != nil {
+		out.flush()
+		return nil, runError(spec.Args, out, err)
+	}
+	out.flush()
+	epoch := b.opt.epoch()
+	return b.writeLayer(ctx, r, func(w io.Writer) error {
+		return layer.WriteScanDiff(ctx, w, before, layer.TarOptions{SourceDateEpoch: &epoch})
+	})
+}
+
 // mountRootfs mounts a read-only overlay of the layers' snapshots and
-// returns its directory and a function that unmounts and removes it.
+// returns its directory and a function that unmounts and removes it. Where
+// overlayfs cannot be used it returns a plain copy instead.
 func (b *builder) mountRootfs(ctx context.Context, layers []layer.Info) (string, func(), error) {
+	if overlayUnsupported(b.opt.Store.Root()) != "" {
+		return b.copyRootfs(ctx, layers)
+	}
 	dirs, err := b.snapshots(ctx, layers)
 	if err != nil {
 		return "", nil, err
@@ -59,7 +124,7 @@ func (b *builder) mountRootfs(ctx context.Context, layers []layer.Info) (string,
 	}
 	if err := mountOverlay(merged, lower, "", ""); err != nil {
 		os.RemoveAll(tmp)
-		return "", nil, err
+		return b.copyRootfs(ctx, layers) // overlayfs unusable on this kernel
 	}
 	cleanup := func() {
 		_ = unix.Unmount(merged, unix.MNT_DETACH)

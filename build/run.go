@@ -1,6 +1,7 @@
 package build
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
@@ -139,34 +141,16 @@ func historyArgs(st *stageState) string {
 	return fmt.Sprintf("|%d %s ", len(p), strings.Join(p, " "))
 }
 
-// execute runs args in the sandbox and turns its changes into a layer.
+// execute runs args in the sandbox and turns its changes into a layer: on
+// an overlay diffed through its upper directory, or, where overlayfs cannot
+// be used, on a plain copy of the parent's root diffed by scanning it.
 func (b *builder) execute(ctx context.Context, st *stageState, args, env []string, network string, mounts []sandbox.Mount, r *stepRun) (*layer.Info, error) {
-	snaps, err := b.snapshots(ctx, st.layers)
-	if err != nil {
-		return nil, err
-	}
-	lower := make([]string, 0, len(snaps))
-	for i := len(snaps) - 1; i >= 0; i-- {
-		lower = append(lower, snaps[i])
-	}
-	tmp, err := b.opt.Store.TempDir("run-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(tmp)
-	upper, work := filepath.Join(tmp, "upper"), filepath.Join(tmp, "work")
-	for _, d := range []string{upper, work} {
-		if err := os.Mkdir(d, 0o755); err != nil {
-			return nil, err
-		}
-	}
 	out := newLogWriter(r)
 	cwd := st.cfg.Config.WorkingDir
 	if cwd == "" {
 		cwd = "/"
 	}
 	spec := sandbox.Spec{
-		Lowerdirs: lower, Upperdir: upper, Workdir: work,
 		Args: args, Env: env, Cwd: cwd, User: st.cfg.Config.User,
 		Hosts: b.hosts(), ResolvConf: b.opt.ResolvConf,
 		Network: sandbox.Network(network), Mounts: mounts,
@@ -174,21 +158,64 @@ func (b *builder) execute(ctx context.Context, st *stageState, args, env []strin
 		Limits: b.opt.Limits, Timeout: b.opt.StepTimeout, NoNewPrivs: b.opt.NoNewPrivs,
 		Isolation: b.opt.Isolation, Runtime: b.opt.Runtime,
 	}
+	reason := overlayUnsupported(b.opt.Store.Root())
+	if reason == "" {
+		info, err := b.executeOverlay(ctx, st, spec, out, r)
+		if !errors.Is(err, sandbox.ErrOverlayUnavailable) {
+			return info, err
+		}
+		reason = err.Error()
+	}
+	r.log("stderr", "differ: scan (overlayfs unavailable: "+reason+")")
+	return b.executeScan(ctx, st, spec, out, r)
+}
+
+// executeOverlay runs spec on an overlay of the parent's snapshots and
+// diffs the upper directory. A failed overlay mount is returned as is
+// (sandbox.ErrOverlayUnavailable), before the command ran.
+func (b *builder) executeOverlay(ctx context.Context, st *stageState, spec sandbox.Spec, out *logWriter, r *stepRun) (*layer.Info, error) {
+	snaps, err := b.snapshots(ctx, st.layers)
+	if err != nil {
+		return nil, err
+	}
+	for i := len(snaps) - 1; i >= 0; i-- {
+		spec.Lowerdirs = append(spec.Lowerdirs, snaps[i])
+	}
+	tmp, err := b.opt.Store.TempDir("run-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	spec.Upperdir, spec.Workdir = filepath.Join(tmp, "upper"), filepath.Join(tmp, "work")
+	for _, d := range []string{spec.Upperdir, spec.Workdir} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			return nil, err
+		}
+	}
 	runErr := sandbox.Run(ctx, spec)
 	out.flush()
-	if runErr != nil {
-		var ee *sandbox.ExitError
-		if errors.As(runErr, &ee) {
-			return nil, &RunError{Args: args, Code: ee.Code, Tail: out.tail(), Err: runErr}
-		}
-		return nil, &RunError{Args: args, Code: -1, Tail: out.tail(), Err: runErr}
+	if errors.Is(runErr, sandbox.ErrOverlayUnavailable) {
+		return nil, runErr
 	}
-	return b.diff(ctx, upper)
+	if runErr != nil {
+		return nil, runError(spec.Args, out, runErr)
+	}
+	return b.diff(ctx, r, spec.Upperdir)
+}
+
+// runError wraps the failure of a RUN command with its exit code and the
+// last lines of its output.
+func runError(args []string, out *logWriter, err error) error {
+	var ee *sandbox.ExitError
+	if errors.As(err, &ee) {
+		return &RunError{Args: args, Code: ee.Code, Tail: out.tail(), Err: err}
+	}
+	return &RunError{Args: args, Code: -1, Tail: out.tail(), Err: err}
 }
 
 // diff turns the overlay upper dir of a RUN into a stored layer and keeps
 // the upper dir as that layer's snapshot. An empty upper dir yields no layer.
-func (b *builder) diff(ctx context.Context, upper string) (*layer.Info, error) {
+func (b *builder) diff(ctx context.Context, r *stepRun, upper string) (*layer.Info, error) {
 	ents, err := os.ReadDir(upper)
 	if err != nil {
 		return nil, err
@@ -197,18 +224,42 @@ func (b *builder) diff(ctx context.Context, upper string) (*layer.Info, error) {
 		return nil, nil
 	}
 	epoch := b.opt.epoch()
-	pr, pw := io.Pipe()
-	go func() {
-		pw.CloseWithError(layer.WriteOverlayDiff(ctx, pw, upper, layer.TarOptions{SourceDateEpoch: &epoch}))
-	}()
-	info, err := b.opt.Store.WriteLayer(ctx, pr, b.opt.Compression, b.opt.CompressionLevel)
-	pr.CloseWithError(io.ErrClosedPipe)
-	if err != nil {
-		return nil, fmt.Errorf("writing layer: %w", err)
+	info, err := b.writeLayer(ctx, r, func(w io.Writer) error {
+		return layer.WriteOverlayDiff(ctx, w, upper, layer.TarOptions{SourceDateEpoch: &epoch})
+	})
+	if err != nil || info == nil {
+		return info, err
 	}
 	if _, err := b.opt.Store.AdoptSnapshot(ctx, info.DiffID, upper); err != nil {
 		return nil, fmt.Errorf("keeping snapshot: %w", err)
 	}
+	return info, nil
+}
+
+// emptyTarSize is the size of a tar stream without entries (its end marker).
+const emptyTarSize = 1024
+
+// writeLayer stores the tar stream that gen writes as a layer, compressed
+// as configured; a stream without entries yields no layer. It logs how
+// long diff and compression took, from the end of the command.
+func (b *builder) writeLayer(ctx context.Context, r *stepRun, gen func(w io.Writer) error) (*layer.Info, error) {
+	start := time.Now()
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(gen(pw)) }()
+	defer pr.CloseWithError(io.ErrClosedPipe)
+	br := bufio.NewReaderSize(pr, 4096)
+	if head, err := br.Peek(emptyTarSize + 1); len(head) <= emptyTarSize {
+		if err != nil && !errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("writing layer: %w", err)
+		}
+		return nil, nil
+	}
+	info, err := b.opt.Store.WriteLayer(ctx, br, b.opt.Compression, b.opt.CompressionLevel)
+	if err != nil {
+		return nil, fmt.Errorf("writing layer: %w", err)
+	}
+	r.log("stderr", fmt.Sprintf("diff+compress (%s): %d bytes (%d compressed) in %s",
+		b.opt.Compression, info.UncompressedSize, info.Size, time.Since(start).Round(time.Millisecond)))
 	return &info, nil
 }
 

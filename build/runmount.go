@@ -2,12 +2,9 @@ package build
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"path"
-	"path/filepath"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
@@ -123,11 +120,11 @@ func (b *builder) mountOne(ctx context.Context, p mountPlan, set *runMountSet) e
 		}
 		set.mounts = append(set.mounts, sm)
 	case instructions.MountTypeCache:
-		sum := sha256.Sum256([]byte(p.id))
-		dir := filepath.Join(b.opt.Store.Root(), "cache-mounts", hex.EncodeToString(sum[:16]))
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+		dir, release, err := b.cacheDir(ctx, p)
+		if err != nil {
 			return fmt.Errorf("cache mount %s: %w", p.id, err)
 		}
+		set.cleanups = append(set.cleanups, release)
 		set.mounts = append(set.mounts, sandbox.Mount{Type: "cache", Source: dir, Target: p.target})
 	case instructions.MountTypeTmpfs:
 		var opts []string

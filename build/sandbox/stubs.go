@@ -2,12 +2,15 @@ package sandbox
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
 	"sort"
 	"strings"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
 )
 
 // makeStubLayer fills dir, which becomes the bottom-most overlay lower layer,
@@ -150,4 +153,41 @@ func sweepCreated(rootfs string, existed map[string]bool, paths []string) {
 			_ = os.Remove(full) // a directory only if empty
 		}
 	}
+}
+
+// PrepareRootfs creates in spec.Rootfs every mount point the sandbox needs
+// that is missing there (empty directories and files, as the stub layer
+// does for an overlay), so that a differ comparing the tree before and
+// after the step sees only what the command changed. Paths resolve inside
+// the rootfs.
+func PrepareRootfs(spec Spec) error {
+	dirs, files := mountTargets(spec)
+	for _, d := range dirs {
+		p, err := securejoin.SecureJoin(spec.Rootfs, d)
+		if err != nil {
+			return fmt.Errorf("mount point %s: %w", d, err)
+		}
+		if _, err := os.Lstat(p); err == nil {
+			continue
+		}
+		if err := os.MkdirAll(p, 0o755); err != nil {
+			return fmt.Errorf("mount point %s: %w", d, err)
+		}
+	}
+	for _, f := range files {
+		p, err := securejoin.SecureJoin(spec.Rootfs, f)
+		if err != nil {
+			return fmt.Errorf("mount point %s: %w", f, err)
+		}
+		if _, err := os.Lstat(p); err == nil {
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return fmt.Errorf("mount point %s: %w", f, err)
+		}
+		if err := os.WriteFile(p, nil, 0o644); err != nil {
+			return fmt.Errorf("mount point %s: %w", f, err)
+		}
+	}
+	return nil
 }
