@@ -119,7 +119,7 @@ func (b *builder) copyStep(ctx context.Context, st *stageState, cs copySpec, cha
 	key := chainKey(st.key, cs.name, ref.key, cs.srcs.SourcePaths, dest, destDir, cs.chown, cs.chmod,
 		digest, remoteDigests, heredocs, cs.unpack, st.cfg.Config.WorkingDir, hostPlatform().String())
 	b.noteInputs(st, key, map[string]string{"sources": digest + ref.key + strings.Join(remoteDigests, ",") + strings.Join(heredocs, ","),
-		"destination": dest, "chown": cs.chown, "chmod": cs.chmod, "source list": strings.Join(cs.srcs.SourcePaths, " ")}, sourceFiles(matches))
+		"destination": dest, "chown": cs.chown, "chmod": cs.chmod, "source list": strings.Join(cs.srcs.SourcePaths, " ")}, func() map[string]string { return sourceFiles(matches) })
 
 	createdBy := text + " # buildkit"
 	if hit, err := b.cacheHit(ctx, st, key); err != nil || hit != nil {

@@ -23,11 +23,15 @@ type stepInputs struct {
 	Parent string            `json:"parent"`
 	Inputs map[string]string `json:"inputs"`
 	Files  map[string]string `json:"files,omitempty"` // path → size/mode/owner/mtime signature
+
+	files func() map[string]string // computes Files, only when the step runs
 }
 
-// noteInputs records the inputs of the step about to be looked up.
-func (b *builder) noteInputs(st *stageState, key v1.Hash, inputs map[string]string, files map[string]string) {
-	b.cur = &stepInputs{Key: key.String(), Parent: st.key.String(), Inputs: inputs, Files: files}
+// noteInputs records the inputs of the step about to be looked up. files,
+// which may be nil, lists the step's source files; it is called only for a
+// step that runs, so a cache hit pays nothing for explanations.
+func (b *builder) noteInputs(st *stageState, key v1.Hash, inputs map[string]string, files func() map[string]string) {
+	b.cur = &stepInputs{Key: key.String(), Parent: st.key.String(), Inputs: inputs, files: files}
 }
 
 // envInputs names the inputs of a RUN for explanations.
@@ -86,6 +90,9 @@ func (b *builder) missReason(st *stageState, n int) string {
 	cur := b.cur
 	if cur == nil {
 		return ""
+	}
+	if cur.files != nil && cur.Files == nil {
+		cur.Files = cur.files()
 	}
 	var prev stepInputs
 	data, err := os.ReadFile(b.explainPath(st, n))

@@ -201,11 +201,11 @@ func (r *stepRun) log(stream, line string) {
 
 func (r *stepRun) done(cached bool, info *layer.Info, key v1.Hash, err error) {
 	reason := ""
-	if err == nil && r.st != nil && r.b.cur != nil {
-		if !cached {
-			reason = r.b.missReason(r.st, r.ord)
-			r.log("stderr", "cache miss: "+reason)
-		}
+	if err == nil && r.st != nil && r.b.cur != nil && !cached {
+		// A hit's inputs equal the saved ones; only a step that ran
+		// explains itself and records its inputs for the next build.
+		reason = r.b.missReason(r.st, r.ord)
+		r.log("stderr", "cache miss: "+reason)
 		r.b.saveInputs(r.st, r.ord)
 	}
 	d := time.Since(r.start)
