@@ -385,3 +385,67 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// checkStoreValid fails if any blob does not hash to its name or partial
+// writes are left in ingest or snapshots.
+func checkStoreValid(t *testing.T, root string) {
+	t.Helper()
+	blobs, _ := os.ReadDir(filepath.Join(root, "blobs", "sha256"))
+	for _, b := range blobs {
+		raw, err := os.ReadFile(filepath.Join(root, "blobs", "sha256", b.Name()))
+		if err != nil {
+			t.Errorf("blob %s: %v", b.Name(), err)
+			continue
+		}
+		if sum := fmt.Sprintf("%x", sha256.Sum256(raw)); sum != b.Name() {
+			t.Errorf("blob %s hashes to %s", b.Name(), sum)
+		}
+	}
+	if ents, _ := os.ReadDir(filepath.Join(root, "ingest")); len(ents) != 0 {
+		t.Errorf("ingest leftovers: %v", ents)
+	}
+	snaps, _ := os.ReadDir(filepath.Join(root, "snapshots"))
+	for _, e := range snaps {
+		if strings.HasPrefix(e.Name(), ".tmp") {
+			t.Errorf("snapshot leftover %s", e.Name())
+		}
+	}
+}
+
+// TestDiskFull builds on a 24 MiB tmpfs --root a step whose layer does not
+// fit: the build fails with a clear error, the store holds nothing
+// invalid, and the same build succeeds once there is room.
+func TestDiskFull(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("skipping: mounting a tmpfs needs root")
+	}
+	s := newHostSandbox(t)
+	must(t, os.Mkdir(s.root, 0o755))
+	must(t, unix.Mount("tmpfs", s.root, "tmpfs", 0, "size=24m"))
+	t.Cleanup(func() { unix.Unmount(s.root, unix.MNT_DETACH) })
+	mustRun(t, "--root", s.root, "import", "-t", "busybox", testbase.Busybox(t))
+	ctxDir := t.TempDir()
+	// 14 MiB of random bytes fit in the RUN's upper directory; its layer
+	// blob (incompressible, another 14 MiB) does not.
+	writeTree(t, ctxDir, map[string]string{"Dockerfile": "FROM busybox\nRUN head -c 14680064 /dev/urandom > /big\nRUN echo ok > /ok\n"})
+	r := runFor(t, 3*time.Minute, "--root", s.root, "--progress", "plain", "-t", "big", ctxDir)
+	if r.err == nil {
+		t.Fatalf("build on a full disk succeeded:\n%s", r.stderr)
+	}
+	if !strings.Contains(r.stderr, "no space left on device") || !strings.Contains(r.stderr, "Dockerfile:2") {
+		t.Errorf("error does not say the disk is full at Dockerfile:2:\n%s", r.stderr)
+	}
+	t.Logf("error: %s", lastLine(r.stderr))
+	checkStoreValid(t, s.root)
+	if images := mustRun(t, "--root", s.root, "images").stdout; strings.Contains(images, "big") {
+		t.Errorf("a failed build was tagged:\n%s", images)
+	}
+
+	must(t, unix.Mount("tmpfs", s.root, "tmpfs", unix.MS_REMOUNT, "size=128m"))
+	r = runFor(t, 3*time.Minute, "--root", s.root, "--progress", "plain", "-t", "big", ctxDir)
+	if r.err != nil {
+		t.Fatalf("build after freeing space: %v\n%s", r.err, r.stderr)
+	}
+	checkStoreValid(t, s.root)
+	mustRun(t, "--root", s.root, "images")
+}
