@@ -121,9 +121,8 @@ func storeListing(t *testing.T, root string) []string {
 	return out
 }
 
-// checkOCI validates an OCI layout export with go-containerregistry,
-// umoci and skopeo, and returns the image.
-func checkOCI(t *testing.T, dir, tag string) v1.Image {
+// ociImage opens the last image of an OCI layout.
+func ociImage(t *testing.T, dir string) v1.Image {
 	t.Helper()
 	p, err := layout.FromPath(dir)
 	if err != nil {
@@ -144,6 +143,14 @@ func checkOCI(t *testing.T, dir, tag string) v1.Image {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return img
+}
+
+// checkOCI validates an OCI layout export with go-containerregistry,
+// umoci and skopeo, and returns the image.
+func checkOCI(t *testing.T, dir, tag string) v1.Image {
+	t.Helper()
+	img := ociImage(t, dir)
 	if err := validate.Image(img); err != nil {
 		t.Fatalf("validate.Image: %v", err)
 	}
