@@ -449,3 +449,70 @@ func TestDiskFull(t *testing.T) {
 	checkStoreValid(t, s.root)
 	mustRun(t, "--root", s.root, "images")
 }
+
+// TestNoHostLeakage runs a build with a canary environment variable,
+// docker credentials and an extra open file descriptor in the ibuild
+// process, and checks that RUN sees none of them and that nothing of them
+// is recorded in the store (images, configs, history, step records).
+func TestNoHostLeakage(t *testing.T) {
+	s := newHostSandbox(t)
+	mustRun(t, "--root", s.root, "import", "-t", "busybox", testbase.Busybox(t))
+	const canary = "IBUILD_CANARY_7f3a9"
+	dockerCfg := t.TempDir()
+	writeTree(t, dockerCfg, map[string]string{"config.json": `{"auths":{"example.com":{"auth":"` + canary + `"}}}`})
+	leaky, err := os.Create(filepath.Join(t.TempDir(), "leaky-fd-"+canary))
+	must(t, err)
+	defer leaky.Close()
+
+	ctxDir := t.TempDir()
+	writeTree(t, ctxDir, map[string]string{"Dockerfile": "FROM busybox\n" +
+		"RUN env > /env.txt && ls -l /proc/self/fd/ > /fds.txt && cat /proc/self/mountinfo > /mountinfo.txt && " +
+		"(ls -la /root /run /tmp; find / -xdev -name 'config.json') > /files.txt 2>&1\n"})
+	out := filepath.Join(s.parent, "out")
+	cmd := exec.Command(ibuildBin, "--root", s.root, "--progress", "plain", "-t", "leak", "-o", "type=local,dest="+out, ctxDir)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dockerCfg, "DOCKER_CONFIG=" + dockerCfg,
+		canary + "=" + canary, "http_proxy=http://" + canary + ":1"}
+	cmd.ExtraFiles = []*os.File{leaky}
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, b)
+	}
+	for _, f := range []string{"env.txt", "fds.txt", "mountinfo.txt", "files.txt"} {
+		got := readOut(t, out, f)
+		if strings.Contains(got, canary) || strings.Contains(got, dockerCfg) {
+			t.Errorf("RUN saw the host in /%s:\n%s", f, got)
+		}
+	}
+	env := readOut(t, out, "env.txt")
+	for _, line := range strings.Split(strings.TrimSpace(env), "\n") {
+		name, _, _ := strings.Cut(line, "=")
+		switch name {
+		case "PATH", "HOME", "HOSTNAME", "PWD", "SHLVL":
+		default:
+			t.Errorf("RUN environment has %s, not set by the image or Dockerfile", line)
+		}
+	}
+	// fds: 0, 1, 2 and the directory ls is reading.
+	if n := strings.Count(readOut(t, out, "fds.txt"), " -> "); n > 4 {
+		t.Errorf("RUN inherited %d descriptors:\n%s", n, readOut(t, out, "fds.txt"))
+	}
+	// Nothing of the host in the store: configs, manifests, history, step
+	// records, index.
+	filepath.WalkDir(s.root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return nil
+		}
+		if fi, err := d.Info(); err != nil || !fi.Mode().IsRegular() || fi.Size() > 1<<20 {
+			return nil
+		}
+		b, _ := os.ReadFile(p)
+		if bytes.Contains(b, []byte(canary)) || bytes.Contains(b, []byte(dockerCfg)) {
+			t.Errorf("%s records the host environment", p)
+		}
+		return nil
+	})
+	for _, args := range [][]string{{"inspect", "leak"}, {"history", "--no-trunc", "leak"}} {
+		if r := mustRun(t, append([]string{"--root", s.root}, args...)...); strings.Contains(r.stdout, canary) {
+			t.Errorf("ibuild %s shows the host environment:\n%s", args[0], r.stdout)
+		}
+	}
+}
