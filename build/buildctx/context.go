@@ -30,6 +30,7 @@ const maxSymlinks = 40
 type Context struct {
 	dir        string // absolute, symlinks resolved
 	ignoreFile string
+	excluded   []string // context-relative paths excluded outright (WithExclude)
 
 	mu sync.Mutex // patternmatcher compiles lazily and is not concurrency-safe
 	pm *patternmatcher.PatternMatcher
@@ -39,7 +40,8 @@ type Context struct {
 // use: the caller passes "<Dockerfile>.dockerignore" when that exists next to
 // the Dockerfile, else CONTEXT/.dockerignore; "" means none. A missing
 // ignore file is not an error (docker treats it as empty).
-func Open(dir, ignoreFile string) (*Context, error) {
+// Options (WithExclude) add rules beyond the ignore file.
+func Open(dir, ignoreFile string, opts ...Option) (*Context, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("opening build context %s: %w", dir, err)
@@ -56,6 +58,11 @@ func Open(dir, ignoreFile string) (*Context, error) {
 		return nil, fmt.Errorf("opening build context %s: not a directory", dir)
 	}
 	c := &Context{dir: real, ignoreFile: ignoreFile}
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	c.excluded = excludedPaths(real, o.exclude)
 	var patterns []string
 	if ignoreFile != "" {
 		patterns, err = readIgnoreFile(ignoreFile)
@@ -116,6 +123,9 @@ func (c *Context) Ignored(p string) (bool, error) {
 	if p == "." || p == "/" {
 		return false, nil
 	}
+	if c.isExcluded(p) {
+		return true, nil
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	m, err := c.pm.MatchesOrParentMatches(strings.TrimPrefix(p, "/"))
@@ -123,6 +133,53 @@ func (c *Context) Ignored(p string) (bool, error) {
 		return false, fmt.Errorf("matching %s against ignore file %s: %w", p, c.ignoreFile, err)
 	}
 	return m, nil
+}
+
+// Option configures Open.
+type Option func(*options)
+
+type options struct{ exclude []string }
+
+// WithExclude leaves the host directories or files paths out of the
+// context as if ignored, with no "!" exception able to bring them back.
+// Paths outside the context are ignored. The builder passes its --root,
+// so that a context containing the store (COPY . with --root ./store)
+// never copies the store, or its half-written files, into an image.
+func WithExclude(paths ...string) Option {
+	return func(o *options) { o.exclude = append(o.exclude, paths...) }
+}
+
+// excludedPaths turns host paths into context-relative ones, keeping
+// those inside the context dir (itself excluded: that would empty it).
+func excludedPaths(dir string, paths []string) []string {
+	var out []string
+	for _, p := range paths {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			continue
+		}
+		if real, err := filepath.EvalSymlinks(abs); err == nil {
+			abs = real
+		}
+		rel, err := filepath.Rel(dir, abs)
+		if err != nil || rel == "." || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			continue
+		}
+		out = append(out, filepath.ToSlash(rel))
+	}
+	return out
+}
+
+// isExcluded reports whether the cleaned context-relative p is, or is
+// below, a WithExclude path.
+func (c *Context) isExcluded(p string) bool {
+	p = strings.TrimPrefix(p, "/")
+	for _, x := range c.excluded {
+		if p == x || strings.HasPrefix(p, x+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 // hasExceptions reports whether the ignore rules contain "!" patterns, in

@@ -9,6 +9,7 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
+	"syscall"
 )
 
 // Source is one file, directory or symlink selected for a COPY.
@@ -80,8 +81,8 @@ func (c *Context) selectOne(ctx context.Context, arg string) (Match, error) {
 	var dirs int
 	for _, cand := range candidates {
 		files, isDir, err := c.selectRoot(ctx, arg, cand)
-		if errors.Is(err, ErrNotFound) {
-			continue // ignored; other matches may remain
+		if errors.Is(err, ErrNotFound) || errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+			continue // ignored, or a literal component below a file; other matches may remain
 		}
 		if err != nil {
 			return Match{}, err
@@ -114,12 +115,15 @@ func (c *Context) selectRoot(ctx context.Context, arg, p string) ([]Source, bool
 	if err != nil {
 		return nil, false, fmt.Errorf("%s: %w", arg, err)
 	}
+	if c.isExcluded(real) {
+		return nil, false, fmt.Errorf("%s: %s is excluded from the build context: %w", arg, p, ErrNotFound)
+	}
 	ignored, err := c.Ignored(real)
 	if err != nil {
 		return nil, false, err
 	}
 	if fi.IsDir() {
-		if ignored && !c.hasExceptions() {
+		if ignored && (!c.hasExceptions() || c.isExcluded(real)) {
 			return nil, false, fmt.Errorf("%s: %s is excluded by %s: %w", arg, p, c.ignoreFile, ErrNotFound)
 		}
 		files, err := c.walk(ctx, real, "")
@@ -157,6 +161,9 @@ func (c *Context) walk(ctx context.Context, dir, relBase string) ([]Source, erro
 	for _, e := range entries {
 		p := path.Join(dir, e.Name())
 		rel := path.Join(relBase, e.Name())
+		if c.isExcluded(p) {
+			continue
+		}
 		ignored, err := c.Ignored(p)
 		if err != nil {
 			return nil, err
