@@ -21,8 +21,20 @@ const (
 // accepts names such as "a/./b" or "-x" that docker rejects.
 var pathComponent = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$`)
 
+// nameTotalLengthMax is docker's limit on a repository name including its
+// registry (distribution/reference NameTotalLengthMax), checked, as docker
+// does, on the normalised name ("docker.io/library/x").
+const nameTotalLengthMax = 255
+
 // checkPath rejects repository paths docker would reject.
 func checkPath(ref name.Reference) error {
+	reg := ref.Context().RegistryStr()
+	if reg == name.DefaultRegistry {
+		reg = dockerHub
+	}
+	if n := len(reg) + 1 + len(ref.Context().RepositoryStr()); n > nameTotalLengthMax {
+		return fmt.Errorf("repository name must not be more than %d characters (%s/... has %d)", nameTotalLengthMax, reg, n)
+	}
 	for _, c := range strings.Split(ref.Context().RepositoryStr(), "/") {
 		if !pathComponent.MatchString(c) {
 			return fmt.Errorf("invalid repository path component %q: must be lowercase letters and digits separated by '.', '_', '__' or '-'", c)
@@ -142,8 +154,9 @@ func canonicalRepo(r name.Repository) string {
 
 // FamiliarName turns a normalised name back into docker's short form for
 // display: "docker.io/library/alpine:3.19" is "alpine:3.19",
-// "docker.io/me/app:1" is "me/app:1"; names on other registries are
-// returned unchanged.
+// "docker.io/me/app:1" is "me/app:1"; names on other registries, and Hub
+// names whose first component would read as a registry ("docker.io/a.b/c"),
+// are returned unchanged.
 func FamiliarName(s string) string {
 	for _, hub := range []string{dockerHub + "/", name.DefaultRegistry + "/"} {
 		rest, ok := strings.CutPrefix(s, hub)
@@ -156,6 +169,11 @@ func FamiliarName(s string) string {
 			if !strings.Contains(path, "/") {
 				return short
 			}
+		}
+		// "docker.io/0.0/x" must keep its registry: "0.0/x" would name
+		// the registry 0.0 (found by FuzzNormalize).
+		if first, _, ok := strings.Cut(rest, "/"); ok && (strings.ContainsAny(first, ".:") || first == "localhost") {
+			return dockerHub + "/" + rest
 		}
 		return rest
 	}

@@ -33,9 +33,23 @@ func TestNormalize(t *testing.T) {
 	}
 }
 
+func TestNormalizeLongestName(t *testing.T) {
+	in := strings.Repeat("0", 237) // docker.io/library/ + 237 = 255
+	n, err := Normalize(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, err := Normalize(n); err != nil || again != n {
+		t.Errorf("Normalize(%q) = %q, %v", n, again, err)
+	}
+}
+
 func TestNormalizeErrors(t *testing.T) {
 	for _, in := range []string{"", "Alpine", "alpine:", "a b", "alpine@sha256:123",
-		"docker.io/.", "a/./b", "-x", "a_-b", "a..b", "reg.example/a//b", "a/"} {
+		"docker.io/.", "a/./b", "-x", "a_-b", "a..b", "reg.example/a//b", "a/",
+		// docker.io/library/ plus 238 characters is 256: found by FuzzNormalize
+		// (testdata/fuzz/FuzzNormalize/bd0f851ca6d47dde).
+		strings.Repeat("0", 238), "reg.example/" + strings.Repeat("a", 244)} {
 		if got, err := Normalize(in); err == nil {
 			t.Errorf("Normalize(%q) = %q, want an error", in, got)
 		}
@@ -52,6 +66,10 @@ func TestFamiliarName(t *testing.T) {
 		{"docker.io/library/a/b:1", "library/a/b:1"},
 		{"docker.io/library/alpine@sha256:00", "alpine@sha256:00"},
 		{"127.0.0.1:5000/app:latest", "127.0.0.1:5000/app:latest"},
+		// A first component that reads as a registry keeps docker.io (found
+		// by FuzzNormalize: testdata/fuzz/FuzzNormalize/69b06b315cf0a5d4).
+		{"docker.io/0.0/0:latest", "docker.io/0.0/0:latest"},
+		{"docker.io/localhost/x:1", "docker.io/localhost/x:1"},
 		{"alpine:3.19", "alpine:3.19"},
 	} {
 		if got := FamiliarName(tc.in); got != tc.want {
