@@ -20,6 +20,14 @@ func FuzzApply(f *testing.F) {
 	f.Add(rawTar(f, sym("s", "/"), reg("s/x", "z"), hardl("h", "s/x"), reg("../up", "")))
 	f.Add(rawTar(f, dir("o/"), reg("o/.wh..wh..opq", ""), reg(".wh.a", ""), reg("o/.wh...", "")))
 	f.Add(rawTar(f, entry{name: "c", typ: tar.TypeChar, major: 1}, entry{name: "f", typ: tar.TypeFifo}))
+	// The shapes of the breakout tables, so that mutation starts from them.
+	f.Add(rawTar(f, sym("a", "b"), sym("b", "c/../../.."), sym("c", "d"), reg("a/victim/secret", "x")))
+	f.Add(rawTar(f, sym("go_up", ".."), dir("d/"), sym("d/go_up", "../go_up"), reg("d/go_up/go_up/victim/x", "x")))
+	f.Add(rawTar(f, sym("s", "../victim"), hardl("l", "s/secret"), reg("s/.wh.secret", ""), reg("s/.wh..wh..opq", "")))
+	f.Add(rawTar(f, dir("d/"), reg("d/new", "n"), reg("d/.wh..wh..opq", ""), sym("l", "d"), reg(".wh.l", "")))
+	f.Add(rawTar(f, entry{name: "d/", typ: tar.TypeDir, xattrs: map[string]string{"trusted.overlay.opaque": "y"}},
+		entry{name: "b", typ: tar.TypeBlock, major: 1<<21 - 1, minor: 1 << 20}, entry{name: "/", typ: tar.TypeReg, body: "x"}))
+	f.Add(rawTar(f, sym("s", "../victim/sub"), entry{name: "s/", typ: tar.TypeDir, mode: 0o777}, hardl("./", "s")))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) > maxFuzzInput {
 			t.Skip("input too large")
