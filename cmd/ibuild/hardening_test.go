@@ -10,6 +10,8 @@ import (
 	"io/fs"
 	mrand "math/rand/v2"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +25,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/klauspost/compress/gzip"
 	"golang.org/x/sys/unix"
 
 	"github.com/ibuild/ibuild/internal/testbase"
@@ -608,5 +611,84 @@ func blobsValid(t *testing.T, root string) {
 		if err == nil && fmt.Sprintf("%x", sha256.Sum256(raw)) != b.Name() {
 			t.Errorf("blob %s does not hash to its name", b.Name())
 		}
+	}
+}
+
+// bombLayer is a gzip layer of n MiB of zeros in 1 MiB files: a few
+// hundred KiB that expand a thousandfold.
+func bombLayer(t *testing.T, n int) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(zw)
+	zero := make([]byte, 1<<20)
+	for i := range n {
+		must(t, tw.WriteHeader(&tar.Header{Name: fmt.Sprintf("zero%04d", i), Typeflag: tar.TypeReg, Mode: 0o644, Size: 1 << 20}))
+		_, err := tw.Write(zero)
+		must(t, err)
+	}
+	must(t, tw.Close())
+	must(t, zw.Close())
+	return buf.Bytes()
+}
+
+// TestLayerBomb builds FROM a base whose layer is a gzip bomb, with the
+// layer size limit lowered below what it expands to: the build fails
+// naming the layer and the limit, and leaves no partial snapshot.
+func TestLayerBomb(t *testing.T) {
+	host := registrytest.Start(t)
+	bomb := bombLayer(t, 256)
+	t.Logf("bomb: %d bytes expanding to 256 MiB", len(bomb))
+	ref := pushHostileBase(t, host, "bomb", bomb)
+	s := newHostSandbox(t)
+	before := listHost(t, s.victim)
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{"Dockerfile": "FROM " + ref + "\nRUN true\n"})
+	r := runFor(t, 3*time.Minute, "--root", s.root, "--progress", "plain", "--max-layer-size", "64MiB", dir)
+	if strings.Contains(r.stderr, "unknown flag") {
+		t.Skip("needs: a --max-layer-size flag on build (and import, pull --output) passed as layer.WithMaxSize to " +
+			"cache Store.Snapshot's layer.Decompress/ApplySnapshot and build/export.go applyBlob; layer enforces it")
+	}
+	if r.err == nil {
+		t.Fatal("build FROM a bomb succeeded under a 64 MiB limit")
+	}
+	for _, want := range []string{"sha256:", "64MiB", "limit"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	checkStoreValid(t, s.root)
+	s.untouched(t, before)
+}
+
+// TestPullAbsurdManifest pulls from a registry serving a 5 MiB manifest:
+// the pull fails naming the reference and the limit, and stores nothing.
+func TestPullAbsurdManifest(t *testing.T) {
+	big := `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","annotations":{"x":"` +
+		strings.Repeat("x", 5<<20) + `"}}`
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.URL.Path, "/manifests/") {
+			w.Header().Set("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+			io.WriteString(w, big)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer srv.Close()
+	ref := strings.TrimPrefix(srv.URL, "http://") + "/absurd/app:1"
+	root := t.TempDir()
+	mustRun(t, "--root", root, "images")
+	before := storeListing(t, root)
+	r := runFor(t, time.Minute, "--root", root, "pull", ref)
+	if r.err == nil {
+		t.Fatal("pull of a 5 MiB manifest succeeded")
+	}
+	for _, want := range []string{ref, "exceeds the size limit"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	if after := storeListing(t, root); strings.Join(after, ",") != strings.Join(before, ",") {
+		t.Errorf("store changed:\nbefore %v\nafter  %v", before, after)
 	}
 }
