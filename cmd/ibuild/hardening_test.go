@@ -188,6 +188,17 @@ func TestHostileBaseAcrossLayers(t *testing.T) {
 	s.untouched(t, before, "out")
 }
 
+// terabyteLayer is a layer whose one entry claims a terabyte and holds a
+// few KiB: rejected by the default size limit before anything is written.
+func terabyteLayer(t *testing.T) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	must(t, tw.WriteHeader(&tar.Header{Name: "huge", Typeflag: tar.TypeReg, Mode: 0o644, Size: 1 << 40}))
+	buf.Write(make([]byte, 8<<10)) // the header is written; the terabyte never comes
+	return buf.Bytes()
+}
+
 // TestHostileLayerNamesEntry: a base layer that is rejected outright names
 // the layer digest and the entry, and leaves nothing beside the root.
 func TestHostileLayerNamesEntry(t *testing.T) {
@@ -203,6 +214,7 @@ func TestHostileLayerNamesEntry(t *testing.T) {
 		{"invalid-whiteout", `"etc/.wh.."`, rawLayer(t,
 			tarEntry{name: "etc/", typ: tar.TypeDir},
 			tarEntry{name: "etc/.wh..", typ: tar.TypeReg})},
+		{"terabyte-header", `"huge": size 1TiB takes the layer past its 64GiB limit`, terabyteLayer(t)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ref := pushHostileBase(t, host, tc.name, tc.layer)
