@@ -6,6 +6,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -50,6 +51,9 @@ func FuzzApply(f *testing.F) {
 			if b, _ := os.ReadFile(filepath.Join(victim, "secret")); string(b) != "original" {
 				t.Fatalf("%s changed the victim file: %q", ap.name, b)
 			}
+			if ap.name == "ApplyDir" {
+				noOverlayXattrs(t, root)
+			}
 		}
 	})
 }
@@ -75,6 +79,24 @@ func FuzzRoundTrip(f *testing.F) {
 		if second := writeDir(t, dst, "", opts); !bytes.Equal(first, second) {
 			t.Fatalf("round trip changed the layer:\nsrc:\n%s\ndst:\n%s", listTree(t, src, false), listTree(t, dst, false))
 		}
+	})
+}
+
+// noOverlayXattrs fails if a layer applied onto a merged root left any
+// trusted.overlay.* attribute (only ApplySnapshot may set opaque markers).
+func noOverlayXattrs(t *testing.T, root string) {
+	t.Helper()
+	_ = filepath.WalkDir(root, func(p string, _ os.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		x, _ := listXattrs(p)
+		for k := range x {
+			if strings.HasPrefix(k, ovlPrefix) {
+				t.Fatalf("ApplyDir left %s on %s", k, p)
+			}
+		}
+		return nil
 	})
 }
 
