@@ -86,3 +86,27 @@ func TestExport(t *testing.T) {
 		t.Errorf("Export into an existing directory succeeded")
 	}
 }
+
+// TestIgnoredLinkNotFollowed: a symlink that is itself ignored, or lies in
+// an ignored or excluded directory, is not followed to a kept file, as
+// docker never sends it.
+func TestIgnoredLinkNotFollowed(t *testing.T) {
+	root := t.TempDir()
+	mkTree(t, root, "f kept.txt k", "l ign.lnk kept.txt", "d hidden", "l hidden/l ../kept.txt", "d store", "l store/l ../kept.txt")
+	ig := filepath.Join(root, ".dockerignore")
+	if err := os.WriteFile(ig, []byte("*.lnk\nhidden\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Open(root, ig, WithExclude(filepath.Join(root, "store")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, arg := range []string{"ign.lnk", "hidden/l", "store/l"} {
+		if _, err := c.Select(context.Background(), []string{arg}); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Select(%s) err = %v, want ErrNotFound", arg, err)
+		}
+	}
+	if _, err := c.Select(context.Background(), []string{"kept.txt"}); err != nil {
+		t.Errorf("Select(kept.txt): %v", err)
+	}
+}

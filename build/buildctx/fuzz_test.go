@@ -76,5 +76,21 @@ func FuzzIgnore(f *testing.F) {
 				t.Errorf("ignore %q: %s selected=%v, excluded=%v", ignore, p, got[p], excluded(p))
 			}
 		}
+		// WithExclude wins over every rule, "!" exceptions included.
+		cx, err := Open(root, ignorePath, WithExclude(filepath.Join(root, "dir")))
+		if err != nil {
+			t.Fatalf("Open with WithExclude: %v", err)
+		}
+		for _, a := range []string{arg, "."} {
+			ms, err := cx.Select(context.Background(), []string{a})
+			if err != nil {
+				continue
+			}
+			for _, s := range ms[0].Files {
+				if s.Path == "dir" || strings.HasPrefix(s.Path, "dir/") {
+					t.Errorf("Select(%q) selected %s, excluded by WithExclude", a, s.Path)
+				}
+			}
+		}
 	})
 }

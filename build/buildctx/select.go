@@ -115,8 +115,19 @@ func (c *Context) selectRoot(ctx context.Context, arg, p string) ([]Source, bool
 	if err != nil {
 		return nil, false, fmt.Errorf("%s: %w", arg, err)
 	}
-	if c.isExcluded(real) {
+	if c.isExcluded(real) || c.isExcluded(p) {
 		return nil, false, fmt.Errorf("%s: %s is excluded from the build context: %w", arg, p, ErrNotFound)
+	}
+	if real != p && !c.hasExceptions() {
+		// Reached through a symlink: docker never sends an ignored link
+		// (or a link inside an ignored directory), so neither is followed.
+		ignored, err := c.Ignored(p)
+		if err != nil {
+			return nil, false, err
+		}
+		if ignored {
+			return nil, false, fmt.Errorf("%s: %s is excluded by %s: %w", arg, p, c.ignoreFile, ErrNotFound)
+		}
 	}
 	ignored, err := c.Ignored(real)
 	if err != nil {
