@@ -18,7 +18,12 @@
 //     step of its resolution stays inside the context; otherwise
 //     [ErrOutsideContext]. Symlinks met while walking a directory are
 //     selected as symlinks and never followed.
-//   - Ignored files are never selected. An argument that selects nothing but
+//   - Ignored files are never selected, nor followed to: a symlink that is
+//     itself ignored, or lies in an ignored directory, is not found, as
+//     docker never sends it. [WithExclude] paths (the builder's --root when
+//     it lies inside the context) are ignored with no "!" exception able to
+//     bring them back.
+//   - An argument that selects nothing but
 //     ignored files fails with [ErrNotFound], as docker's "failed to compute
 //     cache key: ... not found" does. An ignored directory is still walked when
 //     the ignore file has "!" exceptions, so re-included files (and the
@@ -30,6 +35,10 @@
 //     and re-checks with fstat that it got a regular file, so a file swapped
 //     for a FIFO or symlink after Select is refused rather than followed or
 //     waited on.
+//
+// [Context.Export] writes the selected view of the whole context into a
+// directory, for a RUN --mount=type=bind of the context, which must not
+// show ignored files.
 //
 // Errors name the ignore file, the argument or the file path they concern.
 package buildctx
