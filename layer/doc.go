@@ -9,5 +9,13 @@
 // Extraction is scoped: every path is resolved inside the target root, OCI
 // whiteouts and opaque markers are applied (or converted to overlayfs's
 // on-disk format for per-layer snapshots), and an entry that would escape
-// the root is an error. Package layer imports no other ibuild package.
+// the root is an error, as are invalid whiteouts, non-directory root
+// entries, out-of-range devices and sparse files; trusted.overlay.*
+// attributes in a layer are dropped. Decompression and extraction are
+// bounded (WithMaxSize, WithMaxEntries, WithMaxRatio; defaults
+// DefaultMaxSize and DefaultMaxEntries), failing with an error wrapping
+// ErrLimit, so a bomb costs at most the limit. SECURITY.md at the
+// repository root lists the threat model these rules serve.
+//
+// Package layer imports no other ibuild package.
 package layer
