@@ -22,7 +22,11 @@
 //     manifest last; pulled layers survive dropped connections; a 401 for a
 //     request that carried credentials is retried once;
 //   - files are written through a temporary name and renamed, so a failed
-//     export leaves no half-written archive or index.json behind.
+//     export leaves no half-written archive or index.json behind;
+//   - what a pull reads into memory is bounded: manifests and indexes to
+//     [DefaultMaxManifestSize], configs to [DefaultMaxConfigSize]
+//     ([WithMaxManifestSize], [WithMaxConfigSize]), failing with
+//     [ErrTooLarge] before the config is fetched.
 //
 // Settings are passed in as [Option] values; nothing here reads the
 // environment except go-containerregistry's [authn.DefaultKeychain], which is
