@@ -23,11 +23,11 @@
 //     docker never sends it. [WithExclude] paths (the builder's --root when
 //     it lies inside the context) are ignored with no "!" exception able to
 //     bring them back.
-//   - An argument that selects nothing but
-//     ignored files fails with [ErrNotFound], as docker's "failed to compute
-//     cache key: ... not found" does. An ignored directory is still walked when
-//     the ignore file has "!" exceptions, so re-included files (and the
-//     directories leading to them) are selected.
+//   - An argument that selects nothing but ignored files fails with
+//     [ErrNotFound], as docker's "failed to compute cache key: ... not
+//     found" does. An ignored directory is still walked when the ignore
+//     file has "!" exceptions, so re-included files (and the directories
+//     leading to them) are selected.
 //   - FIFOs, sockets and devices are never opened. While walking a directory
 //     they are skipped (docker skips sockets; skipping FIFOs and devices too
 //     keeps a build from blocking on or reading a device); named directly
