@@ -22,17 +22,19 @@ import (
 
 // builder holds the state of one build.
 type builder struct {
-	opt     Options
-	df      *parser.Dockerfile
-	lex     *shell.Lex
-	ctxDir  *buildctx.Context
-	sink    progress.Sink
-	global  *argScope // global ARGs (before the first FROM) plus predefined ones
-	stages  []*stageState
-	used    map[string]bool // build args consumed by an ARG
-	steps   []StepResult
-	total   int
-	counter int
+	opt    Options
+	df     *parser.Dockerfile
+	lex    *shell.Lex
+	ctxDir *buildctx.Context
+	// ignoreFile is the ignore file the context was opened with.
+	ignoreFile string
+	sink       progress.Sink
+	global     *argScope // global ARGs (before the first FROM) plus predefined ones
+	stages     []*stageState
+	used       map[string]bool // build args consumed by an ARG
+	steps      []StepResult
+	total      int
+	counter    int
 	// lazy maps layer digests hit in a --cache-from source to that source,
 	// until their blobs are fetched.
 	lazy map[v1.Hash]StepSource

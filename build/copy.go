@@ -220,11 +220,12 @@ func (b *builder) context() (*buildctx.Context, error) {
 			ignore = filepath.Join(b.opt.ContextDir, ".dockerignore")
 		}
 	}
-	c, err := buildctx.Open(b.opt.ContextDir, ignore)
+	// The store is never part of the context, even when --root lies in it.
+	c, err := buildctx.Open(b.opt.ContextDir, ignore, buildctx.WithExclude(b.opt.Store.Root()))
 	if err != nil {
 		return nil, err
 	}
-	b.ctxDir = c
+	b.ctxDir, b.ignoreFile = c, ignore
 	return c, nil
 }
 

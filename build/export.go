@@ -30,10 +30,10 @@ func applyBlob(ctx context.Context, store *cache.Store, l layer.Info, dest strin
 		return err
 	}
 	defer rc.Close()
-	tr, err := layer.Decompress(rc)
+	tr, err := layer.Decompress(rc, store.LayerLimits()...)
 	if err != nil {
 		return err
 	}
 	defer tr.Close()
-	return layer.ApplyDir(ctx, dest, tr)
+	return layer.ApplyDir(ctx, dest, tr, store.LayerLimits()...)
 }

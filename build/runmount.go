@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"path/filepath"
+	"strings"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
@@ -166,8 +168,23 @@ func (b *builder) bindMount(ctx context.Context, p mountPlan, set *runMountSet) 
 		return sandbox.Mount{}, err
 	}
 	set.cleanups = append(set.cleanups, src.cleanup)
+	root := src.root
+	if src.context && b.contextFiltered() {
+		// Binding the context directory would show the command every
+		// .dockerignored file (and the store, if --root lies inside it):
+		// bind a copy of the context as builds see it instead.
+		tmp, err := b.opt.Store.TempDir("ctxview-")
+		if err != nil {
+			return sandbox.Mount{}, err
+		}
+		set.cleanups = append(set.cleanups, func() { os.RemoveAll(tmp) })
+		root = filepath.Join(tmp, "ctx")
+		if err := src.ctx.Export(ctx, root); err != nil {
+			return sandbox.Mount{}, err
+		}
+	}
 	source := sourceOrRoot(p.m.Source)
-	host, err := securejoin.SecureJoin(src.root, source)
+	host, err := securejoin.SecureJoin(root, source)
 	if err != nil {
 		return sandbox.Mount{}, fmt.Errorf("bind mount source %s: %w", source, err)
 	}
@@ -186,4 +203,14 @@ func (b *builder) bindMount(ctx context.Context, p mountPlan, set *runMountSet) 
 		sm.Source, sm.ReadOnly = dir, false
 	}
 	return sm, nil
+}
+
+// contextFiltered reports whether the context as builds see it differs from
+// its directory: an ignore file applies, or the store lies inside it.
+func (b *builder) contextFiltered() bool {
+	if b.ignoreFile != "" {
+		return true
+	}
+	rel, err := filepath.Rel(b.ctxDir.Dir(), b.opt.Store.Root())
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
 }

@@ -75,14 +75,14 @@ func (s *Store) extract(ctx context.Context, info layer.Info, dir string) error 
 		return err
 	}
 	defer rc.Close()
-	dr, err := layer.Decompress(rc)
+	dr, err := layer.Decompress(rc, s.opts.layer...)
 	if err != nil {
 		return err
 	}
 	defer dr.Close()
 	h := sha256.New()
 	tee := io.TeeReader(dr, h)
-	if err := layer.ApplySnapshot(ctx, dir, tee); err != nil {
+	if err := layer.ApplySnapshot(ctx, dir, tee, s.opts.layer...); err != nil {
 		// A corrupt blob explains a broken tar better than the tar error.
 		if ctx.Err() == nil {
 			if _, verr := io.Copy(io.Discard, rc); verr != nil {

@@ -15,6 +15,8 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/ibuild/ibuild/layer"
 )
 
 // ErrNotFound is wrapped by errors for missing blobs, tags and images.
@@ -68,8 +70,20 @@ type Store struct {
 type Option func(*options)
 
 type options struct {
-	warn io.Writer
+	warn  io.Writer
+	layer []layer.Option
 }
+
+// WithLayerLimits sets the limits (layer.WithMaxSize and friends) applied
+// when the store extracts a layer, so that a hostile base image fails with
+// an error instead of filling the disk.
+func WithLayerLimits(opts ...layer.Option) Option {
+	return func(o *options) { o.layer = append(o.layer, opts...) }
+}
+
+// LayerLimits returns the limits given to WithLayerLimits, for callers that
+// extract the store's layers themselves.
+func (s *Store) LayerLimits() []layer.Option { return s.opts.layer }
 
 // WithWarnings sets where the store reports problems it recovered from on
 // its own (a corrupt blob evicted, index.json restored from its backup).

@@ -1,17 +1,21 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 
+	units "github.com/docker/go-units"
 	"github.com/spf13/cobra"
 
 	"github.com/ibuild/ibuild/cache"
+	"github.com/ibuild/ibuild/layer"
 )
 
 // globalOptions are flags shared by every command.
 type globalOptions struct {
-	root string
+	root         string
+	maxLayerSize string
 }
 
 func defaultRoot() string {
@@ -26,7 +30,12 @@ func defaultRoot() string {
 }
 
 func (g *globalOptions) store(cmd *cobra.Command) (*cache.Store, error) {
-	return cache.Open(cmd.Context(), g.root, cache.WithWarnings(cmd.ErrOrStderr()))
+	n, err := units.RAMInBytes(g.maxLayerSize)
+	if err != nil {
+		return nil, fmt.Errorf("invalid --max-layer-size %q: %w", g.maxLayerSize, err)
+	}
+	return cache.Open(cmd.Context(), g.root, cache.WithWarnings(cmd.ErrOrStderr()),
+		cache.WithLayerLimits(layer.WithMaxSize(n)))
 }
 
 // newRootCmd returns the ibuild command: like `docker build`, the root
@@ -48,6 +57,8 @@ func newRootCmd() *cobra.Command {
 		},
 	}
 	root.PersistentFlags().StringVar(&g.root, "root", defaultRoot(), "state directory (image store and build cache)")
+	root.PersistentFlags().StringVar(&g.maxLayerSize, "max-layer-size", units.BytesSize(float64(layer.DefaultMaxSize)),
+		"refuse to extract a layer whose uncompressed size exceeds this (a decompression bomb guard)")
 	bo.bind(root)
 	root.AddCommand(
 		newBuildCmd(g),
