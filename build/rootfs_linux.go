@@ -2,11 +2,13 @@ package build
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 
@@ -122,32 +124,86 @@ func (b *builder) mountRootfs(ctx context.Context, layers []layer.Info) (string,
 	for i := len(dirs) - 1; i >= 0; i-- {
 		lower = append(lower, dirs[i])
 	}
-	if err := mountOverlay(merged, lower, "", ""); err != nil {
+	root, unmount, err := mountOverlay(merged, lower, "", "")
+	if err != nil {
 		os.RemoveAll(tmp)
 		return b.copyRootfs(ctx, layers) // overlayfs unusable on this kernel
 	}
 	cleanup := func() {
-		_ = unix.Unmount(merged, unix.MNT_DETACH)
+		unmount()
 		os.RemoveAll(tmp)
 	}
-	return merged, cleanup, nil
+	return root, cleanup, nil
 }
 
-// mountOverlay mounts an overlay at target. Long lowerdir lists are passed
-// relative to a common parent directory to fit the mount data page.
-func mountOverlay(target string, lower []string, upper, work string) error {
+// mountOverlay mounts an overlay and returns the path of its root and a
+// function that unmounts it. The mount is detached (fsopen and fsmount, no
+// place in any mount namespace) and reached through the builder's file
+// descriptor as /proc/PID/fd/N, so that it disappears with the builder even
+// when the builder is killed: nothing is ever left mounted under --root.
+// Kernels without the new mount API get a classic mount at target.
+func mountOverlay(target string, lower []string, upper, work string) (string, func(), error) {
+	root, unmount, err := detachedOverlay(lower, upper, work)
+	if err == nil {
+		return root, unmount, nil
+	}
+	if !errors.Is(err, unix.ENOSYS) {
+		return "", nil, fmt.Errorf("mounting overlay of %s: %w", strings.Join(lower, ":"), err)
+	}
 	opts := "lowerdir=" + strings.Join(lower, ":")
 	if upper != "" {
 		opts += ",upperdir=" + upper + ",workdir=" + work
 	}
 	opts += ",index=off,xino=off,redirect_dir=off,metacopy=off"
 	if len(opts) >= unix.Getpagesize()-1 {
-		return fmt.Errorf("overlay mount options too long (%d layers)", len(lower))
+		return "", nil, fmt.Errorf("overlay mount options too long (%d layers)", len(lower))
 	}
 	if err := unix.Mount("overlay", target, "overlay", 0, opts); err != nil {
-		return fmt.Errorf("mounting overlay at %s: %w", target, err)
+		return "", nil, fmt.Errorf("mounting overlay at %s: %w", target, err)
 	}
-	return nil
+	return target, func() { _ = unix.Unmount(target, unix.MNT_DETACH) }, nil
+}
+
+// detachedOverlay creates an overlay mount that is attached nowhere and
+// returns the /proc path of the file descriptor holding it.
+func detachedOverlay(lower []string, upper, work string) (string, func(), error) {
+	fd, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return "", nil, err
+	}
+	defer unix.Close(fd)
+	for _, l := range lower {
+		if err := unix.FsconfigSetString(fd, "lowerdir+", l); err != nil {
+			return "", nil, err
+		}
+	}
+	if upper != "" {
+		if err := unix.FsconfigSetString(fd, "upperdir", upper); err != nil {
+			return "", nil, err
+		}
+		if err := unix.FsconfigSetString(fd, "workdir", work); err != nil {
+			return "", nil, err
+		}
+	}
+	for _, opt := range [][2]string{{"index", "off"}, {"xino", "off"}, {"redirect_dir", "off"}, {"metacopy", "off"}} {
+		if err := unix.FsconfigSetString(fd, opt[0], opt[1]); err != nil {
+			return "", nil, err
+		}
+	}
+	if err := unix.FsconfigCreate(fd); err != nil {
+		return "", nil, err
+	}
+	var attr int
+	if upper == "" {
+		attr = unix.MOUNT_ATTR_RDONLY
+	}
+	mfd, err := unix.Fsmount(fd, unix.FSMOUNT_CLOEXEC, attr)
+	if err != nil {
+		return "", nil, err
+	}
+	f := os.NewFile(uintptr(mfd), "overlay")
+	var once sync.Once
+	return fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), mfd), func() { once.Do(func() { f.Close() }) }, nil
 }
 
 // scratchOverlay returns a writable view of host whose writes are thrown
@@ -178,12 +234,13 @@ func (b *builder) scratchOverlay(host string) (string, func(), error) {
 			return "", nil, err
 		}
 	}
-	if err := mountOverlay(merged, []string{host}, upper, work); err != nil {
+	root, unmount, err := mountOverlay(merged, []string{host}, upper, work)
+	if err != nil {
 		os.RemoveAll(tmp)
 		return "", nil, err
 	}
-	return merged, func() {
-		_ = unix.Unmount(merged, unix.MNT_DETACH)
+	return root, func() {
+		unmount()
 		os.RemoveAll(tmp)
 	}, nil
 }

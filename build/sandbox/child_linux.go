@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"time"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"golang.org/x/sys/unix"
@@ -68,12 +69,27 @@ func init() {
 func childMain() error {
 	cfgFile := os.NewFile(configFD, "config")
 	var cfg childConfig
+	// A spare init that no step claims leaves by itself.
+	idle := time.AfterFunc(spareIdle, func() { os.Exit(0) })
 	err := json.NewDecoder(cfgFile).Decode(&cfg)
+	idle.Stop()
 	cfgFile.Close()
 	if err != nil {
 		return fmt.Errorf("reading sandbox config: %w", err)
 	}
 	unix.CloseOnExec(statusFD)
+	if cfg.Mode == modeBuiltin {
+		// The mount namespace is made now, not when the init was started
+		// (maybe as a spare), so that it holds the host's current mounts
+		// (bind mount sources). Namespaces are per thread: this one execs.
+		flags := unix.CLONE_NEWNS
+		if cfg.Spec.Network == NetworkNone {
+			flags |= unix.CLONE_NEWNET
+		}
+		if err := unix.Unshare(flags); err != nil {
+			return fmt.Errorf("creating namespaces: %w", err)
+		}
+	}
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("making mounts private: %w", err)
 	}

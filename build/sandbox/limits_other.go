@@ -17,3 +17,6 @@ func nofileLimit() uint64 { return maxNofile }
 func Run(ctx context.Context, spec Spec) error {
 	return errors.New("the RUN sandbox is only supported on linux")
 }
+
+// Prewarm does nothing where the sandbox is not supported.
+func Prewarm() {}

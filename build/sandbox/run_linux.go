@@ -14,7 +14,6 @@ import (
 	"time"
 
 	units "github.com/docker/go-units"
-	"golang.org/x/sys/unix"
 )
 
 // startupTimeout bounds how long an OCI runtime may take to start the container.
@@ -128,53 +127,38 @@ func writeBundleFiles(cfg childConfig) error {
 	return nil
 }
 
-// runChild starts the re-executed init, hands it cfg and waits for the
-// command (or the OCI runtime) to finish.
+// runChild hands cfg to a started init (the spare, or a new one) and waits
+// for the command (or the OCI runtime) to finish.
 func runChild(ctx context.Context, cfg childConfig, cg *cgroup) error {
-	cfgR, cfgW, err := os.Pipe()
+	p, err := takeInit(cfg.Mode)
 	if err != nil {
 		return err
 	}
-	defer cfgW.Close()
-	statR, statW, err := os.Pipe()
-	if err != nil {
-		cfgR.Close()
-		return err
-	}
-	defer statR.Close()
-	cmd := childCommand(cfg)
-	cmd.ExtraFiles = []*os.File{cfgR, statW}
-	err = cmd.Start()
-	cfgR.Close()
-	statW.Close()
-	if err != nil {
-		return fmt.Errorf("starting sandbox: %w", err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	finish := p.copyOutput(cfg.Spec.Stdout, cfg.Spec.Stderr)
+	defer finish()
 	kill := func() {
-		_ = cmd.Process.Kill()
+		_ = p.cmd.Process.Kill()
 		killAllCgroups(cg)
 	}
 	if cfg.Mode == modeBuiltin {
-		if err := cg.add(cmd.Process.Pid); err != nil {
+		if err := cg.add(p.cmd.Process.Pid); err != nil {
 			kill()
-			<-done
+			<-p.done
 			return err
 		}
 	}
-	if err := json.NewEncoder(cfgW).Encode(cfg); err != nil {
+	if err := json.NewEncoder(p.cfgW).Encode(cfg); err != nil {
 		kill()
-		<-done
+		<-p.done
 		return fmt.Errorf("configuring sandbox: %w", err)
 	}
-	cfgW.Close()
+	p.cfgW.Close()
 	status := make(chan []byte, 1)
-	go func() { b, _ := io.ReadAll(statR); status <- b }()
+	go func() { b, _ := io.ReadAll(p.statR); status <- b }()
 	select {
 	case msg := <-status:
 		if len(msg) > 0 {
-			<-done
+			<-p.done
 			if rest, ok := strings.CutPrefix(string(msg), overlayMarker); ok {
 				return fmt.Errorf("setting up sandbox: %w: %s", ErrOverlayUnavailable, rest)
 			}
@@ -182,38 +166,18 @@ func runChild(ctx context.Context, cfg childConfig, cg *cgroup) error {
 		}
 	case <-ctx.Done():
 		kill()
-		return <-done
+		return <-p.done
 	}
 	if cfg.Mode == modeOCI {
-		return waitRuntime(ctx, cfg, done, kill)
+		return waitRuntime(ctx, cfg, p.done, kill)
 	}
 	select {
-	case err = <-done:
+	case err = <-p.done:
 	case <-ctx.Done():
 		kill()
-		err = <-done
+		err = <-p.done
 	}
 	return exitStatus(err)
-}
-
-// childCommand is the re-execution of this binary as the sandbox init.
-func childCommand(cfg childConfig) *exec.Cmd {
-	flags := uintptr(unix.CLONE_NEWNS)
-	if cfg.Mode == modeBuiltin {
-		flags |= unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC
-		if cfg.Spec.Network == NetworkNone {
-			flags |= unix.CLONE_NEWNET
-		}
-	}
-	return &exec.Cmd{
-		Path:        "/proc/self/exe",
-		Args:        []string{initArg0},
-		Env:         []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
-		Stdout:      cfg.Spec.Stdout,
-		Stderr:      cfg.Spec.Stderr,
-		WaitDelay:   5 * time.Second,
-		SysProcAttr: &syscall.SysProcAttr{Cloneflags: flags, Pdeathsig: syscall.SIGKILL},
-	}
 }
 
 // killAllCgroups kills whatever is left in the step's cgroup.

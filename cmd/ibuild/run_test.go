@@ -308,7 +308,7 @@ func TestRunIsolation(t *testing.T) {
 		marker := hostMarker(t)
 		local := filepath.Join(t.TempDir(), "rootfs")
 		df := `FROM busybox
-RUN echo $$ > /pid && hostname > /hostname && ls /proc/$$/fd | tr '\n' ' ' > /fds \
+RUN echo $$ > /pid && hostname > /hostname && sh -c 'ls /proc/1/fd | tr "\n" " " > /fds' \
  && grep CapBnd /proc/self/status > /capbnd \
  && if [ -e /tmp/` + marker + ` ]; then echo visible; else echo invisible; fi > /marker
 `
@@ -316,7 +316,7 @@ RUN echo $$ > /pid && hostname > /hostname && ls /proc/$$/fd | tr '\n' ' ' > /fd
 		for _, c := range []struct{ file, want string }{
 			{"pid", "1\n"},
 			{"hostname", "buildkitsandbox\n"},
-			{"fds", "0 1 2 "},                         // the shell's own fds: no leaked descriptor
+			{"fds", "0 1 2 "},                         // PID 1's fds, listed from a child shell so that no pipe or saved redirect of its own shows: no leaked descriptor
 			{"capbnd", "CapBnd:\t00000000a80425fb\n"}, // docker's default capability set
 			{"marker", "invisible\n"},
 		} {

@@ -1,0 +1,193 @@
+package sandbox
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// initProc is a started sandbox init (this binary re-executed as
+// initArg0) that waits for its childConfig.
+type initProc struct {
+	cmd        *exec.Cmd
+	mode       string
+	cfgW       *os.File // the childConfig goes here
+	statR      *os.File // an error message, or EOF once the command was exec'd
+	outR, errR *os.File // the command's stdout and stderr
+	done       chan error
+}
+
+// spare is one builtin init started ahead of time, so that the next step
+// does not wait for the Go runtime and package initialisation of a fresh
+// process (most of the fixed cost of a step). It holds no mount, cgroup or
+// namespace but its own PID, UTS and IPC namespaces, dies with the builder
+// (parent-death signal) and exits by itself after spareIdle.
+var spare struct {
+	mu      sync.Mutex
+	p       *initProc
+	pending sync.WaitGroup // background Prewarm calls
+}
+
+// spareIdle is how long an unused spare init waits for a step.
+const spareIdle = 60 * time.Second
+
+// Prewarm starts a spare builtin init in the background, if none is
+// waiting, for a step that may follow soon.
+func Prewarm() {
+	spare.mu.Lock()
+	defer spare.mu.Unlock()
+	if spare.p != nil {
+		return
+	}
+	if p, err := startInit(modeBuiltin); err == nil {
+		spare.p = p
+	}
+}
+
+// takeInit returns a started init for mode: the spare if one is waiting,
+// or a new one. For the builtin engine it then starts the next spare.
+func takeInit(mode string) (*initProc, error) {
+	if mode != modeBuiltin {
+		return startInit(mode)
+	}
+	spare.mu.Lock()
+	p := spare.p
+	spare.p = nil
+	spare.mu.Unlock()
+	if p != nil {
+		select {
+		case <-p.done: // it gave up waiting
+			p.close()
+			p = nil
+		default:
+		}
+	}
+	spare.pending.Add(1)
+	go func() {
+		defer spare.pending.Done()
+		Prewarm()
+	}()
+	if p != nil {
+		return p, nil
+	}
+	return startInit(mode)
+}
+
+// startInit starts an init. The builtin engine's init gets new PID, UTS
+// and IPC namespaces and makes its own mount (and network) namespace once
+// it has its configuration, so that it sees the host's mounts as they are
+// then; the OCI helper gets a new mount namespace.
+func startInit(mode string) (*initProc, error) {
+	p := &initProc{mode: mode, done: make(chan error, 1)}
+	var files []*os.File // the child's ends, closed here once it started
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
+	pipe := func() (r, w *os.File, err error) {
+		r, w, err = os.Pipe()
+		return
+	}
+	var cfgR, statW, outW, errW *os.File
+	var err error
+	if cfgR, p.cfgW, err = pipe(); err != nil {
+		return nil, err
+	}
+	files = append(files, cfgR)
+	if p.statR, statW, err = pipe(); err != nil {
+		p.close()
+		return nil, err
+	}
+	files = append(files, statW)
+	if p.outR, outW, err = pipe(); err != nil {
+		p.close()
+		return nil, err
+	}
+	files = append(files, outW)
+	if p.errR, errW, err = pipe(); err != nil {
+		p.close()
+		return nil, err
+	}
+	files = append(files, errW)
+	flags := uintptr(unix.CLONE_NEWNS)
+	if mode == modeBuiltin {
+		flags = unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC
+	}
+	p.cmd = &exec.Cmd{
+		Path:        "/proc/self/exe",
+		Args:        []string{initArg0},
+		Env:         []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
+		Stdout:      outW,
+		Stderr:      errW,
+		ExtraFiles:  []*os.File{cfgR, statW},
+		SysProcAttr: &syscall.SysProcAttr{Cloneflags: flags, Pdeathsig: syscall.SIGKILL},
+	}
+	if err := p.cmd.Start(); err != nil {
+		p.close()
+		return nil, fmt.Errorf("starting sandbox: %w", err)
+	}
+	go func() { p.done <- p.cmd.Wait() }()
+	return p, nil
+}
+
+// copyOutput copies the command's output to stdout and stderr until the
+// last writer is gone; the returned function waits for that, at most
+// outputDelay after the init has exited, then closes the pipes.
+func (p *initProc) copyOutput(stdout, stderr io.Writer) func() {
+	var wg sync.WaitGroup
+	for _, c := range []struct {
+		r *os.File
+		w io.Writer
+	}{{p.outR, stdout}, {p.errR, stderr}} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, _ = io.Copy(c.w, c.r)
+		}()
+	}
+	return func() {
+		copied := make(chan struct{})
+		go func() { wg.Wait(); close(copied) }()
+		select {
+		case <-copied:
+		case <-time.After(outputDelay):
+		}
+		p.close()
+	}
+}
+
+// outputDelay bounds the wait for output after the init has exited (like
+// exec.Cmd.WaitDelay): a process that escaped with the pipes open cannot
+// hold the step.
+const outputDelay = 5 * time.Second
+
+// close releases the parent's ends of the pipes.
+func (p *initProc) close() {
+	for _, f := range []*os.File{p.cfgW, p.statR, p.outR, p.errR} {
+		if f != nil {
+			f.Close()
+		}
+	}
+}
+
+// stopSpare kills the spare init, if any, and waits for it to exit.
+func stopSpare() {
+	spare.pending.Wait()
+	spare.mu.Lock()
+	p := spare.p
+	spare.p = nil
+	spare.mu.Unlock()
+	if p == nil {
+		return
+	}
+	_ = p.cmd.Process.Kill()
+	<-p.done
+	p.close()
+}
