@@ -124,7 +124,9 @@ func (b *builder) mountRootfs(ctx context.Context, layers []layer.Info) (string,
 	for i := len(dirs) - 1; i >= 0; i-- {
 		lower = append(lower, dirs[i])
 	}
-	root, unmount, err := mountOverlay(merged, lower, "", "")
+	// A real mount point, not a detached mount: the directory is opened as
+	// a build context, which resolves its path.
+	root, unmount, err := attachedOverlay(merged, lower, "", "")
 	if err != nil {
 		os.RemoveAll(tmp)
 		return b.copyRootfs(ctx, layers) // overlayfs unusable on this kernel
@@ -140,8 +142,10 @@ func (b *builder) mountRootfs(ctx context.Context, layers []layer.Info) (string,
 // function that unmounts it. The mount is detached (fsopen and fsmount, no
 // place in any mount namespace) and reached through the builder's file
 // descriptor as /proc/PID/fd/N, so that it disappears with the builder even
-// when the builder is killed: nothing is ever left mounted under --root.
-// Kernels without the new mount API get a classic mount at target.
+// when the builder is killed. Kernels without the new mount API get a
+// classic mount at target. The path is a magic link: code that resolves
+// symlinks in it (filepath.EvalSymlinks) gets "/", so it is only for
+// paths handed to the sandbox as mount sources.
 func mountOverlay(target string, lower []string, upper, work string) (string, func(), error) {
 	root, unmount, err := detachedOverlay(lower, upper, work)
 	if err == nil {
@@ -150,6 +154,12 @@ func mountOverlay(target string, lower []string, upper, work string) (string, fu
 	if !errors.Is(err, unix.ENOSYS) {
 		return "", nil, fmt.Errorf("mounting overlay of %s: %w", strings.Join(lower, ":"), err)
 	}
+	return attachedOverlay(target, lower, upper, work)
+}
+
+// attachedOverlay mounts an overlay at target in the builder's mount
+// namespace and returns target and a function that unmounts it.
+func attachedOverlay(target string, lower []string, upper, work string) (string, func(), error) {
 	opts := "lowerdir=" + strings.Join(lower, ":")
 	if upper != "" {
 		opts += ",upperdir=" + upper + ",workdir=" + work
