@@ -26,7 +26,7 @@ func (b *builder) snapshots(ctx context.Context, layers []layer.Info) ([]string,
 	for _, l := range layers {
 		d, err := b.opt.Store.Snapshot(ctx, l)
 		if err != nil {
-			return nil, fmt.Errorf("extracting layer %s: %w", l.Digest, err)
+			return nil, err // names the layer
 		}
 		dirs = append(dirs, d)
 	}

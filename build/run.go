@@ -261,7 +261,7 @@ func (b *builder) writeLayer(ctx context.Context, r *stepRun, gen func(w io.Writ
 	}
 	info, err := b.opt.Store.WriteLayer(ctx, br, b.opt.Compression, b.opt.CompressionLevel)
 	if err != nil {
-		return nil, fmt.Errorf("writing layer: %w", err)
+		return nil, err // "writing layer: …"
 	}
 	r.log("stderr", fmt.Sprintf("diff+compress (%s): %d bytes (%d compressed) in %s",
 		b.opt.Compression, info.UncompressedSize, info.Size, time.Since(start).Round(time.Millisecond)))
