@@ -3,10 +3,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/ibuild/ibuild/layer"
+	"github.com/ibuild/ibuild/registry"
 )
 
 func main() {
@@ -15,6 +19,20 @@ func main() {
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "ERROR:", err)
+		if h := hint(err); h != "" {
+			fmt.Fprintln(os.Stderr, "HINT:", h)
+		}
 		os.Exit(1)
 	}
+}
+
+// hint suggests the flag that raises a limit an error ran into.
+func hint(err error) string {
+	switch {
+	case errors.Is(err, layer.ErrLimit):
+		return "a layer exceeded an extraction limit; if the image is trusted, raise it with --max-layer-size (see SECURITY.md)"
+	case errors.Is(err, registry.ErrTooLarge):
+		return "a manifest or config exceeded its size limit (see SECURITY.md)"
+	}
+	return ""
 }
