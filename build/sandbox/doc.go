@@ -16,14 +16,19 @@
 // Two engines implement Run:
 //
 //   - builtin (the default) re-executes the current binary (/proc/self/exe)
-//     as "ibuild-sandbox-init" in new mount, PID, UTS, IPC (and, with
-//     NetworkNone, network) namespaces. The package's init function notices
-//     that name, reads its setup over a pipe, mounts the overlay, /proc, /dev,
+//     as "ibuild-sandbox-init" in new PID, UTS and IPC namespaces. The
+//     package's init function notices that name, reads its setup over a
+//     pipe, makes its mount (and, with NetworkNone, network) namespace,
+//     mounts the overlay, /proc, /dev,
 //     /sys and the bind mounts, pivots into the new root, masks /proc paths
 //     as runc does, drops capabilities to docker's default set, switches to
 //     the USER (resolved from the container's own /etc/passwd and /etc/group
 //     read as data) and execs the command, which is PID 1 of its namespace.
 //     Any binary that imports this package can therefore act as the init.
+//     Starting a Go binary costs more than the rest of a step, so the init
+//     of the next step is started ahead of time (Prewarm, and after each
+//     step) and waits, holding nothing, for its setup; it dies with the
+//     builder and exits by itself when unused for a minute.
 //   - oci writes a runtime-spec bundle (see OCISpec) and runs it with an OCI
 //     runtime such as runc, from a helper process that owns a private mount
 //     namespace holding the overlay.
