@@ -26,8 +26,9 @@
 //     read as data) and execs the command, which is PID 1 of its namespace.
 //     Any binary that imports this package can therefore act as the init.
 //     Starting a Go binary costs more than the rest of a step, so the init
-//     of the next step is started ahead of time (Prewarm, and after each
-//     step) and waits, holding nothing, for its setup; it dies with the
+//     of the next step is started ahead of time (Prewarm, and whenever a
+//     step takes the waiting one) and waits, holding nothing, for its
+//     setup; it dies with the
 //     builder and exits by itself when unused for a minute.
 //   - oci writes a runtime-spec bundle (see OCISpec) and runs it with an OCI
 //     runtime such as runc, from a helper process that owns a private mount

@@ -85,37 +85,23 @@ func takeInit(mode string) (*initProc, error) {
 // then; the OCI helper gets a new mount namespace.
 func startInit(mode string) (*initProc, error) {
 	p := &initProc{mode: mode, done: make(chan error, 1)}
-	var files []*os.File // the child's ends, closed here once it started
+	// The child's ends of the pipes: closed here once it has started.
+	var cfgR, statW, outW, errW *os.File
 	defer func() {
-		for _, f := range files {
-			f.Close()
+		for _, f := range []*os.File{cfgR, statW, outW, errW} {
+			if f != nil {
+				f.Close()
+			}
 		}
 	}()
-	pipe := func() (r, w *os.File, err error) {
-		r, w, err = os.Pipe()
-		return
+	for _, pair := range []struct{ r, w **os.File }{{&cfgR, &p.cfgW}, {&p.statR, &statW}, {&p.outR, &outW}, {&p.errR, &errW}} {
+		r, w, err := os.Pipe()
+		if err != nil {
+			p.close()
+			return nil, err
+		}
+		*pair.r, *pair.w = r, w
 	}
-	var cfgR, statW, outW, errW *os.File
-	var err error
-	if cfgR, p.cfgW, err = pipe(); err != nil {
-		return nil, err
-	}
-	files = append(files, cfgR)
-	if p.statR, statW, err = pipe(); err != nil {
-		p.close()
-		return nil, err
-	}
-	files = append(files, statW)
-	if p.outR, outW, err = pipe(); err != nil {
-		p.close()
-		return nil, err
-	}
-	files = append(files, outW)
-	if p.errR, errW, err = pipe(); err != nil {
-		p.close()
-		return nil, err
-	}
-	files = append(files, errW)
 	flags := uintptr(unix.CLONE_NEWNS)
 	if mode == modeBuiltin {
 		flags = unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC
