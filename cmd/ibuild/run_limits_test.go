@@ -2,11 +2,13 @@ package main
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -83,6 +85,12 @@ func checkNoLeftovers(t *testing.T, root string, cmds ...string) {
 	more, _ := filepath.Glob("/sys/fs/cgroup/ibuild/*")
 	for _, cg := range append(cgs, more...) {
 		if fi, err := os.Stat(cg); err != nil || !fi.IsDir() {
+			continue
+		}
+		// Step cgroups are named ibuild-sandbox-<builder pid>-…: those of a
+		// builder still running belong to another build going on meanwhile.
+		var owner int
+		if _, err := fmt.Sscanf(filepath.Base(cg), "ibuild-sandbox-%d-", &owner); err == nil && syscall.Kill(owner, 0) == nil {
 			continue
 		}
 		if b, err := os.ReadFile(filepath.Join(cg, "cgroup.procs")); err == nil && len(strings.TrimSpace(string(b))) > 0 {
