@@ -124,9 +124,9 @@ func (b *builder) mountRootfs(ctx context.Context, layers []layer.Info) (string,
 	for i := len(dirs) - 1; i >= 0; i-- {
 		lower = append(lower, dirs[i])
 	}
-	// A real mount point, not a detached mount: the directory is opened as
-	// a build context, which resolves its path.
-	root, unmount, err := attachedOverlay(merged, lower, "", "")
+	// A detached mount, reached as /proc/PID/fd/N, so that a killed builder
+	// leaves nothing mounted (buildctx keeps such a path as it is).
+	root, unmount, err := mountOverlay(merged, lower, "", "")
 	if err != nil {
 		os.RemoveAll(tmp)
 		return b.copyRootfs(ctx, layers) // overlayfs unusable on this kernel

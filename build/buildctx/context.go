@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -46,9 +47,11 @@ func Open(dir, ignoreFile string, opts ...Option) (*Context, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening build context %s: %w", dir, err)
 	}
-	real, err := filepath.EvalSymlinks(abs)
-	if err != nil {
-		return nil, fmt.Errorf("opening build context %s: %w", dir, err)
+	real := abs
+	if !isFDLink(abs) {
+		if real, err = filepath.EvalSymlinks(abs); err != nil {
+			return nil, fmt.Errorf("opening build context %s: %w", dir, err)
+		}
 	}
 	fi, err := os.Stat(real)
 	if err != nil {
@@ -276,4 +279,20 @@ func (c *Context) resolve(p string, followLast bool) (string, error) {
 
 func splitPath(p string) []string {
 	return strings.Split(strings.Trim(p, "/"), "/")
+}
+
+// isFDLink reports whether p is /proc/PID/fd/N (or /proc/self/fd/N): the
+// magic link to a detached mount, such as the root filesystem of another
+// stage. Resolving it as a symlink would give "/", so it is kept as it is
+// and every path below it is reached through it.
+func isFDLink(p string) bool {
+	parts := strings.Split(strings.TrimPrefix(p, "/"), "/")
+	if len(parts) != 4 || parts[0] != "proc" || parts[2] != "fd" {
+		return false
+	}
+	if _, err := strconv.Atoi(parts[3]); err != nil {
+		return false
+	}
+	_, err := strconv.Atoi(parts[1])
+	return err == nil || parts[1] == "self"
 }
