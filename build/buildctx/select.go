@@ -9,6 +9,7 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
+	"sync"
 	"syscall"
 )
 
@@ -168,10 +169,14 @@ func (c *Context) walk(ctx context.Context, dir, relBase string) ([]Source, erro
 	if err != nil {
 		return nil, fmt.Errorf("reading directory %s: %w", c.abs(dir), err)
 	}
-	var out []Source
+	type kept struct {
+		e       fs.DirEntry
+		ignored bool
+	}
+	var keep []kept
+	var names []string
 	for _, e := range entries {
 		p := path.Join(dir, e.Name())
-		rel := path.Join(relBase, e.Name())
 		if c.isExcluded(p) {
 			continue
 		}
@@ -182,22 +187,51 @@ func (c *Context) walk(ctx context.Context, dir, relBase string) ([]Source, erro
 		if ignored && (!e.IsDir() || !c.hasExceptions()) {
 			continue
 		}
-		fi, err := os.Lstat(c.abs(p))
-		if errors.Is(err, fs.ErrNotExist) {
+		keep = append(keep, kept{e, ignored})
+		names = append(names, e.Name())
+	}
+	infos, err := lstatDir(c.abs(dir), names)
+	if err != nil {
+		return nil, fmt.Errorf("walking build context: %w", err)
+	}
+	// Subdirectories are walked concurrently (bounded by walkSlots; a walk
+	// that finds no free slot runs inline), results kept in entry order.
+	children := make([][]Source, len(keep))
+	errs := make([]error, len(keep))
+	var wg sync.WaitGroup
+	for i, k := range keep {
+		if infos[i] == nil || !infos[i].IsDir() {
+			continue
+		}
+		p, rel := path.Join(dir, k.e.Name()), path.Join(relBase, k.e.Name())
+		select {
+		case walkSlots <- struct{}{}:
+			wg.Add(1)
+			go func() {
+				defer func() { <-walkSlots; wg.Done() }()
+				children[i], errs[i] = c.walk(ctx, p, rel)
+			}()
+		default:
+			children[i], errs[i] = c.walk(ctx, p, rel)
+		}
+	}
+	wg.Wait()
+	var out []Source
+	for i, k := range keep {
+		e, ignored, fi := k.e, k.ignored, infos[i]
+		if fi == nil {
 			continue // removed while walking
 		}
-		if err != nil {
-			return nil, fmt.Errorf("walking build context: %w", err)
-		}
+		p := path.Join(dir, e.Name())
+		rel := path.Join(relBase, e.Name())
 		switch mode := fi.Mode(); {
 		case mode.IsDir():
-			children, err := c.walk(ctx, p, rel)
-			if err != nil {
-				return nil, err
+			if errs[i] != nil {
+				return nil, errs[i]
 			}
-			if !ignored || len(children) > 0 {
+			if !ignored || len(children[i]) > 0 {
 				out = append(out, Source{Path: p, Rel: rel, Info: fi})
-				out = append(out, children...)
+				out = append(out, children[i]...)
 			}
 		case mode.IsRegular(), mode&fs.ModeSymlink != 0:
 			out = append(out, Source{Path: p, Rel: rel, Info: fi})
@@ -207,6 +241,9 @@ func (c *Context) walk(ctx context.Context, dir, relBase string) ([]Source, erro
 	}
 	return out, nil
 }
+
+// walkSlots bounds the directories walked concurrently.
+var walkSlots = make(chan struct{}, 8)
 
 // glob expands the context-relative pattern p one component at a time,
 // resolving symlinked directories on the way inside the context. Matches

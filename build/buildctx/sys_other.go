@@ -3,6 +3,7 @@
 package buildctx
 
 import (
+	"errors"
 	"io/fs"
 	"os"
 )
@@ -13,3 +14,19 @@ func openNoFollow(name string) (*os.File, error) { return os.Open(name) }
 
 // statOf returns no ownership or identity fields on this OS.
 func statOf(fs.FileInfo) fileStat { return fileStat{} }
+
+// lstatDir lstats the entries of dir one path at a time.
+func lstatDir(dir string, names []string) ([]fs.FileInfo, error) {
+	out := make([]fs.FileInfo, len(names))
+	for i, name := range names {
+		fi, err := os.Lstat(dir + string(os.PathSeparator) + name)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[i] = fi
+	}
+	return out, nil
+}
