@@ -7,8 +7,6 @@ import (
 
 	units "github.com/docker/go-units"
 	"github.com/spf13/cobra"
-
-	"github.com/ibuild/ibuild/registry"
 )
 
 func newHistoryCmd(g *globalOptions) *cobra.Command {
@@ -23,17 +21,9 @@ func newHistoryCmd(g *globalOptions) *cobra.Command {
 				return err
 			}
 			defer s.Close()
-			n, err := registry.Normalize(args[0])
+			img, _, err := storedImage(cmd.Context(), s, args[0])
 			if err != nil {
 				return err
-			}
-			desc, err := s.Resolve(cmd.Context(), n)
-			if err != nil {
-				return fmt.Errorf("image %s: %w", args[0], err)
-			}
-			img, err := s.Image(cmd.Context(), desc.Digest)
-			if err != nil {
-				return fmt.Errorf("image %s: %w", args[0], err)
 			}
 			cf, err := img.ConfigFile()
 			if err != nil {

@@ -1,13 +1,16 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"text/tabwriter"
 
 	units "github.com/docker/go-units"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
+	"github.com/ibuild/ibuild/cache"
 	"github.com/ibuild/ibuild/registry"
 )
 
@@ -92,4 +95,21 @@ func newRmiCmd(g *globalOptions) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// storedImage finds the image a user reference names in the local store.
+func storedImage(ctx context.Context, s *cache.Store, ref string) (v1.Image, v1.Descriptor, error) {
+	n, err := registry.Normalize(ref)
+	if err != nil {
+		return nil, v1.Descriptor{}, err
+	}
+	desc, err := s.Resolve(ctx, n)
+	if err != nil {
+		return nil, v1.Descriptor{}, fmt.Errorf("image %s: %w", ref, err)
+	}
+	img, err := s.Image(ctx, desc.Digest)
+	if err != nil {
+		return nil, v1.Descriptor{}, fmt.Errorf("image %s: %w", ref, err)
+	}
+	return img, desc, nil
 }

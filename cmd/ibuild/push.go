@@ -46,15 +46,7 @@ func newPushCmd(g *globalOptions) *cobra.Command {
 				return err
 			}
 			defer s.Close()
-			n, err := registry.Normalize(args[0])
-			if err != nil {
-				return err
-			}
-			desc, err := s.Resolve(cmd.Context(), n)
-			if err != nil {
-				return fmt.Errorf("image %s: %w", args[0], err)
-			}
-			img, err := s.Image(cmd.Context(), desc.Digest)
+			img, desc, err := storedImage(cmd.Context(), s, args[0])
 			if err != nil {
 				return err
 			}
