@@ -107,6 +107,11 @@ func runBuild(cmd *cobra.Command, g *globalOptions, o *buildOptions, contextDir 
 	if err != nil {
 		return err
 	}
+	limits, err := g.registryLimits()
+	if err != nil {
+		return err
+	}
+	opt.Registry = append(opt.Registry, limits...)
 	store, err := g.store(cmd)
 	if err != nil {
 		return err

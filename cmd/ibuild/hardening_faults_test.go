@@ -335,3 +335,27 @@ func TestPullAbsurdManifest(t *testing.T) {
 		t.Errorf("store changed:\nbefore %v\nafter  %v", before, after)
 	}
 }
+
+// TestLimitFlags checks that the limit flags are honoured: a normal image
+// becomes "too large" under tiny limits, and works under the defaults.
+func TestLimitFlags(t *testing.T) {
+	host := registrytest.Start(t)
+	root := t.TempDir()
+	mustRun(t, "--root", root, "import", "-t", "bb", testbase.Busybox(t))
+	ref := host + "/limits/bb:1"
+	mustRun(t, "--root", root, "push", "bb", ref)
+
+	r := run(t, "", nil, "--root", t.TempDir(), "--max-manifest-size", "100B", "pull", ref)
+	if r.exitCode() == 0 || !strings.Contains(r.stderr, "exceeds the size limit") || !strings.Contains(r.stderr, "HINT:") {
+		t.Errorf("pull under --max-manifest-size 100B: exit %d\n%s", r.exitCode(), r.stderr)
+	}
+	mustRun(t, "--root", t.TempDir(), "pull", ref)
+
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{"Dockerfile": "FROM bb\nRUN true\n"})
+	r = run(t, "", nil, "--root", root, "--max-layer-entries", "10", dir)
+	if r.exitCode() == 0 || !strings.Contains(r.stderr, "limit") || !strings.Contains(r.stderr, "--max-layer-size") {
+		t.Errorf("build under --max-layer-entries 10: exit %d\n%s", r.exitCode(), r.stderr)
+	}
+	mustRun(t, "--root", root, dir)
+}

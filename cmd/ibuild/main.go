@@ -30,9 +30,9 @@ func main() {
 func hint(err error) string {
 	switch {
 	case errors.Is(err, layer.ErrLimit):
-		return "a layer exceeded an extraction limit; if the image is trusted, raise it with --max-layer-size (see SECURITY.md)"
+		return "a layer exceeded an extraction limit; if the image is trusted, raise --max-layer-size or --max-layer-entries (see SECURITY.md)"
 	case errors.Is(err, registry.ErrTooLarge):
-		return "a manifest or config exceeded its size limit (see SECURITY.md)"
+		return "a manifest or config exceeded its size limit; raise --max-manifest-size or --max-config-size if it is trusted (see SECURITY.md)"
 	}
 	return ""
 }

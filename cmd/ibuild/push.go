@@ -85,7 +85,11 @@ func newPullCmd(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			img, err := registry.Image(cmd.Context(), args[0], registry.WithInsecureRegistries(insecure...), keychainOpt())
+			limits, err := g.registryLimits()
+			if err != nil {
+				return err
+			}
+			img, err := registry.Image(cmd.Context(), args[0], append(limits, registry.WithInsecureRegistries(insecure...), keychainOpt())...)
 			if err != nil {
 				return err
 			}

@@ -10,12 +10,31 @@ import (
 
 	"github.com/ibuild/ibuild/cache"
 	"github.com/ibuild/ibuild/layer"
+	"github.com/ibuild/ibuild/registry"
 )
 
 // globalOptions are flags shared by every command.
 type globalOptions struct {
-	root         string
-	maxLayerSize string
+	root            string
+	maxLayerSize    string
+	maxLayerEntries int
+	maxLayerRatio   int64
+	maxManifestSize string
+	maxConfigSize   string
+}
+
+// registryLimits are the size limits for manifests and configs read from
+// registries and layouts.
+func (g *globalOptions) registryLimits() ([]registry.Option, error) {
+	m, err := units.RAMInBytes(g.maxManifestSize)
+	if err != nil {
+		return nil, fmt.Errorf("invalid --max-manifest-size %q: %w", g.maxManifestSize, err)
+	}
+	c, err := units.RAMInBytes(g.maxConfigSize)
+	if err != nil {
+		return nil, fmt.Errorf("invalid --max-config-size %q: %w", g.maxConfigSize, err)
+	}
+	return []registry.Option{registry.WithMaxManifestSize(m), registry.WithMaxConfigSize(c)}, nil
 }
 
 func defaultRoot() string {
@@ -35,7 +54,7 @@ func (g *globalOptions) store(cmd *cobra.Command) (*cache.Store, error) {
 		return nil, fmt.Errorf("invalid --max-layer-size %q: %w", g.maxLayerSize, err)
 	}
 	return cache.Open(cmd.Context(), g.root, cache.WithWarnings(cmd.ErrOrStderr()),
-		cache.WithLayerLimits(layer.WithMaxSize(n)))
+		cache.WithLayerLimits(layer.WithMaxSize(n), layer.WithMaxEntries(g.maxLayerEntries), layer.WithMaxRatio(g.maxLayerRatio)))
 }
 
 // newRootCmd returns the ibuild command: like `docker build`, the root
@@ -59,6 +78,14 @@ func newRootCmd() *cobra.Command {
 	root.PersistentFlags().StringVar(&g.root, "root", defaultRoot(), "state directory (image store and build cache)")
 	root.PersistentFlags().StringVar(&g.maxLayerSize, "max-layer-size", units.BytesSize(float64(layer.DefaultMaxSize)),
 		"refuse to extract a layer whose uncompressed size exceeds this (a decompression bomb guard)")
+	root.PersistentFlags().IntVar(&g.maxLayerEntries, "max-layer-entries", layer.DefaultMaxEntries,
+		"refuse to extract a layer with more tar entries than this")
+	root.PersistentFlags().Int64Var(&g.maxLayerRatio, "max-layer-ratio", layer.DefaultMaxRatio,
+		"refuse a layer that expands more than this many times its compressed size past 64 MiB (0 = no limit)")
+	root.PersistentFlags().StringVar(&g.maxManifestSize, "max-manifest-size", units.BytesSize(float64(registry.DefaultMaxManifestSize)),
+		"refuse manifests and indexes larger than this")
+	root.PersistentFlags().StringVar(&g.maxConfigSize, "max-config-size", units.BytesSize(float64(registry.DefaultMaxConfigSize)),
+		"refuse image configs larger than this")
 	bo.bind(root)
 	root.AddCommand(
 		newBuildCmd(g),
