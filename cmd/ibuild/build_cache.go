@@ -61,14 +61,20 @@ func parseCacheSpec(flag, v, dirKey string) (cacheSpec, error) {
 	return s, nil
 }
 
-// parseCacheFrom turns --cache-from values (type=registry,ref=… or
-// type=local,src=DIR) into step sources. Nothing is fetched until the
-// builder first looks a step up.
-func parseCacheFrom(_ context.Context, vals []string, opts []registry.Option) ([]build.StepSource, error) {
-	var out []build.StepSource
+// cacheEndpoint is a step cache in a registry or a directory: it can be
+// read (--cache-from) and written (--cache-to).
+type cacheEndpoint interface {
+	build.StepSource
+	build.StepSink
+}
+
+// parseCacheEndpoints parses --cache-from or --cache-to values; dirKey is
+// "src" or "dest", the key naming a local directory.
+func parseCacheEndpoints(flag, dirKey string, vals []string, opts []registry.Option) ([]cacheEndpoint, error) {
+	var out []cacheEndpoint
 	opts = append(append([]registry.Option(nil), opts...), keychainOpt())
 	for _, v := range vals {
-		s, err := parseCacheSpec("--cache-from", v, "src")
+		s, err := parseCacheSpec(flag, v, dirKey)
 		if err != nil {
 			return nil, err
 		}
@@ -81,23 +87,27 @@ func parseCacheFrom(_ context.Context, vals []string, opts []registry.Option) ([
 	return out, nil
 }
 
+// parseCacheFrom turns --cache-from values (type=registry,ref=… or
+// type=local,src=DIR) into step sources. Nothing is fetched until the
+// builder first looks a step up.
+func parseCacheFrom(_ context.Context, vals []string, opts []registry.Option) ([]build.StepSource, error) {
+	eps, err := parseCacheEndpoints("--cache-from", "src", vals, opts)
+	out := make([]build.StepSource, len(eps))
+	for i, e := range eps {
+		out[i] = e
+	}
+	return out, err
+}
+
 // parseCacheTo turns --cache-to values (type=registry,ref=…[,mode=min|max]
 // or type=local,dest=DIR[,mode=…]) into step sinks.
 func parseCacheTo(vals []string, opts []registry.Option) ([]build.StepSink, error) {
-	var out []build.StepSink
-	opts = append(append([]registry.Option(nil), opts...), keychainOpt())
-	for _, v := range vals {
-		s, err := parseCacheSpec("--cache-to", v, "dest")
-		if err != nil {
-			return nil, err
-		}
-		if s.typ == "registry" {
-			out = append(out, cachesync.NewRegistry(s.ref, s.mode, opts...))
-		} else {
-			out = append(out, cachesync.NewLocal(s.dir, s.mode))
-		}
+	eps, err := parseCacheEndpoints("--cache-to", "dest", vals, opts)
+	out := make([]build.StepSink, len(eps))
+	for i, e := range eps {
+		out[i] = e
 	}
-	return out, nil
+	return out, err
 }
 
 // pushTags pushes the built image to every tag (--push). Later tags may
