@@ -462,10 +462,14 @@ func TestRunNetwork(t *testing.T) {
 		})
 	})
 	t.Run("host", func(t *testing.T) {
-		local := filepath.Join(t.TempDir(), "rootfs")
-		mustBuild(t, df, "--root", root, "--isolation", "builtin", "-o", "type=local,dest="+local)
-		if fi, err := os.Stat(filepath.Join(local, "usr/bin/hello")); err != nil || fi.Mode().Perm()&0o111 == 0 {
-			t.Errorf("/usr/bin/hello not installed: %v", err)
-		}
+		forEngines(t, func(t *testing.T, eng []string) {
+			// --no-cache: the step key does not depend on the engine, and
+			// each engine must really run apt-get.
+			local := filepath.Join(t.TempDir(), "rootfs")
+			mustBuild(t, df, append([]string{"--root", root, "--no-cache", "-o", "type=local,dest=" + local}, eng...)...)
+			if fi, err := os.Stat(filepath.Join(local, "usr/bin/hello")); err != nil || fi.Mode().Perm()&0o111 == 0 {
+				t.Errorf("/usr/bin/hello not installed: %v", err)
+			}
+		})
 	})
 }
