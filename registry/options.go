@@ -32,6 +32,7 @@ type options struct {
 
 	blobProgress func(BlobEvent)
 	mountFrom    []string
+	chunkSize    int64
 
 	maxManifest, maxConfig int64
 }

@@ -1,14 +1,10 @@
 package registry
 
 import (
-	"io"
-	"net/http"
-	"strings"
 	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
 // BlobState is what happened to one blob during a [Push].
@@ -51,99 +47,18 @@ func WithMountFrom(refs ...string) Option {
 	return func(o *options) { o.mountFrom = append(o.mountFrom, refs...) }
 }
 
-// pushImage wraps img's layers so that uploads are reported and mountable
-// from the first WithMountFrom repository on dest's registry.
-func (o *options) pushImage(img v1.Image, dest name.Reference) (v1.Image, *blobReporter) {
-	var mount name.Reference
+// mountSource returns the first [WithMountFrom] repository on dest's
+// registry other than dest's own, or nil.
+func (o *options) mountSource(dest name.Reference) name.Reference {
 	for _, s := range o.mountFrom {
 		r, err := o.parse(s)
 		if err == nil && r.Context().RegistryStr() == dest.Context().RegistryStr() &&
 			r.Context().RepositoryStr() != dest.Context().RepositoryStr() {
-			mount = r
-			break
+			return r
 		}
 	}
-	rep := &blobReporter{fn: o.blobProgress, attempts: map[v1.Hash]int{}}
-	if mount == nil && o.blobProgress == nil {
-		return img, rep
-	}
-	return &pushedImage{Image: img, mount: mount, rep: rep}, rep
+	return nil
 }
-
-// pushedImage is an image whose layers report their uploads.
-type pushedImage struct {
-	v1.Image
-	mount name.Reference
-	rep   *blobReporter
-}
-
-// Layers implements [v1.Image].
-func (i *pushedImage) Layers() ([]v1.Layer, error) {
-	ls, err := i.Image.Layers()
-	if err != nil {
-		return nil, err
-	}
-	out := make([]v1.Layer, len(ls))
-	for n, l := range ls {
-		out[n] = i.wrap(l)
-	}
-	return out, nil
-}
-
-// LayerByDigest implements [v1.Image].
-func (i *pushedImage) LayerByDigest(h v1.Hash) (v1.Layer, error) {
-	l, err := i.Image.LayerByDigest(h)
-	if err != nil {
-		return nil, err
-	}
-	return i.wrap(l), nil
-}
-
-func (i *pushedImage) wrap(l v1.Layer) v1.Layer {
-	var out v1.Layer = &reportedLayer{Layer: l, rep: i.rep}
-	if i.mount != nil {
-		out = &remote.MountableLayer{Layer: out, Reference: i.mount}
-	}
-	return out
-}
-
-// reportedLayer reports when its blob is read for upload.
-type reportedLayer struct {
-	v1.Layer
-	rep *blobReporter
-}
-
-// Compressed implements [v1.Layer]: each call is one upload attempt.
-func (l *reportedLayer) Compressed() (io.ReadCloser, error) {
-	rc, err := l.Layer.Compressed()
-	if err != nil {
-		return nil, err
-	}
-	h, _ := l.Digest()
-	size, _ := l.Size()
-	l.rep.opened(h, size)
-	return &countingReader{rc: rc, done: func() { l.rep.send(BlobEvent{Digest: h, Size: size, State: BlobPushed}) }, size: size}, nil
-}
-
-// countingReader calls done once when size bytes were read.
-type countingReader struct {
-	rc   io.ReadCloser
-	n    int64
-	size int64
-	done func()
-	once sync.Once
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.rc.Read(p)
-	c.n += int64(n)
-	if c.n == c.size && c.size > 0 {
-		c.once.Do(c.done)
-	}
-	return n, err
-}
-
-func (c *countingReader) Close() error { return c.rc.Close() }
 
 // blobReporter serialises blob events and counts attempts.
 type blobReporter struct {
@@ -172,28 +87,34 @@ func (r *blobReporter) send(e BlobEvent) {
 	r.fn(e)
 }
 
-// observe is a transport that reports blobs the registry already has (HEAD
-// 200) or mounted (POST ?mount= answered 201).
-type observe struct {
-	inner http.RoundTripper
-	rep   *blobReporter
+// progress sends byte counts of a [Push] to a [WithProgress] channel.
+type progress struct {
+	ch          chan<- v1.Update
+	mu          sync.Mutex
+	total, done int64
 }
 
-// RoundTrip implements [http.RoundTripper].
-func (t observe) RoundTrip(r *http.Request) (*http.Response, error) {
-	resp, err := t.inner.RoundTrip(r)
-	if err != nil || t.rep.fn == nil {
-		return resp, err
+// add counts n more bytes present in the registry (negative when an upload
+// starts over).
+func (p *progress) add(n int64) {
+	if p.ch == nil || n == 0 {
+		return
 	}
-	switch {
-	case r.Method == http.MethodHead && resp.StatusCode == http.StatusOK && strings.Contains(r.URL.Path, "/blobs/sha256:"):
-		if h, err := v1.NewHash(r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]); err == nil {
-			t.rep.send(BlobEvent{Digest: h, Size: resp.ContentLength, State: BlobExists})
-		}
-	case r.Method == http.MethodPost && resp.StatusCode == http.StatusCreated && r.URL.Query().Get("mount") != "":
-		if h, err := v1.NewHash(r.URL.Query().Get("mount")); err == nil {
-			t.rep.send(BlobEvent{Digest: h, State: BlobMounted})
-		}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.done += n
+	p.ch <- v1.Update{Total: p.total, Complete: p.done}
+}
+
+// close sends a last update carrying err, if any, and closes the channel.
+func (p *progress) close(err error) {
+	if p.ch == nil {
+		return
 	}
-	return resp, nil
+	if err != nil {
+		p.mu.Lock()
+		p.ch <- v1.Update{Total: p.total, Complete: p.done, Error: err}
+		p.mu.Unlock()
+	}
+	close(p.ch)
 }

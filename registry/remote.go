@@ -3,6 +3,8 @@ package registry
 import (
 	"context"
 
+	"golang.org/x/sync/errgroup"
+
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
@@ -63,28 +65,56 @@ func Image(ctx context.Context, ref string, opts ...Option) (v1.Image, error) {
 // Push writes img to ref. Blobs the registry already has are skipped (one
 // HEAD each), blobs of [WithMountFrom] images are mounted where the registry
 // allows, missing blobs are uploaded in parallel ([WithJobs]) and reported
-// per blob ([WithBlobProgress]), failed uploads are retried ([WithRetry];
-// an upload restarts from its first byte), and the manifest is PUT last,
+// per blob ([WithBlobProgress]). Uploads go in chunks; after a dropped
+// connection or a temporary error ([WithRetry]) an upload resumes from the
+// offset the registry reports for its session. The manifest is PUT last,
 // only after every blob is committed, so a failed push leaves no tag.
 // Errors are *[Error] values naming ref and the image's digest. A progress
 // channel ([WithProgress]) is closed when Push returns, after a final update
 // carrying the error if the push failed; it must be drained concurrently.
-func Push(ctx context.Context, img v1.Image, ref string, opts ...Option) error {
+func Push(ctx context.Context, img v1.Image, ref string, opts ...Option) (err error) {
 	o := makeOptions(opts...)
+	prog := &progress{ch: o.progress}
+	defer func() { prog.close(err) }()
 	r, err := o.parse(ref)
 	if err != nil {
-		if o.progress != nil {
-			close(o.progress) // as go-containerregistry does on every other path
-		}
 		return err
 	}
-	pimg, rep := o.pushImage(img, r)
-	if err := remote.Write(r, pimg, o.remoteVia(ctx, observe{inner: o.transport, rep: rep})...); err != nil {
+	fail := func(err error) error {
 		digest := ""
 		if d, derr := img.Digest(); derr == nil {
 			digest = d.String()
 		}
 		return newError("pushing", ref, digest, err)
+	}
+	blobs, err := imageBlobs(img)
+	if err != nil {
+		return fail(err)
+	}
+	for _, l := range blobs {
+		n, err := l.Size()
+		if err != nil {
+			return fail(err)
+		}
+		prog.total += n
+	}
+	rep := &blobReporter{fn: o.blobProgress, attempts: map[v1.Hash]int{}}
+	u, err := newUploader(ctx, o, r, rep, prog)
+	if err != nil {
+		return fail(err)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(o.jobs)
+	for _, l := range blobs {
+		g.Go(func() error { return u.blob(gctx, l) })
+	}
+	if err := g.Wait(); err != nil {
+		return fail(err)
+	}
+	mo := *o
+	mo.progress = nil // reported here, not by go-containerregistry
+	if err := remote.Put(r, img, mo.remote(ctx)...); err != nil {
+		return fail(err)
 	}
 	return nil
 }
