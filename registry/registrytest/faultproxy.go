@@ -30,6 +30,11 @@ const (
 	// expired token, as far as the client can tell). Requests without an
 	// Authorization header pass.
 	Unauthorized FaultKind = "401"
+	// DropMidUpload reads half of a blob upload's body (a PATCH or a PUT
+	// with a body) from the client, forwards none of it and closes the
+	// connection: the connection was lost before the registry took the
+	// chunk, so the session still holds what it held before.
+	DropMidUpload FaultKind = "drop-upload"
 	// WrongBytes forwards the request and flips every byte of the answer's
 	// body, keeping its length.
 	WrongBytes FaultKind = "wrong-bytes"
@@ -51,6 +56,9 @@ type Fault struct {
 	Times int
 	// Persistent makes every matching request fail.
 	Persistent bool
+	// Skip is how many matching requests pass through before the fault
+	// applies.
+	Skip int
 }
 
 // Proxy is a running fault-injecting reverse proxy.
@@ -61,8 +69,10 @@ type Proxy struct {
 	mu       sync.Mutex
 	faults   []Fault
 	left     []int
+	skip     []int
 	injected map[FaultKind]int
 	requests []string
+	received int64
 }
 
 // FaultProxy starts a reverse proxy on 127.0.0.1 in front of upstream (a
@@ -90,6 +100,7 @@ func FaultProxy(t testing.TB, upstream string, faults ...Fault) *Proxy {
 		}
 		p.faults = append(p.faults, f)
 		p.left = append(p.left, n)
+		p.skip = append(p.skip, f.Skip)
 	}
 	srv := httptest.NewServer(p)
 	t.Cleanup(srv.Close)
@@ -104,7 +115,37 @@ func (p *Proxy) Injected(kind FaultKind) int {
 	return p.injected[kind]
 }
 
-// Requests returns "METHOD PATH" of every request the proxy received.
+// UploadBytes returns how many bytes of blob upload bodies (PATCH and PUT
+// to .../blobs/uploads/...) the proxy read from its clients, including the
+// bytes of uploads it then dropped.
+func (p *Proxy) UploadBytes() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.received
+}
+
+// isUpload reports whether r sends blob upload bytes.
+func isUpload(r *http.Request) bool {
+	return (r.Method == http.MethodPatch || r.Method == http.MethodPut) &&
+		strings.Contains(r.URL.Path, "/blobs/uploads/") && r.ContentLength != 0
+}
+
+// countedBody counts what is read from a request body into its proxy.
+type countedBody struct {
+	io.ReadCloser
+	p *Proxy
+}
+
+func (c countedBody) Read(b []byte) (int, error) {
+	n, err := c.ReadCloser.Read(b)
+	c.p.mu.Lock()
+	c.p.received += int64(n)
+	c.p.mu.Unlock()
+	return n, err
+}
+
+// Requests returns "METHOD PATH" of every request the proxy received; a
+// PATCH with a Content-Range has it appended ("PATCH PATH 512-1023").
 func (p *Proxy) Requests() []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -115,12 +156,21 @@ func (p *Proxy) Requests() []string {
 func (p *Proxy) match(r *http.Request) (FaultKind, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.requests = append(p.requests, r.Method+" "+r.URL.Path)
+	entry := r.Method + " " + r.URL.Path
+	if cr := r.Header.Get("Content-Range"); cr != "" && r.Method == http.MethodPatch {
+		entry += " " + cr
+	}
+	p.requests = append(p.requests, entry)
 	for i, f := range p.faults {
 		if f.Method != "" && f.Method != r.Method || !strings.Contains(r.URL.Path, f.Path) {
 			continue
 		}
-		if f.Kind == Unauthorized && r.Header.Get("Authorization") == "" {
+		if f.Kind == Unauthorized && r.Header.Get("Authorization") == "" ||
+			f.Kind == DropMidUpload && !isUpload(r) {
+			continue
+		}
+		if p.skip[i] > 0 {
+			p.skip[i]--
 			continue
 		}
 		if !f.Persistent {
@@ -137,6 +187,9 @@ func (p *Proxy) match(r *http.Request) (FaultKind, bool) {
 
 // ServeHTTP implements [http.Handler].
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if isUpload(r) {
+		r.Body = countedBody{ReadCloser: r.Body, p: p}
+	}
 	kind, ok := p.match(r)
 	if !ok {
 		p.reverse().ServeHTTP(w, r)
@@ -152,7 +205,26 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "UNAUTHORIZED", "injected: authentication required")
 	case DropMidBody, WrongBytes:
 		p.mangle(w, r, kind)
+	case DropMidUpload:
+		dropUpload(w, r)
 	}
+}
+
+// dropUpload reads half of r's body and closes the client's connection
+// without answering.
+func dropUpload(w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength > 0 {
+		_, _ = io.CopyN(io.Discard, r.Body, r.ContentLength/2)
+	} else {
+		_, _ = io.CopyN(io.Discard, r.Body, 32<<10) // length unknown: some of it
+	}
+	if hj, ok := w.(http.Hijacker); ok {
+		if conn, _, err := hj.Hijack(); err == nil {
+			conn.Close()
+			return
+		}
+	}
+	panic(http.ErrAbortHandler)
 }
 
 // reverse is a plain reverse proxy to the upstream. The Host header is kept,
