@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -30,9 +31,10 @@ func WithRetry(attempts int, initial time.Duration) Option {
 }
 
 // reauth retries a request once when the registry answers 401 although the
-// request carried credentials: a token that expired or an auth backend that
-// hiccuped. A second 401 is returned as is, so wrong credentials still fail
-// at once.
+// request carried basic credentials: an auth backend that hiccuped. A second
+// 401 is returned as is, so wrong credentials still fail at once. A 401 to
+// a bearer token is left to go-containerregistry, which fetches a new token
+// and sends the request again.
 type reauth struct{ inner http.RoundTripper }
 
 var _ http.RoundTripper = reauth{}
@@ -40,7 +42,8 @@ var _ http.RoundTripper = reauth{}
 // RoundTrip implements [http.RoundTripper].
 func (t reauth) RoundTrip(r *http.Request) (*http.Response, error) {
 	resp, err := t.inner.RoundTrip(r)
-	if err != nil || resp.StatusCode != http.StatusUnauthorized || r.Header.Get("Authorization") == "" {
+	if err != nil || resp.StatusCode != http.StatusUnauthorized || r.Header.Get("Authorization") == "" ||
+		strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") {
 		return resp, err
 	}
 	if r.Body != nil && r.Body != http.NoBody && r.GetBody == nil {

@@ -190,11 +190,12 @@ func (u *uploader) send(ctx context.Context, l v1.Layer, h v1.Hash, size int64, 
 		chunk = defaultChunkSize
 	}
 	var (
-		off, sent int64 // registry's offset, bytes counted in progress
-		rc        io.ReadCloser
-		attempt   int
+		off, sent int64         // registry's offset, bytes counted in progress
+		rc        io.ReadCloser // the blob, positioned at off
+		attempt   = 1
 		wait      = u.o.retry.Duration
 	)
+	u.rep.opened(h, size)
 	defer func() {
 		if rc != nil {
 			rc.Close()
@@ -203,15 +204,13 @@ func (u *uploader) send(ctx context.Context, l v1.Layer, h v1.Hash, size int64, 
 	for off < size {
 		var err error
 		if rc == nil {
-			attempt++
-			u.rep.opened(h, size)
 			if rc, err = openAt(l, off); err != nil {
 				return "", err
 			}
 		}
 		n := min(chunk, size-off)
-		next, err := u.patch(ctx, l, rc, loc, off, n)
-		if err == nil {
+		next, consumed, err := u.patch(ctx, l, rc, loc, off, n)
+		if err == nil && consumed {
 			loc, off = next, off+n
 			u.prog.add(off - sent)
 			sent = off
@@ -219,9 +218,17 @@ func (u *uploader) send(ctx context.Context, l v1.Layer, h v1.Hash, size int64, 
 		}
 		rc.Close()
 		rc = nil
+		if err == nil { // sent from a fresh copy: rc's position is unknown
+			loc, off = next, off+n
+			u.prog.add(off - sent)
+			sent = off
+			continue
+		}
 		if attempt >= max(u.o.retry.Steps, 1) || !retryable(ctx, err) {
 			return "", err
 		}
+		attempt++
+		u.rep.opened(h, size)
 		if err := sleep(ctx, wait); err != nil {
 			return "", err
 		}
@@ -249,14 +256,11 @@ func openAt(l v1.Layer, off int64) (io.ReadCloser, error) {
 }
 
 // patch sends n bytes of rc as the chunk at off and returns the session's
-// next location. The body can be produced again (for an auth refresh).
-func (u *uploader) patch(ctx context.Context, l v1.Layer, rc io.Reader, loc string, off, n int64) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPatch, loc, io.NopCloser(io.LimitReader(rc, n)))
-	if err != nil {
-		return "", err
-	}
-	req.ContentLength = n
-	req.GetBody = func() (io.ReadCloser, error) {
+// next location and whether exactly n bytes of rc were read. The body can be
+// sent again (go-containerregistry resends a request after refreshing an
+// expired token): a resend reads the chunk from a fresh copy of the blob.
+func (u *uploader) patch(ctx context.Context, l v1.Layer, rc io.Reader, loc string, off, n int64) (string, bool, error) {
+	body := &chunkBody{first: &io.LimitedReader{R: rc, N: n}, open: func() (io.ReadCloser, error) {
 		again, err := openAt(l, off)
 		if err != nil {
 			return nil, err
@@ -265,18 +269,62 @@ func (u *uploader) patch(ctx context.Context, l v1.Layer, rc io.Reader, loc stri
 			io.Reader
 			io.Closer
 		}{io.LimitReader(again, n), again}, nil
+	}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPatch, loc, body)
+	if err != nil {
+		return "", false, err
 	}
+	req.ContentLength = n
+	req.GetBody = body.open
 	req.Header.Set("Content-Type", "application/octet-stream")
 	req.Header.Set("Content-Range", fmt.Sprintf("%d-%d", off, off+n-1))
 	resp, err := u.rt.RoundTrip(req)
+	consumed := !body.reopened && body.first.N == 0
 	if err != nil {
-		return "", err
+		return "", consumed, err
 	}
 	defer resp.Body.Close()
 	if err := transport.CheckError(resp, http.StatusAccepted, http.StatusNoContent); err != nil {
-		return "", err
+		return "", consumed, err
 	}
-	return location(resp, loc)
+	next, err := location(resp, loc)
+	return next, consumed, err
+}
+
+// chunkBody is a PATCH body that reads first the first time and, once
+// closed, a freshly opened copy of the chunk each later time.
+type chunkBody struct {
+	first    *io.LimitedReader
+	open     func() (io.ReadCloser, error)
+	cur      io.ReadCloser
+	closed   bool
+	reopened bool
+}
+
+// Read implements [io.Reader].
+func (b *chunkBody) Read(p []byte) (int, error) {
+	if !b.closed {
+		return b.first.Read(p)
+	}
+	if b.cur == nil {
+		rc, err := b.open()
+		if err != nil {
+			return 0, err
+		}
+		b.cur, b.reopened = rc, true
+	}
+	return b.cur.Read(p)
+}
+
+// Close implements [io.Closer]: the next Read starts the chunk again.
+func (b *chunkBody) Close() error {
+	b.closed = true
+	if b.cur != nil {
+		err := b.cur.Close()
+		b.cur = nil
+		return err
+	}
+	return nil
 }
 
 // status asks the registry how much of the session at loc it holds

@@ -73,6 +73,7 @@ type Proxy struct {
 	injected map[FaultKind]int
 	requests []string
 	received int64
+	tokens   *tokenState
 }
 
 // FaultProxy starts a reverse proxy on 127.0.0.1 in front of upstream (a
@@ -187,6 +188,9 @@ func (p *Proxy) match(r *http.Request) (FaultKind, bool) {
 
 // ServeHTTP implements [http.Handler].
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !p.authorize(w, r) {
+		return
+	}
 	if isUpload(r) {
 		r.Body = countedBody{ReadCloser: r.Body, p: p}
 	}
