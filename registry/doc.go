@@ -18,9 +18,13 @@
 //     never appear in error strings;
 //   - pushes skip blobs the registry has, mount blobs from other
 //     repositories ([WithMountFrom]), report each blob ([WithBlobProgress]),
+//     upload blobs in chunks that, after a dropped connection or a 5xx,
+//     resume from the offset the registry reports for the upload session,
 //     retry temporary failures with backoff ([WithRetry]) and PUT the
 //     manifest last; pulled layers survive dropped connections; a 401 for a
-//     request that carried credentials is retried once;
+//     request that carried basic credentials is retried once, and an
+//     expired bearer token is refreshed (go-containerregistry) with the
+//     request, chunk bodies included, sent again;
 //   - files are written through a temporary name and renamed, so a failed
 //     export leaves no half-written archive or index.json behind;
 //   - what a pull reads into memory is bounded: manifests and indexes to

@@ -66,6 +66,7 @@ func TestFaultsRecoverThroughRetries(t *testing.T) {
 		{"503 on blob uploads", plain, registrytest.Fault{Kind: registrytest.Status503, Path: "/blobs/uploads/", Times: 3}, authn.NewMultiKeychain()},
 		{"503 on manifest", plain, registrytest.Fault{Kind: registrytest.Status503, Path: "/manifests/", Times: 2}, authn.NewMultiKeychain()},
 		{"dropped connection mid-blob", plain, registrytest.Fault{Kind: registrytest.DropMidBody, Method: http.MethodGet, Path: "/blobs/sha256:", Times: 2}, authn.NewMultiKeychain()},
+		{"dropped connection mid-upload", plain, registrytest.Fault{Kind: registrytest.DropMidUpload, Times: 3}, authn.NewMultiKeychain()},
 		{"401 once for an authed request", authed, registrytest.Fault{Kind: registrytest.Unauthorized, Path: "/blobs/", Times: 1}, staticKeychain{user, password}},
 	}
 	for _, tt := range tests {

@@ -51,6 +51,7 @@ func TestTokenAuthWrongPassword(t *testing.T) {
 		t.Fatalf("push with a wrong password: err = %v, want a permanent 401 *Error", err)
 	}
 	msg := err.Error()
+	t.Logf("wrong password: %v", err)
 	if strings.Contains(msg, wrong) || strings.Contains(msg, password) || !strings.Contains(msg, ref) {
 		t.Errorf("error %q: want the reference named and no password", msg)
 	}

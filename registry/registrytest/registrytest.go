@@ -9,10 +9,12 @@
 // the binary is missing the test is skipped with the reason.
 //
 // FaultProxy puts a loopback reverse proxy in front of it that injects 503s,
-// 500s, 401s, dropped connections and corrupted blobs:
+// 500s, 401s, dropped connections (mid-answer or mid-upload) and corrupted
+// blobs, and can enforce bearer-token auth with short-lived tokens:
 //
 //	p := registrytest.FaultProxy(t, host, registrytest.Fault{Kind: registrytest.Status503, Method: "PATCH", Times: 2})
 //	ref := p.Host + "/repo:tag"
+//	p = registrytest.FaultProxy(t, host).WithTokenAuth(registrytest.TokenAuth{User: "u", Password: "p", Uses: 3})
 package registrytest
 
 import (
