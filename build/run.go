@@ -90,11 +90,6 @@ func (b *builder) runInner(ctx context.Context, st *stageState, c *instructions.
 	if sec := instructions.GetSecurity(c); sec != "" && sec != "sandbox" {
 		return false, nil, v1.Hash{}, fmt.Errorf("RUN --security=%s is not supported", sec)
 	}
-	if b.opt.Isolation == "" || b.opt.Isolation == sandbox.IsolationBuiltin {
-		// Start the sandbox init now, while the cache is looked up and the
-		// mounts are prepared, unless one is already waiting.
-		go sandbox.Prewarm()
-	}
 	network := string(instructions.GetNetwork(c))
 	if network == "" || network == "default" {
 		network = b.opt.Network
@@ -120,6 +115,12 @@ func (b *builder) runInner(ctx context.Context, st *stageState, c *instructions.
 			return true, hit, key, nil
 		}
 		return false, nil, key, err
+	}
+	if b.opt.Isolation == "" || b.opt.Isolation == sandbox.IsolationBuiltin {
+		// The step runs: start the sandbox init now, while the mounts and
+		// snapshots are prepared, unless one is already waiting. A cache
+		// hit starts nothing.
+		go sandbox.Prewarm()
 	}
 	mounts, err := b.mountAll(ctx, plans)
 	if err != nil {
