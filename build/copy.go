@@ -100,8 +100,7 @@ func (b *builder) copyStep(ctx context.Context, st *stageState, cs copySpec, cha
 			if matches, err = src.ctx.Select(ctx, local); err != nil {
 				return false, nil, v1.Hash{}, err
 			}
-			memo := filepath.Join(b.opt.Store.Root(), "context-memo")
-			if digest, err = src.ctx.Digest(ctx, matches, memo); err != nil {
+			if digest, err = src.ctx.Digest(ctx, matches, b.contextMemo()); err != nil {
 				return false, nil, v1.Hash{}, err
 			}
 		}
@@ -204,6 +203,11 @@ func (b *builder) openSource(ctx context.Context, ref sourceRef) (*copySource, e
 		return nil, err
 	}
 	return &copySource{ctx: c, key: ref.key, root: root, cleanup: cleanup}, nil
+}
+
+// contextMemo is the file memoising context content hashes across builds.
+func (b *builder) contextMemo() string {
+	return filepath.Join(b.opt.Store.Root(), "context-memo")
 }
 
 // context opens the build context once.
