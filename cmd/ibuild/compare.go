@@ -62,15 +62,7 @@ type variantSpec struct {
 }
 
 func runCompare(cmd *cobra.Command, g *globalOptions, o *compareOptions, args []string) error {
-	rules, err := o.rules()
-	if err != nil {
-		return err
-	}
-	b, err := o.budgets()
-	if err != nil {
-		return err
-	}
-	store, err := g.store(cmd)
+	rules, b, store, err := o.prepare(cmd, g)
 	if err != nil {
 		return err
 	}

@@ -40,6 +40,21 @@ func (o *reportOptions) bind(cmd *cobra.Command) {
 	f.StringArrayVar(&o.insecure, "insecure-registry", nil, "registry host to reach over plain HTTP")
 }
 
+// prepare parses the waste rules and budgets and opens the store: what
+// every report command needs first. The caller closes the store.
+func (o *reportOptions) prepare(cmd *cobra.Command, g *globalOptions) ([]report.Rule, report.Budgets, *cache.Store, error) {
+	rules, err := o.rules()
+	if err != nil {
+		return nil, report.Budgets{}, nil, err
+	}
+	b, err := o.budgets()
+	if err != nil {
+		return nil, report.Budgets{}, nil, err
+	}
+	store, err := g.store(cmd)
+	return rules, b, store, err
+}
+
 // rules returns the default waste rules plus --waste-rule globs.
 func (o *reportOptions) rules() ([]report.Rule, error) {
 	rules := append([]report.Rule{}, report.DefaultRules...)
@@ -120,15 +135,7 @@ func newInspectCmd(g *globalOptions) *cobra.Command {
 			"Compressed sizes are the manifest's; uncompressed sizes are tar stream lengths.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			rules, err := o.rules()
-			if err != nil {
-				return err
-			}
-			b, err := o.budgets()
-			if err != nil {
-				return err
-			}
-			store, err := g.store(cmd)
+			rules, b, store, err := o.prepare(cmd, g)
 			if err != nil {
 				return err
 			}
