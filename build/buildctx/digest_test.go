@@ -4,7 +4,9 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -113,12 +115,8 @@ func TestDigestIndependentOfLocation(t *testing.T) {
 // countOpens counts the files Digest opens for hashing.
 func countOpens(t *testing.T) *atomic.Int64 {
 	var n atomic.Int64
-	orig := openForHash
-	openForHash = func(c *Context, p string) (*os.File, error) {
-		n.Add(1)
-		return orig(c, p)
-	}
-	t.Cleanup(func() { openForHash = orig })
+	hashHook = func(string) { n.Add(1) }
+	t.Cleanup(func() { hashHook = nil })
 	return &n
 }
 
@@ -211,5 +209,66 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestDigestChangedAfterSelect changes a selected file between Select and
+// Digest: Digest hashes what is there now (as a fresh Select would see it),
+// or fails, but never trusts the stale size or reads through a symlink or a
+// FIFO swapped in.
+func TestDigestChangedAfterSelect(t *testing.T) {
+	tests := []struct {
+		name    string
+		change  func(t *testing.T, root string)
+		wantErr string
+	}{
+		{"grew", func(t *testing.T, root string) {
+			must(t, os.WriteFile(filepath.Join(root, "dir/sub/c.txt"), []byte("gamma and more"), 0o644))
+		}, ""},
+		{"shrank", func(t *testing.T, root string) {
+			must(t, os.WriteFile(filepath.Join(root, "dir/sub/c.txt"), []byte("g"), 0o644))
+		}, ""},
+		{"same size", func(t *testing.T, root string) {
+			must(t, os.WriteFile(filepath.Join(root, "dir/sub/c.txt"), []byte("GAMMA"), 0o644))
+		}, ""},
+		{"now a FIFO", func(t *testing.T, root string) {
+			p := filepath.Join(root, "dir/sub/c.txt")
+			must(t, os.Remove(p))
+			must(t, syscall.Mkfifo(p, 0o644))
+		}, "not a regular file"},
+		{"parent now a symlink inside", func(t *testing.T, root string) {
+			mkTree(t, root, "f other/c.txt gamma2")
+			must(t, os.RemoveAll(filepath.Join(root, "dir/sub")))
+			must(t, os.Symlink("../other", filepath.Join(root, "dir/sub")))
+		}, ""},
+		{"parent now a symlink outside", func(t *testing.T, root string) {
+			out := filepath.Join(t.TempDir(), "outside")
+			mkTree(t, out, "f c.txt secret")
+			must(t, os.RemoveAll(filepath.Join(root, "dir/sub")))
+			must(t, os.Symlink(out, filepath.Join(root, "dir/sub")))
+		}, "outside the build context"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, root := digestTree(t)
+			ms, err := c.Select(context.Background(), []string{"dir/sub/c.txt"})
+			must(t, err)
+			before := digestOf(t, c, "", "dir/sub/c.txt")
+			tt.change(t, root)
+			got, err := c.Digest(context.Background(), ms, "")
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("Digest after change = %s, %v; want error containing %q", got, err, tt.wantErr)
+				}
+				return
+			}
+			must(t, err)
+			if got == before {
+				t.Errorf("Digest after change is the stale %s", got)
+			}
+			if fresh := digestOf(t, c, "", "dir/sub/c.txt"); got != fresh {
+				t.Errorf("Digest after change = %s, a fresh Select gives %s", got, fresh)
+			}
+		})
 	}
 }

@@ -115,6 +115,13 @@ func (m *memo) keyFor(abs string, fi fs.FileInfo) memoKey {
 	return memoKey{Path: abs, Size: fi.Size(), Mtime: fi.ModTime().UnixNano(), Ino: st.ino, Ctime: st.ctime}
 }
 
+// empty reports whether the memo has no entries (nothing to look up).
+func (m *memo) empty() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.entries) == 0
+}
+
 // lookup returns a memoised hash unless the entry is missing or racy.
 func (m *memo) lookup(k memoKey) (string, bool) {
 	m.mu.Lock()
