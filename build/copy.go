@@ -3,6 +3,8 @@ package build
 import (
 	"archive/tar"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -100,7 +102,7 @@ func (b *builder) copyStep(ctx context.Context, st *stageState, cs copySpec, cha
 			if matches, err = src.ctx.Select(ctx, local); err != nil {
 				return false, nil, v1.Hash{}, err
 			}
-			if digest, err = src.ctx.Digest(ctx, matches, b.contextMemo()); err != nil {
+			if digest, err = src.ctx.Digest(ctx, matches, b.contextMemo(src.ctx.Dir())); err != nil {
 				return false, nil, v1.Hash{}, err
 			}
 		}
@@ -205,9 +207,12 @@ func (b *builder) openSource(ctx context.Context, ref sourceRef) (*copySource, e
 	return &copySource{ctx: c, key: ref.key, root: root, cleanup: cleanup}, nil
 }
 
-// contextMemo is the file memoising context content hashes across builds.
-func (b *builder) contextMemo() string {
-	return filepath.Join(b.opt.Store.Root(), "context-memo")
+// contextMemo is the file memoising the content hashes of the context
+// directory dir across builds: one per directory, so a build loads only its
+// own context's entries.
+func (b *builder) contextMemo(dir string) string {
+	sum := sha256.Sum256([]byte(dir))
+	return filepath.Join(b.opt.Store.Root(), "context-memos", hex.EncodeToString(sum[:16]))
 }
 
 // context opens the build context once.

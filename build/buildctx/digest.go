@@ -43,7 +43,7 @@ const hashBufSize = 256 << 10
 // git's index) and is re-hashed. A missing or corrupt memo is treated as
 // empty; failing to write it back is an error.
 func (c *Context) Digest(ctx context.Context, matches []Match, memoPath string) (string, error) {
-	m, err := loadMemo(memoPath)
+	m, err := loadMemo(memoPath, c.dir)
 	if err != nil {
 		return "", err
 	}
@@ -58,7 +58,7 @@ func (c *Context) Digest(ctx context.Context, matches []Match, memoPath string) 
 			continue
 		}
 		if !m.empty() {
-			if sum, ok := m.lookup(m.keyFor(c.abs(s.Path), s.Info)); ok {
+			if sum, ok := m.lookup(m.keyFor(s.Path, s.Info)); ok {
 				sums[i] = sum
 				continue
 			}
@@ -147,7 +147,7 @@ func (c *Context) hashAll(ctx context.Context, all []Source, todo []int, sums []
 					return err
 				}
 				if m.path != "" {
-					m.store(m.keyFor(c.abs(p), fi), sum)
+					m.store(m.keyFor(p, fi), sum)
 				}
 				sums[i] = sum
 			}

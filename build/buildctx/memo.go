@@ -1,48 +1,142 @@
 package buildctx
 
 import (
-	"bufio"
-	"encoding/gob"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
+	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"sync"
+	"unsafe"
 )
 
 // memoKey identifies one version of a file for the hash memo.
 type memoKey struct {
-	Path  string `json:"path"`
-	Size  int64  `json:"size"`
-	Mtime int64  `json:"mtime"` // ns
-	Ino   uint64 `json:"ino"`
-	Ctime int64  `json:"ctime"` // ns
+	Path  string // Source.Path: relative to the context directory
+	Size  int64
+	Mtime int64 // ns
+	Ino   uint64
+	Ctime int64 // ns
 }
 
-// memoEntry is one line of the memo file.
+// memoEntry is one record of the memo file.
 type memoEntry struct {
 	memoKey
-	Sum string `json:"sha256"`
+	Sum string // sha256, hex
 }
 
-// memoFile is the on-disk memo format (gob: every field exported).
-type memoFile struct {
-	Version int
-	Entries []memoRecord
+// The memo file is flat binary, decoded with no allocation per entry
+// (gob spent 40 ms and 40,000 allocations on 20,000 entries, a quarter of a
+// no-op rebuild):
+//
+//	"ibuild-memo\x00" version:u8 dirLen:u16 dir count:u32
+//	count × { pathLen:u16 path size:i64 mtime:i64 ctime:i64 ino:u64 sum:64 hex bytes }
+//	crc32c of everything before it:u32
+//
+// integers little-endian. A memo belongs to one context directory, dir;
+// paths are relative to it (Source.Path), and a memo made for another
+// directory is ignored. The checksum keeps a flipped bit from turning into
+// a wrong content hash, and so a wrong cache hit: a memo that fails it, or
+// any bounds check, is ignored like a missing one.
+const (
+	memoMagic   = "ibuild-memo\x00"
+	memoVersion = 3
+	memoFixed   = 8 + 8 + 8 + 8 + sha256Hex
+	sha256Hex   = 64
+)
+
+var memoCRC = crc32.MakeTable(crc32.Castagnoli)
+
+// decodeMemo parses the bytes of dir's memo file into entries; ok is false
+// for a file that is not a valid memo of this version for dir. b must not
+// be modified afterwards: the entries' strings share its memory.
+func decodeMemo(b []byte, dir string) (entries map[string]memoEntry, ok bool) {
+	off := len(memoMagic) + 1
+	if len(b) < off+2+4+4 || string(b[:len(memoMagic)]) != memoMagic || b[len(memoMagic)] != memoVersion {
+		return nil, false
+	}
+	body, sum := b[:len(b)-4], binary.LittleEndian.Uint32(b[len(b)-4:])
+	if crc32.Checksum(body, memoCRC) != sum {
+		return nil, false
+	}
+	dl := int(binary.LittleEndian.Uint16(body[off:]))
+	off += 2
+	if off+dl+4 > len(body) || string(body[off:off+dl]) != dir {
+		return nil, false
+	}
+	off += dl
+	n := int(binary.LittleEndian.Uint32(body[off:]))
+	off += 4
+	// One string holds every path and sum, and entries are substrings of
+	// it: no allocation per entry, and no copy of the file (the 2.7 MB
+	// memo of a 20,000-file context took 13 ms to copy, page faults
+	// included).
+	all := unsafe.String(unsafe.SliceData(body), len(body))
+	if n > len(all)/(2+memoFixed) {
+		return nil, false
+	}
+	entries = make(map[string]memoEntry, n)
+	for range n {
+		if off+2 > len(all) {
+			return nil, false
+		}
+		pl := int(binary.LittleEndian.Uint16(body[off:]))
+		off += 2
+		if off+pl+memoFixed > len(all) {
+			return nil, false
+		}
+		e := memoEntry{memoKey: memoKey{Path: all[off : off+pl]}}
+		off += pl
+		e.Size = int64(binary.LittleEndian.Uint64(body[off:]))
+		e.Mtime = int64(binary.LittleEndian.Uint64(body[off+8:]))
+		e.Ctime = int64(binary.LittleEndian.Uint64(body[off+16:]))
+		e.Ino = binary.LittleEndian.Uint64(body[off+24:])
+		e.Sum = all[off+32 : off+32+sha256Hex]
+		off += memoFixed
+		entries[e.Path] = e
+	}
+	if off != len(all) {
+		return nil, false
+	}
+	return entries, true
 }
 
-// memoRecord is a memoEntry as stored on disk.
-type memoRecord struct {
-	Path               string
-	Size, Mtime, Ctime int64
-	Ino                uint64
-	Sum                string
+// encodeMemo is decodeMemo's inverse. Entries whose path does not fit a
+// u16 length or whose sum is not 64 hex digits are left out (re-hashed
+// next time). dir must fit a u16 length.
+func encodeMemo(entries map[string]memoEntry, dir string) []byte {
+	size := len(memoMagic) + 1 + 2 + len(dir) + 4 + 4
+	for _, e := range entries {
+		size += 2 + len(e.Path) + memoFixed
+	}
+	b := make([]byte, 0, size)
+	b = append(b, memoMagic...)
+	b = append(b, memoVersion)
+	b = binary.LittleEndian.AppendUint16(b, uint16(len(dir)))
+	b = append(b, dir...)
+	countAt := len(b)
+	b = binary.LittleEndian.AppendUint32(b, 0) // count, set below
+	n := 0
+	for _, e := range entries {
+		if len(e.Path) > math.MaxUint16 || len(e.Sum) != sha256Hex {
+			continue
+		}
+		b = binary.LittleEndian.AppendUint16(b, uint16(len(e.Path)))
+		b = append(b, e.Path...)
+		b = binary.LittleEndian.AppendUint64(b, uint64(e.Size))
+		b = binary.LittleEndian.AppendUint64(b, uint64(e.Mtime))
+		b = binary.LittleEndian.AppendUint64(b, uint64(e.Ctime))
+		b = binary.LittleEndian.AppendUint64(b, e.Ino)
+		b = append(b, e.Sum...)
+		n++
+	}
+	binary.LittleEndian.PutUint32(b[countAt:], uint32(n))
+	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, memoCRC))
 }
-
-// memoVersion 2 is gob-encoded: decoding 20,000 entries as JSON took a
-// third of a no-op rebuild.
-const memoVersion = 2
 
 // loaded keeps each memo file's decoded content for the life of the process
 // (path → *loadedMemo), reused while the file on disk is the one it was
@@ -66,23 +160,26 @@ func fileStamp(p string) (int64, int64, bool) {
 // memo is the in-memory hash memo of one Digest call.
 type memo struct {
 	path    string
-	written int64 // ns: the memo file's mtime when loaded; 0 = none
+	dir     string // the context directory it belongs to
+	written int64  // ns: the memo file's mtime when loaded; 0 = none
 
 	mu      sync.Mutex
 	entries map[string]memoEntry // by path: one version per file
 	dirty   bool
 }
 
-// loadMemo reads the memo at p ("" = a memo that is never saved). A
-// missing or unreadable-as-JSON memo starts empty: it is only a cache.
-func loadMemo(p string) (*memo, error) {
-	m := &memo{path: p, entries: map[string]memoEntry{}}
-	if p == "" {
+// loadMemo reads the memo at p ("" = a memo that is never saved) of the
+// context directory dir. A missing or invalid memo, or one of another
+// directory, starts empty: it is only a cache.
+func loadMemo(p, dir string) (*memo, error) {
+	m := &memo{path: p, dir: dir, entries: map[string]memoEntry{}}
+	if p == "" || len(dir) > math.MaxUint16 {
+		m.path = ""
 		return m, nil
 	}
 	if v, ok := loaded.Load(p); ok {
 		lm := v.(*loadedMemo)
-		if size, mtime, ok := fileStamp(p); ok && size == lm.size && mtime == lm.mtime {
+		if size, mtime, ok := fileStamp(p); ok && size == lm.size && mtime == lm.mtime && lm.m.dir == dir {
 			return lm.m, nil
 		}
 	}
@@ -98,14 +195,15 @@ func loadMemo(p string) (*memo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading context hash memo %s: %w", p, err)
 	}
-	var mf memoFile
-	if gob.NewDecoder(bufio.NewReaderSize(f, 1<<20)).Decode(&mf) != nil || mf.Version != memoVersion {
+	b := make([]byte, fi.Size())
+	if _, err := io.ReadFull(f, b); err != nil {
+		return m, nil // changed under us: only a cache
+	}
+	entries, ok := decodeMemo(b, dir)
+	if !ok {
 		return m, nil
 	}
-	m.written = fi.ModTime().UnixNano()
-	for _, r := range mf.Entries {
-		m.entries[r.Path] = memoEntry{memoKey: memoKey{Path: r.Path, Size: r.Size, Mtime: r.Mtime, Ino: r.Ino, Ctime: r.Ctime}, Sum: r.Sum}
-	}
+	m.entries, m.written = entries, fi.ModTime().UnixNano()
 	loaded.Store(p, &loadedMemo{m: m, size: fi.Size(), mtime: m.written})
 	return m, nil
 }
@@ -152,20 +250,16 @@ func (m *memo) save() error {
 		m.mu.Unlock()
 		return nil
 	}
-	mf := memoFile{Version: memoVersion, Entries: make([]memoRecord, 0, len(m.entries))}
-	for _, e := range m.entries {
-		mf.Entries = append(mf.Entries, memoRecord{Path: e.Path, Size: e.Size, Mtime: e.Mtime, Ctime: e.Ctime, Ino: e.Ino, Sum: e.Sum})
-	}
+	b := encodeMemo(m.entries, m.dir)
 	m.mu.Unlock()
+	if err := os.MkdirAll(filepath.Dir(m.path), 0o700); err != nil {
+		return fmt.Errorf("writing context hash memo %s: %w", m.path, err)
+	}
 	tmp, err := os.CreateTemp(filepath.Dir(m.path), ".memo-*")
 	if err != nil {
 		return fmt.Errorf("writing context hash memo %s: %w", m.path, err)
 	}
-	bw := bufio.NewWriterSize(tmp, 1<<20)
-	if err := gob.NewEncoder(bw).Encode(mf); err == nil {
-		err = bw.Flush()
-	}
-	if err != nil {
+	if _, err := tmp.Write(b); err != nil {
 		tmp.Close()
 		os.Remove(tmp.Name())
 		return fmt.Errorf("writing context hash memo %s: %w", m.path, err)

@@ -216,7 +216,11 @@ func (c *Context) walk(ctx context.Context, dir, relBase string) ([]Source, erro
 		}
 	}
 	wg.Wait()
-	var out []Source
+	n := len(keep)
+	for _, ch := range children {
+		n += len(ch)
+	}
+	out := make([]Source, 0, n)
 	for i, k := range keep {
 		e, ignored, fi := k.e, k.ignored, infos[i]
 		if fi == nil {

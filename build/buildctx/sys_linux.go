@@ -45,15 +45,19 @@ func lstatDir(dir string, names []string) ([]fs.FileInfo, error) {
 	defer d.Close()
 	fd := int(d.Fd())
 	out := make([]fs.FileInfo, len(names))
+	// Two allocations per directory rather than two per entry.
+	sts := make([]syscall.Stat_t, len(names))
+	infos := make([]statInfo, len(names))
 	for i, name := range names {
-		st := new(syscall.Stat_t)
+		st := &sts[i]
 		if err := fstatat(fd, name, st); err != nil {
 			if err == syscall.ENOENT {
 				continue
 			}
 			return nil, &fs.PathError{Op: "lstat", Path: dir + "/" + name, Err: err}
 		}
-		out[i] = &statInfo{name: name, st: st}
+		infos[i] = statInfo{name: name, st: st}
+		out[i] = &infos[i]
 	}
 	return out, nil
 }

@@ -111,7 +111,7 @@ func storeListing(t *testing.T, root string) []string {
 			return nil
 		}
 		rel, _ := filepath.Rel(root, p)
-		if rel == "." || rel == "lock" || strings.HasPrefix(rel, "mounts") || rel == "context-memo" {
+		if rel == "." || rel == "lock" || strings.HasPrefix(rel, "mounts") || strings.HasPrefix(rel, "context-memos") {
 			return nil
 		}
 		out = append(out, rel)
