@@ -2,7 +2,7 @@ package sandbox
 
 import (
 	"fmt"
-	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -47,19 +47,25 @@ func dropPrivileges(u execUser, lastCap int, noNewPrivs bool) error {
 			return fmt.Errorf("setting no_new_privs: %w", err)
 		}
 	}
-	groups := make([]int, len(u.Groups))
-	for i, g := range u.Groups {
-		groups[i] = int(g)
+	// Raw system calls change this thread's credentials only, where the
+	// syscall package would stop every thread of the Go runtime three times
+	// (about 1.3 ms of a 20 ms step): this thread execs next, and exec
+	// gives the new program the credentials of the thread that called it;
+	// the runtime's other threads run no code of ours and die with the exec.
+	groups := make([]uint32, len(u.Groups))
+	copy(groups, u.Groups)
+	var gp unsafe.Pointer
+	if len(groups) > 0 {
+		gp = unsafe.Pointer(&groups[0])
 	}
-	// The syscall package applies these to every thread of the process.
-	if err := syscall.Setgroups(groups); err != nil {
-		return fmt.Errorf("setting groups: %w", err)
+	if _, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, uintptr(len(groups)), uintptr(gp), 0); e != 0 {
+		return fmt.Errorf("setting groups: %w", e)
 	}
-	if err := syscall.Setresgid(int(u.GID), int(u.GID), int(u.GID)); err != nil {
-		return fmt.Errorf("setting gid %d: %w", u.GID, err)
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESGID, uintptr(u.GID), uintptr(u.GID), uintptr(u.GID)); e != 0 {
+		return fmt.Errorf("setting gid %d: %w", u.GID, e)
 	}
-	if err := syscall.Setresuid(int(u.UID), int(u.UID), int(u.UID)); err != nil {
-		return fmt.Errorf("setting uid %d: %w", u.UID, err)
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, uintptr(u.UID), uintptr(u.UID), uintptr(u.UID)); e != 0 {
+		return fmt.Errorf("setting uid %d: %w", u.UID, e)
 	}
 	if u.UID != 0 {
 		return nil // changing uid cleared the permitted and effective sets
