@@ -71,8 +71,16 @@ DI
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 mibps() { awk -v b="$1" -v s="$2" 'BEGIN {printf "%.0f", b / 1048576 / s}'; }
 
+# settle writes back what the previous run left dirty (about 2.6 GB per
+# ibuild run: the RUN's upper directory, the layer blob, the context copy),
+# so that its writeback does not land in the next run's measured window:
+# without it, whichever configuration ran second in a round was up to 50 %
+# slower (oci after builtin).
+settle() { sync; }
+
 run_ref() { # run_ref NAME CMD...: appends the seconds of tar -c | CMD to $work/NAME
 	local name=$1; shift
+	settle
 	/usr/bin/time -f %e -o "$work/t" sh -c "tar -c -C '$DATA' data | $* > /dev/null"
 	cat "$work/t" >> "$work/$name.secs"
 }
@@ -80,6 +88,7 @@ run_ref() { # run_ref NAME CMD...: appends the seconds of tar -c | CMD to $work/
 run_ibuild() { # run_ibuild ENGINE COMPRESSION: appends seconds and peak RSS
 	local eng=$1 comp=$2 engargs=(--isolation "$1")
 	[ "$eng" = oci ] && engargs+=(--runtime "$(command -v runc)")
+	settle
 	/usr/bin/time -f %M -o "$work/rss1" "$IB" --root "$work/root" --progress plain --no-cache \
 		--compression "$comp" "${engargs[@]}" "$DATA" > "$work/out" 2>&1 || { cat "$work/out"; exit 1; }
 	local line

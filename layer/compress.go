@@ -69,18 +69,15 @@ func (c ctxReader) Read(p []byte) (int, error) {
 // bytes do not depend on the number of CPUs.
 func Compress(ctx context.Context, w io.Writer, tarStream io.Reader, c Compression, level int) (Info, error) {
 	diff, blob := newCountingHash(), newCountingHash()
-	src := io.TeeReader(ctxReader{ctx, tarStream}, diff)
-	dst := io.MultiWriter(w, blob)
-	var err error
-	switch c {
-	case Gzip:
-		err = compressGzip(dst, src, level)
-	case Zstd:
-		err = compressZstd(dst, src, level)
-	case None:
-		_, err = io.Copy(dst, src)
-	default:
-		err = fmt.Errorf("unknown compression %q", c)
+	ra := newReadAhead(ctxReader{ctx, tarStream}, diff)
+	defer ra.Close()
+	src := io.Reader(ra)
+	// The compressor's output is hashed and written on a goroutine of its
+	// own, off the compressor's critical path.
+	dst := newAsyncWriter(io.MultiWriter(w, blob))
+	err := compressTo(dst, src, c, level)
+	if cerr := dst.Close(); err == nil {
+		err = cerr
 	}
 	if err != nil {
 		return Info{}, fmt.Errorf("compressing layer (%s): %w", c, err)
@@ -92,6 +89,21 @@ func Compress(ctx context.Context, w io.Writer, tarStream io.Reader, c Compressi
 		UncompressedSize: diff.n,
 		MediaType:        c.MediaType(),
 	}, nil
+}
+
+func compressTo(dst io.Writer, src io.Reader, c Compression, level int) error {
+	var err error
+	switch c {
+	case Gzip:
+		err = compressGzip(dst, src, level)
+	case Zstd:
+		err = compressZstd(dst, src, level)
+	case None:
+		_, err = io.Copy(dst, src)
+	default:
+		err = fmt.Errorf("unknown compression %q", c)
+	}
+	return err
 }
 
 func compressGzip(dst io.Writer, src io.Reader, level int) error {
