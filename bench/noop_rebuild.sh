@@ -9,8 +9,9 @@
 # Usage: bench/noop_rebuild.sh [WORKDIR]   (as root; needs hack/testbases.sh
 # to have made /var/cache/ibuild-testbases/busybox.tar). Uses hyperfine when
 # installed (apt-get install -y hyperfine), else a date +%s%N loop.
-# The hashing rate on a cold memo is a Go benchmark:
-#   go test ./build/buildctx -run XXX -bench Digest -benchtime 5x
+# The hashing rate on a cold memo is a Go benchmark (Digest of a selection;
+#   BenchmarkSelect is the walk before it):
+#   go test ./build/buildctx -run XXX -bench . -benchtime 20x
 set -eu
 cd "$(dirname "$0")/.."
 W=${1:-$(mktemp -d /tmp/ibuild-bench.XXXXXX)}

@@ -72,11 +72,20 @@ median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 mibps() { awk -v b="$1" -v s="$2" 'BEGIN {printf "%.0f", b / 1048576 / s}'; }
 
 # settle writes back what the previous run left dirty (about 2.6 GB per
-# ibuild run: the RUN's upper directory, the layer blob, the context copy),
-# so that its writeback does not land in the next run's measured window:
-# without it, whichever configuration ran second in a round was up to 50 %
-# slower (oci after builtin).
-settle() { sync; }
+# ibuild run: the RUN's upper directory, the layer blob, the context copy)
+# and waits (at most 30 s) for the disk to go quiet (PSI io "some" avg10
+# under 5 %, where the kernel reports it), so that one run's writeback and
+# discards do not land in the next run's measured window: on this VM a run
+# that started on a busy disk took up to 50 % longer.
+settle() {
+	sync
+	local i
+	for i in $(seq 30); do
+		[ -r /proc/pressure/io ] || return 0
+		awk '/^some/ {split($2, a, "="); exit !(a[2] < 5)}' /proc/pressure/io && return 0
+		sleep 1
+	done
+}
 
 run_ref() { # run_ref NAME CMD...: appends the seconds of tar -c | CMD to $work/NAME
 	local name=$1; shift

@@ -52,8 +52,7 @@ func (c *copier) writeLayer(ctx context.Context) (*layer.Info, error) {
 	if err := c.plan(root); err != nil {
 		return nil, err
 	}
-	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(c.write(pw)) }()
+	pr := tarPipe(c.write)
 	info, err := c.b.opt.Store.WriteLayer(ctx, pr, c.b.opt.Compression, c.b.opt.CompressionLevel)
 	pr.CloseWithError(io.ErrClosedPipe)
 	if err != nil {

@@ -89,10 +89,9 @@ func importLayer(ctx context.Context, opt ImportOptions) (layer.Info, error) {
 			return layer.Info{}, fmt.Errorf("import: %w", err)
 		}
 		if fi.IsDir() {
-			pr, pw := io.Pipe()
-			go func() {
-				pw.CloseWithError(layer.WriteDir(ctx, pw, opt.Source, "", layer.TarOptions{SourceDateEpoch: &epoch}))
-			}()
+			pr := tarPipe(func(w io.Writer) error {
+				return layer.WriteDir(ctx, w, opt.Source, "", layer.TarOptions{SourceDateEpoch: &epoch})
+			})
 			info, err := opt.Store.WriteLayer(ctx, pr, opt.Compression, opt.CompressionLevel)
 			pr.CloseWithError(io.ErrClosedPipe)
 			if err != nil {
@@ -115,8 +114,7 @@ func importLayer(ctx context.Context, opt ImportOptions) (layer.Info, error) {
 		return layer.Info{}, fmt.Errorf("import %s: %w", opt.Source, err)
 	}
 	defer rc.Close()
-	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(normalizeTar(pw, rc, epoch)) }()
+	pr := tarPipe(func(w io.Writer) error { return normalizeTar(w, rc, epoch) })
 	info, err := opt.Store.WriteLayer(ctx, pr, opt.Compression, opt.CompressionLevel)
 	pr.CloseWithError(io.ErrClosedPipe)
 	if err != nil {

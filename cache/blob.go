@@ -199,6 +199,10 @@ func (in *ingest) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// Written returns the digest and size of what was written so far: an
+// ingest is a layer.DigestWriter, so a layer is hashed once, here.
+func (in *ingest) Written() (v1.Hash, int64) { return in.digest(), in.n }
+
 func (in *ingest) digest() v1.Hash {
 	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(in.h.Sum(nil))}
 }

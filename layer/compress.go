@@ -62,34 +62,62 @@ func (c ctxReader) Read(p []byte) (int, error) {
 	return c.r.Read(p)
 }
 
+// DigestWriter is a writer that computes the sha256 digest of what it
+// was written (a content store's ingest): Compress takes the compressed
+// digest from it instead of hashing the output a second time.
+type DigestWriter interface {
+	io.Writer
+	// Written returns the digest and size of everything written so far.
+	Written() (v1.Hash, int64)
+}
+
 // Compress reads an uncompressed tar stream and writes it, compressed with
 // c at level (0 means the algorithm's default; gzip 1-9, zstd 1-22), to w
 // in one streaming pass. The returned Info holds the digest and size of
-// what was written and the diffID and size of what was read. The output
-// bytes do not depend on the number of CPUs.
+// what was written (from w when it is a DigestWriter) and the diffID and
+// size of what was read. The output bytes do not depend on the number of
+// CPUs.
 func Compress(ctx context.Context, w io.Writer, tarStream io.Reader, c Compression, level int) (Info, error) {
-	diff, blob := newCountingHash(), newCountingHash()
+	diff := newCountingHash()
 	ra := newReadAhead(ctxReader{ctx, tarStream}, diff)
 	defer ra.Close()
-	src := io.Reader(ra)
+	dw, ok := w.(DigestWriter)
+	if !ok {
+		dw = &hashingWriter{w: w, h: newCountingHash()}
+	}
 	// The compressor's output is hashed and written on a goroutine of its
 	// own, off the compressor's critical path.
-	dst := newAsyncWriter(io.MultiWriter(w, blob))
-	err := compressTo(dst, src, c, level)
+	dst := newAsyncWriter(dw)
+	err := compressTo(dst, ra, c, level)
 	if cerr := dst.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		return Info{}, fmt.Errorf("compressing layer (%s): %w", c, err)
 	}
+	digest, size := dw.Written()
 	return Info{
-		Digest:           blob.digest(),
+		Digest:           digest,
 		DiffID:           diff.digest(),
-		Size:             blob.n,
+		Size:             size,
 		UncompressedSize: diff.n,
 		MediaType:        c.MediaType(),
 	}, nil
 }
+
+// hashingWriter makes any writer a DigestWriter.
+type hashingWriter struct {
+	w io.Writer
+	h *countingHash
+}
+
+func (hw *hashingWriter) Write(p []byte) (int, error) {
+	n, err := hw.w.Write(p)
+	hw.h.Write(p[:n])
+	return n, err
+}
+
+func (hw *hashingWriter) Written() (v1.Hash, int64) { return hw.h.digest(), hw.h.n }
 
 func compressTo(dst io.Writer, src io.Reader, c Compression, level int) error {
 	var err error

@@ -34,7 +34,14 @@
 //     they are an error. [Context.OpenFile] opens with O_NOFOLLOW|O_NONBLOCK
 //     and re-checks with fstat that it got a regular file, so a file swapped
 //     for a FIFO or symlink after Select is refused rather than followed or
-//     waited on.
+//     waited on. [Context.Digest] hashes with openat2(RESOLVE_BENEATH |
+//     RESOLVE_NO_SYMLINKS) from the context root and reads exactly the size
+//     the walk saw; a symlink met on the way, or a file that grew, shrank or
+//     became something else, is hashed again through OpenFile.
+//
+// Digest memoises content hashes in one file per context directory, keyed
+// by (path, size, mtime, inode, ctime), flat binary with a CRC (memo.go);
+// git's racy-timestamp rule decides which entries it re-hashes.
 //
 // [Context.Export] writes the selected view of the whole context into a
 // directory, for a RUN --mount=type=bind of the context, which must not
