@@ -10,7 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/google/go-containerregistry/pkg/v1/validate"
 	"github.com/ibuild/ibuild/registry/registrytest"
 )
 
@@ -22,14 +21,7 @@ func TestRealRegistryRoundTrip(t *testing.T) {
 	if err := Push(ctx, img, ref, anon); err != nil {
 		t.Fatal(err)
 	}
-	got, err := Image(ctx, ref, anon)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := validate.Image(got); err != nil {
-		t.Fatalf("pulled image is invalid: %v", err)
-	}
-	assertSameDigest(t, got, img)
+	pullValid(ctx, t, ref, img, anon)
 	// Re-push of the same image succeeds (every blob exists).
 	if err := Push(ctx, img, host+"/team/app:v2", anon); err != nil {
 		t.Fatal(err)
@@ -77,14 +69,7 @@ func TestRealRegistryAuth(t *testing.T) {
 		if err := Push(ctx, img, ref, kc); err != nil {
 			t.Fatal(err)
 		}
-		got, err := Image(ctx, ref, kc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := validate.Image(got); err != nil {
-			t.Fatal(err)
-		}
-		assertSameDigest(t, got, img)
+		pullValid(ctx, t, ref, img, kc)
 	})
 	t.Run("logout", func(t *testing.T) {
 		if err := Logout(configDir, host); err != nil {

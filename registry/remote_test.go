@@ -86,14 +86,7 @@ func TestPushPullRoundTrip(t *testing.T) {
 	if err := Push(ctx, img, ref, anon); err != nil {
 		t.Fatal(err)
 	}
-	got, err := Image(ctx, ref, anon)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := validate.Image(got); err != nil {
-		t.Fatalf("pulled image is invalid: %v", err)
-	}
-	assertSameDigest(t, got, img)
+	pullValid(ctx, t, ref, img, anon)
 	d, err := Digest(ctx, ref, anon)
 	if err != nil {
 		t.Fatal(err)
@@ -101,6 +94,20 @@ func TestPushPullRoundTrip(t *testing.T) {
 	if want, _ := img.Digest(); d != want {
 		t.Errorf("Digest = %s, want %s", d, want)
 	}
+}
+
+// pullValid pulls ref, checks it with validate.Image (which reads every
+// blob) and that its digest is want's.
+func pullValid(ctx context.Context, t *testing.T, ref string, want v1.Image, opts ...Option) {
+	t.Helper()
+	got, err := Image(ctx, ref, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := validate.Image(got); err != nil {
+		t.Fatalf("pulled image is invalid: %v", err)
+	}
+	assertSameDigest(t, got, want)
 }
 
 func assertSameDigest(t *testing.T, got, want v1.Image) {
