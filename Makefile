@@ -11,7 +11,7 @@ TEST_TIMEOUT ?= 25m
 FUZZTIME_SHORT ?= 10s
 FUZZTIME_LONG ?= 10m
 
-.PHONY: all build test deps install-deps testbases vet unit fuzz-short fuzz-long bench demo clean
+.PHONY: all build test deps install-deps testbases vet unit fuzz-short fuzz-long bench demo clean conformance buildkit
 
 all: build
 
@@ -50,6 +50,23 @@ fuzz-short:
 
 fuzz-long:
 	hack/fuzz.sh $(FUZZTIME_LONG)
+
+## conformance: build every case of testdata/conformance with BuildKit (the
+## pinned reference, installed by hack/buildkit.sh) and with ibuild, and
+## compare the images (testdata/conformance/README.md).
+## RUN=REGEX picks cases (make conformance RUN=env-home), CONFORMANCE_CASES=DIR
+## takes the cases from another directory.
+CONFORMANCE_PARALLEL ?= 3
+RUN ?=
+conformance: deps build
+	hack/testbases.sh
+	IBUILD_CONFORMANCE=1 IBUILD_BIN=$(CURDIR)/bin/ibuild IBUILD_BUILDKIT_BIN="$$(hack/buildkit.sh)" \
+	$(if $(CONFORMANCE_CASES),CONFORMANCE_CASES=$(abspath $(CONFORMANCE_CASES))) \
+	$(GO) test -count=1 -timeout 30m -parallel $(CONFORMANCE_PARALLEL) -run 'TestConformance/case/$(RUN)' ./conformance
+
+## buildkit: install the pinned buildkitd/buildctl once per machine (prints their directory).
+buildkit:
+	hack/buildkit.sh
 
 bench:
 	$(GO) test -bench . -run '^$$' ./...
