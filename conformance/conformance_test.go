@@ -22,7 +22,9 @@ const caseTimeout = 5 * time.Minute
 // compares the results. It runs only with IBUILD_CONFORMANCE=1 (`make
 // conformance`). One case: `make conformance RUN=env-home`, or
 // go test ./conformance -run 'TestConformance/case/env-home$'.
-// CONFORMANCE_CASES points it at another cases directory.
+// CONFORMANCE_CASES points it at another cases directory; CONFORMANCE_KEEP=1
+// keeps each case's outputs and unpacked bundles (in CONFORMANCE_WORK or a
+// printed temporary directory).
 func TestConformance(t *testing.T) {
 	if os.Getenv("IBUILD_CONFORMANCE") != "1" {
 		t.Skip("the BuildKit conformance suite runs with IBUILD_CONFORMANCE=1 (make conformance): " +
@@ -92,7 +94,11 @@ func (e *env) check(t *testing.T, c *Case) []string {
 	if err != nil {
 		return []string{err.Error()}
 	}
-	defer os.RemoveAll(work)
+	if os.Getenv("CONFORMANCE_KEEP") == "1" {
+		t.Logf("kept: %s (context/, bk/ and ib/ layouts, bk-bundle/ and ib-bundle/)", work)
+	} else {
+		defer os.RemoveAll(work)
+	}
 	bctx := filepath.Join(work, "context")
 	if out, err := exec.Command("cp", "-a", c.ContextDir(), bctx).CombinedOutput(); err != nil {
 		return []string{fmt.Sprintf("copying context: %v %s", err, out)}
@@ -143,7 +149,7 @@ func checkError(c *Case, bk, ib result) []string {
 		return d
 	}
 	if !strings.Contains(string(ib.log), c.ExpectError) {
-		d = append(d, fmt.Sprintf("ibuild's error lacks %q:\n%s", c.ExpectError, tail(ib.log, 10)))
+		d = append(d, fmt.Sprintf("ibuild's error lacks %q:\n%s\nBuildKit's:\n%s", c.ExpectError, tail(ib.log, 10), tail(bk.log, 4)))
 	}
 	if !dockerfileLine.Match(ib.log) {
 		d = append(d, fmt.Sprintf("ibuild's error does not name the Dockerfile line (Dockerfile:N):\n%s", tail(ib.log, 10)))

@@ -91,7 +91,8 @@ func alpineTarball(e *env) (string, error) {
 	return path, nil
 }
 
-// usedBases lists the bases a case's Dockerfile or build args name.
+// usedBases lists the bases a case's Dockerfile or build args name, and
+// always busybox (a name may be assembled from ARGs: FROM busy$a).
 func usedBases(c *Case) ([]base, error) {
 	df, err := os.ReadFile(filepath.Join(c.ContextDir(), "Dockerfile"))
 	if err != nil {
@@ -103,7 +104,7 @@ func usedBases(c *Case) ([]base, error) {
 	}
 	var used []base
 	for _, b := range bases {
-		if strings.Contains(text, b.name) {
+		if b.name == "busybox" || strings.Contains(text, b.name) {
 			used = append(used, b)
 		}
 	}
@@ -304,6 +305,18 @@ func newEnv(t *testing.T) *env {
 	}
 	e.bkAddr = startBuildkitd(t, bin, e.registry)
 	e.ibRoot = t.TempDir()
-	e.work = t.TempDir()
+	switch e.work = os.Getenv("CONFORMANCE_WORK"); {
+	case e.work != "":
+		if err := os.MkdirAll(e.work, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	case os.Getenv("CONFORMANCE_KEEP") == "1":
+		if e.work, err = os.MkdirTemp("", "conformance-work-"); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Printf("CONFORMANCE_KEEP=1: case outputs kept in %s\n", e.work)
+	default:
+		e.work = t.TempDir()
+	}
 	return e
 }
