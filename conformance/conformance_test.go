@@ -95,7 +95,7 @@ func (e *env) check(t *testing.T, c *Case) []string {
 		return []string{err.Error()}
 	}
 	if os.Getenv("CONFORMANCE_KEEP") == "1" {
-		t.Logf("kept: %s (context/, bk/ and ib/ layouts, bk-bundle/ and ib-bundle/)", work)
+		t.Logf("kept: %s (context/, commands.txt, bk/ and ib/ layouts, bk-bundle/ and ib-bundle/)", work)
 	} else {
 		defer os.RemoveAll(work)
 	}
@@ -173,6 +173,7 @@ func (e *env) buildkit(ctx context.Context, c *Case, used []base, bctx, out stri
 		args = append(args, "--opt", "target="+c.Target)
 	}
 	log, err := run(ctx, e.buildctl, args...)
+	record(out, e.buildctl, args)
 	return result{out: out, log: log, err: err}
 }
 
@@ -187,8 +188,25 @@ func (e *env) ibuildBuild(ctx context.Context, c *Case, bctx, out string) result
 	if c.Target != "" {
 		args = append(args, "--target", c.Target)
 	}
-	log, err := run(ctx, e.ibuild, append(args, bctx)...)
+	args = append(args, bctx)
+	log, err := run(ctx, e.ibuild, args...)
+	record(out, e.ibuild, args)
 	return result{out: out, log: log, err: err}
+}
+
+// record appends a builder's command line to commands.txt next to its
+// output directory (kept with CONFORMANCE_KEEP=1, to rerun a build by hand).
+func record(out, name string, args []string) {
+	line := name
+	for _, a := range args {
+		line += " '" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+	}
+	f, err := os.OpenFile(filepath.Join(filepath.Dir(out), "commands.txt"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	fmt.Fprintln(f, line)
 }
 
 func sortedKeys(m map[string]string) []string {

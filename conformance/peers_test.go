@@ -131,7 +131,7 @@ func (e *env) prepare(ctx context.Context, b base) error {
 			args = append(args, "--change", c)
 		}
 		if out, err := run(ctx, e.ibuild, append(args, src)...); err != nil {
-			o.err = fmt.Errorf("importing base %s: %w\n%s", b.name, err, tail(out, 20))
+			o.err = fmt.Errorf("importing base %s (%s): %w\n%s", b.name, src, err, tail(out, 20))
 			return
 		}
 		if out, err := run(ctx, e.ibuild, "--root", e.ibRoot, "push", "--insecure-registry", e.registry,
@@ -142,13 +142,14 @@ func (e *env) prepare(ctx context.Context, b base) error {
 	return o.err
 }
 
-// run runs a command and returns its combined output; the error names the command.
+// run runs a command and returns its combined output; the error names the
+// program (the case's commands.txt has the whole command lines).
 func run(ctx context.Context, name string, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Env = childEnv()
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return out, fmt.Errorf("%s %s: %w", filepath.Base(name), strings.Join(args, " "), err)
+		return out, fmt.Errorf("%s: %w", filepath.Base(name), err)
 	}
 	return out, nil
 }
@@ -198,7 +199,10 @@ func startBuildkitd(t *testing.T, bin, registry string) string {
 		"--addr", addr, "--config", filepath.Join(dir, "buildkitd.toml"),
 		"--oci-worker=true", "--containerd-worker=false", "--oci-worker-net=host")
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Its own process group, so that cleanup can signal buildkitd and its
+	// runc children together; Pdeathsig stops it if this test binary dies
+	// without running cleanups (a -timeout panic, a kill).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting buildkitd: %v", err)
 	}
