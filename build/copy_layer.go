@@ -198,6 +198,10 @@ func (c *copier) addSource(f buildctx.Source, name string, asDir bool, src int) 
 		}
 		hdr.Typeflag, hdr.Size = tar.TypeReg, fi.Size()
 		c.add(entry{hdr: hdr, src: f.Path, link: hardlinkKey(src, fi)})
+	case fi.Mode()&(fs.ModeNamedPipe|fs.ModeDevice) != 0:
+		// Recreated, never opened, as BuildKit's mknod.
+		setNode(hdr, fi)
+		c.add(entry{hdr: hdr})
 	default:
 		return fmt.Errorf("%s: cannot copy %s: not a regular file, directory or symlink", c.cs.name, f.Path)
 	}

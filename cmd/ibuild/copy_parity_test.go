@@ -154,3 +154,50 @@ func TestCopyHardlinks(t *testing.T) {
 		t.Errorf("/all/c = %q, %v", b, err)
 	}
 }
+
+// TestCopyFromStageThroughSymlink: COPY --from resolves symlinks in the
+// source path inside the stage's root, absolute ones too, as BuildKit does
+// (case copy-through-symlink-stage).
+func TestCopyFromStageThroughSymlink(t *testing.T) {
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{
+		"tree/out/sub/foo": "data",
+		"Dockerfile": `FROM scratch AS build
+COPY tree /
+FROM scratch
+COPY --from=build /sub/foo /abs
+COPY --from=build /sub2/foo /rel
+COPY --from=build /sub /subdir/
+`,
+	})
+	if err := os.Symlink("/out/sub", filepath.Join(dir, "tree/sub")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("out/sub", filepath.Join(dir, "tree/sub2")); err != nil {
+		t.Fatal(err)
+	}
+	local := buildLocal(t, dir)
+	for _, p := range []string{"abs", "rel", "subdir/foo"} {
+		if b, err := os.ReadFile(filepath.Join(local, p)); err != nil || string(b) != "data" {
+			t.Errorf("/%s = %q, %v; want the stage's /out/sub/foo", p, b, err)
+		}
+	}
+}
+
+// TestCopyFIFO: a FIFO in the context is copied as a FIFO, never opened,
+// as BuildKit does (case copy-fifo-in-context).
+func TestCopyFIFO(t *testing.T) {
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{"regular": "r", "Dockerfile": "FROM scratch\nCOPY . /ctx/\nCOPY pipe /named\n"})
+	if err := syscall.Mkfifo(filepath.Join(dir, "pipe"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(filepath.Join(dir, "pipe"), 0o640)
+	local := buildLocal(t, dir)
+	for _, p := range []string{"ctx/pipe", "named"} {
+		fi, err := os.Lstat(filepath.Join(local, p))
+		if err != nil || fi.Mode()&os.ModeNamedPipe == 0 || fi.Mode().Perm() != 0o640 {
+			t.Errorf("/%s: %v, %v; want a 0640 FIFO", p, fi, err)
+		}
+	}
+}
