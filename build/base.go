@@ -134,8 +134,11 @@ func stateFromImage(img v1.Image) (*stageState, error) {
 		return nil, err
 	}
 	st := &stageState{args: newArgScope(), cfg: *cf.DeepCopy()}
+	// A base with Docker layer types (what `docker push` writes) still
+	// yields an image with OCI types throughout, as BuildKit's does: the
+	// blobs are the same, only their format's name changes.
 	for i, l := range m.Layers {
-		st.layers = append(st.layers, layer.Info{Digest: l.Digest, DiffID: cf.RootFS.DiffIDs[i], Size: l.Size, MediaType: l.MediaType})
+		st.layers = append(st.layers, layer.Info{Digest: l.Digest, DiffID: cf.RootFS.DiffIDs[i], Size: l.Size, MediaType: layer.OCIMediaType(l.MediaType)})
 	}
 	st.cfg.RootFS = v1.RootFS{}
 	st.key = chainKey(v1.Hash{}, "image", dig.String())
