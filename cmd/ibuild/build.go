@@ -228,7 +228,7 @@ func (o *buildOptions) toOptions(cmd *cobra.Command, contextDir string) (build.O
 			return opt, nil, fmt.Errorf("unsupported --security-opt %q", so)
 		}
 	}
-	if opt.SourceDateEpoch, err = sourceDateEpochWith(opt.BuildArgs); err != nil {
+	if opt.SourceDateEpoch, err = buildEpoch(cmd.Context(), contextDir, opt.BuildArgs); err != nil {
 		return opt, nil, err
 	}
 	if rc, err := os.ReadFile("/etc/resolv.conf"); err == nil {
