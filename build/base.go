@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -63,8 +65,27 @@ func (b *builder) scratch() *stageState {
 	st.cfg.Architecture = p.Architecture
 	st.cfg.Variant = p.Variant
 	st.cfg.Config.Env = []string{"PATH=" + defaultPath}
-	st.key = chainKey(v1.Hash{}, "scratch", p.String())
+	st.key = b.rootKey(chainKey(v1.Hash{}, "scratch", p.String()))
 	return st
+}
+
+// settings are the build settings that change the bytes of every layer a
+// step makes, or what its cache record holds (history dates), without
+// showing in the step's own inputs.
+func (b *builder) settings() map[string]string {
+	return map[string]string{
+		"epoch":             b.opt.epoch().Format(time.RFC3339),
+		"compression":       string(b.opt.Compression),
+		"compression level": strconv.Itoa(b.opt.CompressionLevel),
+		"platform":          hostPlatform().String(),
+	}
+}
+
+// rootKey is the key a stage starts from: its base's, with the build
+// settings folded in, so that every step's key (chained from it) changes
+// with them and a layer made with other settings is never reused.
+func (b *builder) rootKey(base v1.Hash) v1.Hash {
+	return chainKey(base, "settings", b.settings())
 }
 
 // imageBase loads a base image from the local store, pulling it first if
@@ -82,6 +103,7 @@ func (b *builder) imageBase(ctx context.Context, ref string) (*stageState, bool,
 	if _, ok := lookupEnv(st.cfg.Config.Env, "PATH"); !ok {
 		st.cfg.Config.Env = append(st.cfg.Config.Env, "PATH="+defaultPath)
 	}
+	st.key = b.rootKey(st.key)
 	return st, cached, nil
 }
 

@@ -31,6 +31,9 @@ type stepInputs struct {
 // which may be nil, lists the step's source files; it is called only for a
 // step that runs, so a cache hit pays nothing for explanations.
 func (b *builder) noteInputs(st *stageState, key v1.Hash, inputs map[string]string, files func() map[string]string) {
+	for k, v := range b.settings() {
+		inputs[k] = v // in the key through the stage's root key
+	}
 	b.cur = &stepInputs{Key: key.String(), Parent: st.key.String(), Inputs: inputs, files: files}
 }
 
@@ -101,6 +104,15 @@ func (b *builder) missReason(st *stageState, n int) string {
 	}
 	if prev.Key == cur.Key {
 		return "cache record missing or evicted"
+	}
+	var settings []string
+	for _, k := range sortedKeys(b.settings(), nil) {
+		if v, ok := prev.Inputs[k]; ok && v != cur.Inputs[k] {
+			settings = append(settings, k+" changed")
+		}
+	}
+	if len(settings) > 0 {
+		return strings.Join(settings, "; ")
 	}
 	if prev.Parent != cur.Parent {
 		return "parent step changed"
