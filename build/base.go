@@ -65,6 +65,7 @@ func (b *builder) scratch() *stageState {
 	st.cfg.Architecture = p.Architecture
 	st.cfg.Variant = p.Variant
 	st.cfg.Config.Env = []string{"PATH=" + defaultPath}
+	st.cfg.Config.WorkingDir = "/" // as BuildKit's empty image
 	st.key = b.rootKey(chainKey(v1.Hash{}, "scratch", p.String()))
 	return st
 }

@@ -1,0 +1,44 @@
+package main
+
+import (
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// The tests in this file are regression cases of issue #10 (Docker parity):
+// each expectation was checked against BuildKit v0.17.3 (buildctl with the
+// dockerfile.v0 frontend, OCI worker, runc).
+
+// buildConfig builds the context files with args and returns the image
+// config and the type=local root filesystem directory.
+func buildConfig(t *testing.T, files map[string]string, args ...string) (v1.Config, string) {
+	t.Helper()
+	dir := t.TempDir()
+	writeTree(t, dir, files)
+	out := t.TempDir()
+	oci, local := filepath.Join(out, "oci"), filepath.Join(out, "rootfs")
+	r := run(t, "", nil, append(append([]string{"--progress", "plain", "-o", "type=oci,dest=" + oci, "-o", "type=local,dest=" + local}, args...), dir)...)
+	if r.err != nil {
+		t.Fatalf("build: %v\n%s", r.err, r.stderr)
+	}
+	cf, err := ociImage(t, oci).ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cf.Config, local
+}
+
+// TestScratchConfig is defect 8: FROM scratch starts from BuildKit's empty
+// image, WorkingDir "/" and the default PATH.
+func TestScratchConfig(t *testing.T) {
+	cfg, _ := buildConfig(t, map[string]string{"Dockerfile": "FROM scratch\nCOPY f /f\n", "f": "f"}, "--root", t.TempDir())
+	if cfg.WorkingDir != "/" {
+		t.Errorf("WorkingDir %q, want /", cfg.WorkingDir)
+	}
+	if want := []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}; !reflect.DeepEqual(cfg.Env, want) {
+		t.Errorf("Env %q, want %q", cfg.Env, want)
+	}
+}
