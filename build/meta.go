@@ -90,7 +90,7 @@ func (b *builder) meta(st *stageState, cmd instructions.Command) error {
 		st.cfg.Config.User = c.User
 		msg = "USER " + c.User
 	case *instructions.WorkdirCommand: // import --change only; builds use workdir()
-		st.cfg.Config.WorkingDir = st.resolvePath(c.Path)
+		st.cfg.Config.WorkingDir = st.workdirPath(c.Path)
 		msg = "WORKDIR " + st.cfg.Config.WorkingDir
 	case *instructions.CmdCommand:
 		st.cfg.Config.Cmd = st.withShell(c.ShellDependantCmdLine)
@@ -173,6 +173,21 @@ func (s *stageState) resolvePath(p string) string {
 		wd = "/"
 	}
 	return path.Join(wd, p)
+}
+
+// workdirPath is the working directory that WORKDIR p sets, as BuildKit
+// computes it: an absolute p as written (after expansion: a trailing slash,
+// "." or ".." are kept); a relative one joined to the current directory and
+// cleaned.
+func (s *stageState) workdirPath(p string) string {
+	if path.IsAbs(p) {
+		return p
+	}
+	wd := s.cfg.Config.WorkingDir
+	if wd == "" {
+		wd = "/"
+	}
+	return path.Join("/", wd, p)
 }
 
 func (b *builder) exposePorts(st *stageState, raw []string) ([]string, error) {

@@ -20,7 +20,7 @@ import (
 // creation is a step of its own, cached like the others; it yields a layer
 // only when something was created.
 func (b *builder) workdir(ctx context.Context, st *stageState, c *instructions.WorkdirCommand, loc []bkparser.Range) error {
-	st.cfg.Config.WorkingDir = st.resolvePath(c.Path)
+	st.cfg.Config.WorkingDir = st.workdirPath(c.Path)
 	dir := st.cfg.Config.WorkingDir
 	createdBy := "WORKDIR " + dir
 	r := b.startStep(st, createdBy, loc)

@@ -42,3 +42,33 @@ func TestScratchConfig(t *testing.T) {
 		t.Errorf("Env %q, want %q", cfg.Env, want)
 	}
 }
+
+// TestWorkdirAsWritten is defect 9: an absolute WORKDIR is kept as written
+// after expansion (trailing slash, "." and ".." included); a relative one
+// is joined to the current directory and cleaned. RUN runs in the directory
+// either way.
+func TestWorkdirAsWritten(t *testing.T) {
+	root := busyboxRoot(t)
+	cases := []struct {
+		workdir, want, pwd string
+	}{
+		{"/foo/", "/foo/", "/foo"},
+		{"$D", "/d/", "/d"},
+		{"/a/../b/./c//", "/a/../b/./c//", "/b/c"},
+		{"/foo/.", "/foo/.", "/foo"},
+		{"bar/", "/foo/bar", "/foo/bar"},
+		{"x//y/.", "/foo/x/y", "/foo/x/y"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.workdir, func(t *testing.T) {
+			df := "FROM busybox\nENV D=/d/\nWORKDIR /foo/\nWORKDIR " + tc.workdir + "\nRUN pwd > /pwd\n"
+			cfg, local := buildConfig(t, map[string]string{"Dockerfile": df}, "--root", root)
+			if cfg.WorkingDir != tc.want {
+				t.Errorf("WorkingDir %q, want %q", cfg.WorkingDir, tc.want)
+			}
+			if got := readOut(t, local, "pwd"); got != tc.pwd+"\n" {
+				t.Errorf("RUN pwd = %q, want %q", got, tc.pwd)
+			}
+		})
+	}
+}
