@@ -139,6 +139,18 @@ func setEnv(env []string, k, v string) []string {
 	return out
 }
 
+// addEnv sets k=v in env as BuildKit's state env does: any earlier entry
+// for k is dropped and k=v goes last.
+func addEnv(env []string, k, v string) []string {
+	out := make([]string, 0, len(env)+1)
+	for _, e := range env {
+		if envKey(e) != k {
+			out = append(out, e)
+		}
+	}
+	return append(out, k+"="+v)
+}
+
 // lookupEnv finds k in env.
 func lookupEnv(env []string, k string) (string, bool) {
 	for i := len(env) - 1; i >= 0; i-- {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -16,6 +17,20 @@ import (
 
 // from resolves the FROM of stage i: scratch, an earlier stage, or an image.
 func (b *builder) from(ctx context.Context, i int, chain []int) (*stageState, error) {
+	st, err := b.fromBase(ctx, i, chain)
+	if err != nil {
+		return nil, err
+	}
+	// The image config's env is (re)applied over the state env inherited
+	// from a base stage, as BuildKit does.
+	for _, kv := range st.cfg.Config.Env {
+		k, v, _ := strings.Cut(kv, "=")
+		st.env = addEnv(st.env, k, v)
+	}
+	return st, nil
+}
+
+func (b *builder) fromBase(ctx context.Context, i int, chain []int) (*stageState, error) {
 	ds := b.df.Stages[i]
 	name, _, err := b.lex.ProcessWord(ds.BaseName, envGetter(b.global, nil))
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/shell"
 	"golang.org/x/sys/unix"
 )
 
@@ -46,6 +47,7 @@ func (b *builder) meta(st *stageState, cmd instructions.Command) error {
 		var parts []string
 		for _, kv := range c.Env {
 			st.cfg.Config.Env = setEnv(st.cfg.Config.Env, kv.Key, kv.Value)
+			st.env = addEnv(st.env, kv.Key, kv.Value)
 			parts = append(parts, kv.Key+"="+kv.Value)
 		}
 		msg = "ENV " + strings.Join(parts, " ")
@@ -135,7 +137,7 @@ func (b *builder) arg(st *stageState, c *instructions.ArgCommand) error {
 		if v, ok := b.opt.BuildArgs[kv.Key]; ok {
 			val = &v
 		} else if kv.Value != nil {
-			v, _, err := b.lex.ProcessWord(*kv.Value, envGetter(st.args, st.cfg.Config.Env))
+			v, _, err := b.lex.ProcessWord(*kv.Value, shell.EnvsFromSlice(st.env))
 			if err != nil {
 				return err
 			}
@@ -146,8 +148,10 @@ func (b *builder) arg(st *stageState, c *instructions.ArgCommand) error {
 		part := kv.Key
 		if val != nil {
 			st.args.set(kv.Key, *val)
+			st.env = addEnv(st.env, kv.Key, *val)
 			part += "=" + *val
 		}
+		st.argDecls = append(st.argDecls, kv.Key)
 		parts = append(parts, part)
 	}
 	msg := "ARG " + strings.Join(parts, " ")
@@ -192,7 +196,7 @@ func (s *stageState) workdirPath(p string) string {
 
 func (b *builder) exposePorts(st *stageState, raw []string) ([]string, error) {
 	var out []string
-	env := envGetter(st.args, st.cfg.Config.Env)
+	env := shell.EnvsFromSlice(st.env)
 	for _, r := range raw {
 		words, err := b.lex.ProcessWords(r, env)
 		if err != nil {

@@ -51,16 +51,11 @@ func runArgs(st *stageState, c *instructions.RunCommand) ([]string, error) {
 	return args, nil
 }
 
-// runEnv is the environment of a RUN: the image's env plus the ARGs in
-// scope that ENV does not override, plus proxy build args.
+// runEnv is the environment of a RUN: the stage's state env (the image's
+// env, ENVs and ARGs, the last setting of a name winning), plus proxy
+// build args.
 func (b *builder) runEnv(st *stageState) []string {
-	env := append([]string(nil), st.cfg.Config.Env...)
-	for _, kv := range st.args.pairs() {
-		k := envKey(kv)
-		if _, ok := lookupEnv(env, k); !ok {
-			env = append(env, kv)
-		}
-	}
+	env := append([]string(nil), st.env...)
 	for _, k := range proxyArgs {
 		if v, ok := b.opt.BuildArgs[k]; ok {
 			if _, set := lookupEnv(env, k); !set {
@@ -138,11 +133,16 @@ func (b *builder) runInner(ctx context.Context, st *stageState, c *instructions.
 	return false, info, key, nil
 }
 
-// historyArgs is BuildKit's "|N K=V ..." prefix for ARGs in scope.
+// historyArgs is BuildKit's "|N K=V ..." prefix: every ARG declared, with
+// its value in the state env ("" when it has none).
 func historyArgs(st *stageState) string {
-	p := st.args.pairs()
-	if len(p) == 0 {
+	if len(st.argDecls) == 0 {
 		return ""
+	}
+	p := make([]string, len(st.argDecls))
+	for i, k := range st.argDecls {
+		v, _ := lookupEnv(st.env, k)
+		p[i] = k + "=" + v
 	}
 	return fmt.Sprintf("|%d %s ", len(p), strings.Join(p, " "))
 }

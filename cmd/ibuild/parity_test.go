@@ -72,3 +72,38 @@ func TestWorkdirAsWritten(t *testing.T) {
 		})
 	}
 }
+
+// TestArgAfterEnv is defect 10: RUN and word expansion see the last of ENV
+// and ARG (with a value) of a name, as BuildKit's state env; the image
+// config keeps the ENV value. A stage FROM another inherits the ARG values
+// (BuildKit does; arguably a leak, followed on purpose).
+func TestArgAfterEnv(t *testing.T) {
+	df := `FROM busybox AS base
+ENV X=a1
+ARG X
+RUN echo "$X" > /x
+ENV Y=e1
+ARG Y=d1
+RUN echo "$Y" > /y
+ARG Z=d1
+ENV Z=e2
+RUN echo "$Z" > /z
+ENV W=w-$X-$Y
+LABEL l=$X
+FROM base
+RUN echo "$X $Y $Z" > /child
+`
+	cfg, local := buildConfig(t, map[string]string{"Dockerfile": df}, "--root", busyboxRoot(t), "--build-arg", "X=a2")
+	wantEnv := []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "X=a1", "Y=e1", "Z=e2", "W=w-a2-d1"}
+	if !reflect.DeepEqual(cfg.Env, wantEnv) {
+		t.Errorf("config Env %q, want %q", cfg.Env, wantEnv)
+	}
+	if cfg.Labels["l"] != "a2" {
+		t.Errorf("LABEL l=$X gave %q, want a2", cfg.Labels["l"])
+	}
+	for _, c := range []struct{ file, want string }{{"x", "a2"}, {"y", "d1"}, {"z", "e2"}, {"child", "a1 e1 e2"}} {
+		if got := readOut(t, local, c.file); got != c.want+"\n" {
+			t.Errorf("/%s = %q, want %q", c.file, got, c.want)
+		}
+	}
+}
