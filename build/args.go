@@ -87,7 +87,7 @@ func (b *builder) initGlobalArgs() error {
 	}
 	for _, cmd := range b.df.MetaArgs {
 		for _, kv := range cmd.Args {
-			b.used[kv.Key] = true
+			b.addUsed(kv.Key)
 			if v, ok := b.opt.BuildArgs[kv.Key]; ok {
 				g.set(kv.Key, v)
 				continue
@@ -95,7 +95,7 @@ func (b *builder) initGlobalArgs() error {
 			if kv.Value == nil {
 				continue
 			}
-			v, _, err := b.lex.ProcessWord(*kv.Value, shell.EnvsFromSlice(g.pairs()))
+			v, _, err := b.lex().ProcessWord(*kv.Value, shell.EnvsFromSlice(g.pairs()))
 			if err != nil {
 				return b.errAt(cmd.Location(), err)
 			}

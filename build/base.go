@@ -32,11 +32,11 @@ func (b *builder) from(ctx context.Context, i int, chain []int) (*stageState, er
 
 func (b *builder) fromBase(ctx context.Context, i int, chain []int) (*stageState, error) {
 	ds := b.df.Stages[i]
-	name, _, err := b.lex.ProcessWord(ds.BaseName, envGetter(b.global, nil))
+	name, _, err := b.lex().ProcessWord(ds.BaseName, envGetter(b.global, nil))
 	if err != nil {
 		return nil, b.errAt(ds.Location, err)
 	}
-	plat, _, err := b.lex.ProcessWord(ds.Platform, envGetter(b.global, nil))
+	plat, _, err := b.lex().ProcessWord(ds.Platform, envGetter(b.global, nil))
 	if err != nil {
 		return nil, b.errAt(ds.Location, err)
 	}
@@ -54,19 +54,19 @@ func (b *builder) fromBase(ctx context.Context, i int, chain []int) (*stageState
 		st := dep.clone()
 		st.index = i
 		r := b.startStep(st, "FROM "+dep.name, ds.Location)
-		r.done(true, nil, st.key, nil)
+		r.done(stepResult{cached: true, key: st.key}, nil)
 		return st, nil
 	}
 	if name == "scratch" {
 		st := b.scratch()
 		st.index = i
 		r := b.startStep(st, "FROM scratch", ds.Location)
-		r.done(true, nil, st.key, nil)
+		r.done(stepResult{cached: true, key: st.key}, nil)
 		return st, nil
 	}
 	r := b.startStep(&stageState{index: i, name: ds.Name}, "FROM "+name, ds.Location)
 	st, cached, err := b.imageBase(ctx, name)
-	r.done(cached, nil, v1.Hash{}, err)
+	r.done(stepResult{cached: cached}, err)
 	if err != nil {
 		return nil, b.errAt(ds.Location, err)
 	}

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
@@ -20,29 +21,42 @@ import (
 	"github.com/ibuild/ibuild/progress"
 )
 
-// builder holds the state of one build.
+// builder holds the state of one build. The fields above mu are set
+// before stages are built and only read afterwards; stages built at the
+// same time share the rest through mu and ctxMu.
 type builder struct {
 	opt    Options
 	df     *parser.Dockerfile
-	lex    *shell.Lex
-	ctxDir *buildctx.Context
-	// ignoreFile is the ignore file the context was opened with.
-	ignoreFile string
-	sink       progress.Sink
-	global     *argScope // global ARGs (before the first FROM) plus predefined ones
-	stages     []*stageState
-	used       map[string]bool // build args consumed by an ARG
-	steps      []StepResult
-	total      int
-	counter    int
+	escape rune // the Dockerfile's escape character
+	sink   progress.Sink
+	global *argScope // global ARGs (before the first FROM) plus predefined ones
+	total  int
+
+	mu     sync.Mutex
+	stages []*stageBuild
+	used   map[string]bool // build args consumed by an ARG
+	steps  []StepResult
+	// counter numbers the steps as they start.
+	counter int
 	// lazy maps layer digests hit in a --cache-from source to that source,
 	// until their blobs are fetched.
 	lazy map[v1.Hash]StepSource
-	// exported collects step records for --cache-to.
-	exported      []ExportedStep
-	exportedStage []int
-	// cur is the inputs of the step being looked up, for miss reasons.
-	cur *stepInputs
+	// exported collects step records for --cache-to, in the order the
+	// steps finished.
+	exported []exportedStep
+
+	ctxMu  sync.Mutex
+	ctxDir *buildctx.Context
+	// ignoreFile is the ignore file the context was opened with.
+	ignoreFile string
+}
+
+// stageBuild is a stage being built or built: done is closed once st and
+// err are set, so that every stage needing it waits for one build of it.
+type stageBuild struct {
+	done chan struct{}
+	st   *stageState
+	err  error
 }
 
 // Build runs the build described by opt and stores the resulting image.
@@ -85,8 +99,8 @@ func newBuilder(opt Options) (*builder, error) {
 		sink = progress.Discard()
 	}
 	b := &builder{opt: opt, df: df, sink: sink, used: map[string]bool{}}
-	b.lex = shell.NewLex(df.Escape)
-	b.stages = make([]*stageState, len(df.Stages))
+	b.escape = df.Escape
+	b.stages = make([]*stageBuild, len(df.Stages))
 	return b, nil
 }
 
@@ -182,21 +196,43 @@ func (b *builder) stageRef(name string, before int) (int, bool) {
 }
 
 // stage builds stage i once, building the stages it depends on first.
+// Callers asking for a stage another one is building wait for its result.
 func (b *builder) stage(ctx context.Context, i int, chain []int) (*stageState, error) {
-	if st := b.stages[i]; st != nil {
-		return st, nil
-	}
 	for _, c := range chain {
 		if c == i {
 			return nil, b.errAt(b.df.Stages[i].Location, fmt.Errorf("circular dependency between stages"))
 		}
 	}
-	st, err := b.buildStage(ctx, i, append(chain, i))
-	if err != nil {
-		return nil, err
+	b.mu.Lock()
+	sb := b.stages[i]
+	if sb != nil {
+		b.mu.Unlock()
+		select {
+		case <-sb.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		return sb.st, sb.err
 	}
-	b.stages[i] = st
-	return st, nil
+	sb = &stageBuild{done: make(chan struct{})}
+	b.stages[i] = sb
+	b.mu.Unlock()
+	sb.st, sb.err = b.buildStage(ctx, i, append(chain, i))
+	close(sb.done)
+	return sb.st, sb.err
+}
+
+// lex returns a word expander for the Dockerfile. A shell.Lex is not safe
+// for concurrent use: each expansion gets its own.
+func (b *builder) lex() *shell.Lex {
+	return shell.NewLex(b.escape)
+}
+
+// addUsed records that build arg k was consumed.
+func (b *builder) addUsed(k string) {
+	b.mu.Lock()
+	b.used[k] = true
+	b.mu.Unlock()
 }
 
 // countSteps estimates the number of filesystem steps in the target and the
@@ -237,6 +273,8 @@ func (b *builder) warnings() []string {
 		out = append(out, fmt.Sprintf("%s: %s", w.Location, w.Message))
 	}
 	var unused []string
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	for k := range b.opt.BuildArgs {
 		if !b.used[k] && !predefinedArg(k) {
 			unused = append(unused, k)

@@ -51,10 +51,12 @@ func (b *builder) remoteHit(ctx context.Context, key v1.Hash) (*cache.StepRecord
 			continue
 		}
 		if rec.Layer != nil && !b.opt.Store.HasBlob(rec.Layer.Digest) {
+			b.mu.Lock()
 			if b.lazy == nil {
 				b.lazy = map[v1.Hash]StepSource{}
 			}
 			b.lazy[rec.Layer.Digest] = src
+			b.mu.Unlock()
 		}
 		return rec, nil
 	}
@@ -65,7 +67,9 @@ func (b *builder) remoteHit(ctx context.Context, key v1.Hash) (*cache.StepRecord
 // are not in the store yet, verifying each against its descriptor.
 func (b *builder) ensureBlobs(ctx context.Context, layers []layer.Info) error {
 	for _, l := range layers {
+		b.mu.Lock()
 		src, ok := b.lazy[l.Digest]
+		b.mu.Unlock()
 		if !ok || b.opt.Store.HasBlob(l.Digest) {
 			continue
 		}

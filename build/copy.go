@@ -16,7 +16,6 @@ import (
 	"strings"
 	"syscall"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	bkparser "github.com/moby/buildkit/frontend/dockerfile/parser"
 
@@ -54,23 +53,22 @@ func (b *builder) copy(ctx context.Context, st *stageState, cs copySpec, loc []b
 	if cs.from != "" {
 		text = cs.name + " --from=" + cs.from + " " + strings.TrimPrefix(text, cs.name+" ")
 	}
-	r := b.startStep(st, text, loc)
-	cached, info, key, err := b.copyStep(ctx, st, cs, chain, text)
-	r.done(cached, info, key, err)
-	return err
+	return b.step(ctx, st, text, loc, func(ctx context.Context, r *stepRun) (stepResult, error) {
+		return b.copyStep(ctx, st, cs, chain, text, r)
+	})
 }
 
-func (b *builder) copyStep(ctx context.Context, st *stageState, cs copySpec, chain []int, text string) (bool, *layer.Info, v1.Hash, error) {
+func (b *builder) copyStep(ctx context.Context, st *stageState, cs copySpec, chain []int, text string, r *stepRun) (stepResult, error) {
 	if len(cs.excludes) > 0 || cs.parents {
-		return false, nil, v1.Hash{}, fmt.Errorf("%s --exclude and --parents are not supported yet", cs.name)
+		return stepResult{}, fmt.Errorf("%s --exclude and --parents are not supported yet", cs.name)
 	}
 	mode, err := parseChmod(cs.chmod)
 	if err != nil {
-		return false, nil, v1.Hash{}, err
+		return stepResult{}, err
 	}
 	ref, err := b.sourceRef(ctx, st, cs.from, chain)
 	if err != nil {
-		return false, nil, v1.Hash{}, err
+		return stepResult{}, err
 	}
 	var local []string
 	for _, p := range cs.srcs.SourcePaths {
@@ -83,7 +81,7 @@ func (b *builder) copyStep(ctx context.Context, st *stageState, cs copySpec, cha
 		if cs.add && isURL(p) {
 			rf, err := b.download(ctx, p, cs.checksum)
 			if err != nil {
-				return false, nil, v1.Hash{}, err
+				return stepResult{}, err
 			}
 			defer os.RemoveAll(filepath.Dir(rf.file))
 			remote = append(remote, rf)
@@ -96,14 +94,14 @@ func (b *builder) copyStep(ctx context.Context, st *stageState, cs copySpec, cha
 	digest := ""
 	if ref.context {
 		if src, err = b.openSource(ctx, ref); err != nil {
-			return false, nil, v1.Hash{}, err
+			return stepResult{}, err
 		}
 		if len(local) > 0 {
 			if matches, err = src.ctx.Select(ctx, local); err != nil {
-				return false, nil, v1.Hash{}, err
+				return stepResult{}, err
 			}
 			if digest, err = src.ctx.Digest(ctx, matches, b.contextMemo(src.ctx.Dir())); err != nil {
-				return false, nil, v1.Hash{}, err
+				return stepResult{}, err
 			}
 		}
 	}
@@ -119,37 +117,25 @@ func (b *builder) copyStep(ctx context.Context, st *stageState, cs copySpec, cha
 	dest := st.resolvePath(cs.srcs.DestPath)
 	key := chainKey(st.key, cs.name, ref.key, cs.srcs.SourcePaths, dest, destDir, cs.chown, cs.chmod,
 		digest, remoteDigests, heredocs, cs.unpack, st.cfg.Config.WorkingDir, hostPlatform().String())
-	b.noteInputs(st, key, map[string]string{"sources": digest + ref.key + strings.Join(remoteDigests, ",") + strings.Join(heredocs, ","),
-		"destination": dest, "chown": cs.chown, "chmod": cs.chmod, "source list": strings.Join(cs.srcs.SourcePaths, " ")}, func() map[string]string { return sourceFiles(matches) })
-
-	createdBy := text + " # buildkit"
-	if hit, err := b.cacheHit(ctx, st, key); err != nil || hit != nil {
-		if hit != nil {
-			return true, hit, key, nil
-		}
-		return false, nil, key, err
-	}
-
-	if !ref.context {
-		if src, err = b.openSource(ctx, ref); err != nil {
-			return false, nil, key, err
-		}
-		defer src.cleanup()
-		if len(local) > 0 {
-			if matches, err = src.ctx.Select(ctx, local); err != nil {
-				return false, nil, key, err
+	inputs := map[string]string{"sources": digest + ref.key + strings.Join(remoteDigests, ",") + strings.Join(heredocs, ","),
+		"destination": dest, "chown": cs.chown, "chmod": cs.chmod, "source list": strings.Join(cs.srcs.SourcePaths, " ")}
+	files := func() map[string]string { return sourceFiles(matches) }
+	return b.cached(ctx, st, r, stepPlan{key: key, inputs: inputs, files: files, createdBy: text + " # buildkit", exec: func(ctx context.Context) (*layer.Info, error) {
+		if !ref.context {
+			var err error
+			if src, err = b.openSource(ctx, ref); err != nil {
+				return nil, err
+			}
+			defer src.cleanup()
+			if len(local) > 0 {
+				if matches, err = src.ctx.Select(ctx, local); err != nil {
+					return nil, err
+				}
 			}
 		}
-	}
-	cp := &copier{b: b, st: st, cs: cs, src: src, mode: mode, dest: dest, destDir: destDir, matches: matches, remote: remote}
-	info, err := cp.writeLayer(ctx)
-	if err != nil {
-		return false, nil, key, err
-	}
-	if err := b.commitStep(ctx, st, key, info, createdBy); err != nil {
-		return false, nil, key, err
-	}
-	return false, info, key, nil
+		cp := &copier{b: b, st: st, cs: cs, src: src, mode: mode, dest: dest, destDir: destDir, matches: matches, remote: remote}
+		return cp.writeLayer(ctx)
+	}})
 }
 
 // sourceRef identifies what a COPY or bind mount reads: the context
@@ -217,6 +203,8 @@ func (b *builder) contextMemo(dir string) string {
 
 // context opens the build context once.
 func (b *builder) context() (*buildctx.Context, error) {
+	b.ctxMu.Lock()
+	defer b.ctxMu.Unlock()
 	if b.ctxDir != nil {
 		return b.ctxDir, nil
 	}

@@ -10,6 +10,8 @@
 // its overlay upper directory becomes the layer.
 //
 // Every step has a cache key (see key.go) chained from its parent's key, so an
-// unchanged step is never run twice. Every error returned by Build names the
+// unchanged step is never run twice. Filesystem steps go through one step
+// runner (step.go) that owns cache lookup, execution on a miss, the step
+// record, explanations and progress. Every error returned by Build names the
 // Dockerfile and line it came from.
 package build

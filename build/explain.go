@@ -11,8 +11,6 @@ import (
 	"strings"
 	"syscall"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-
 	"github.com/ibuild/ibuild/build/buildctx"
 )
 
@@ -25,16 +23,6 @@ type stepInputs struct {
 	Files  map[string]string `json:"files,omitempty"` // path → size/mode/owner/mtime signature
 
 	files func() map[string]string // computes Files, only when the step runs
-}
-
-// noteInputs records the inputs of the step about to be looked up. files,
-// which may be nil, lists the step's source files; it is called only for a
-// step that runs, so a cache hit pays nothing for explanations.
-func (b *builder) noteInputs(st *stageState, key v1.Hash, inputs map[string]string, files func() map[string]string) {
-	for k, v := range b.settings() {
-		inputs[k] = v // in the key through the stage's root key
-	}
-	b.cur = &stepInputs{Key: key.String(), Parent: st.key.String(), Inputs: inputs, files: files}
 }
 
 // envInputs names the inputs of a RUN for explanations.
@@ -84,15 +72,11 @@ func (b *builder) dockerfileID() string {
 	return abs
 }
 
-// missReason compares the current step's inputs with those of the last
-// build of the same step and says what changed.
-func (b *builder) missReason(st *stageState, n int) string {
+// missReason compares the inputs cur of the n-th step of st with those of
+// the last build of the same step and says what changed.
+func (b *builder) missReason(st *stageState, n int, cur *stepInputs) string {
 	if st.noCache {
 		return "cache disabled (--no-cache or --no-cache-filter)"
-	}
-	cur := b.cur
-	if cur == nil {
-		return ""
 	}
 	if cur.files != nil && cur.Files == nil {
 		cur.Files = cur.files()
@@ -192,12 +176,9 @@ func sortedKeys(a, b map[string]string) []string {
 	return out
 }
 
-// saveInputs keeps the current step's inputs for the next build.
-func (b *builder) saveInputs(st *stageState, n int) {
-	if b.cur == nil {
-		return
-	}
-	data, err := json.Marshal(b.cur)
+// saveInputs keeps the inputs cur of the n-th step of st for the next build.
+func (b *builder) saveInputs(st *stageState, n int, cur *stepInputs) {
+	data, err := json.Marshal(cur)
 	if err != nil {
 		return
 	}

@@ -100,5 +100,8 @@ func (b *builder) finish(ctx context.Context, st *stageState) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Result{Image: stored, Manifest: desc, ConfigDigest: cfgName, Layers: st.layers, Steps: b.steps}, nil
+	b.mu.Lock()
+	steps := append([]StepResult(nil), b.steps...)
+	b.mu.Unlock()
+	return &Result{Image: stored, Manifest: desc, ConfigDigest: cfgName, Layers: st.layers, Steps: steps}, nil
 }

@@ -12,7 +12,6 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
-	"github.com/moby/buildkit/frontend/dockerfile/shell"
 
 	"github.com/ibuild/ibuild/cache"
 	"github.com/ibuild/ibuild/layer"
@@ -44,7 +43,7 @@ func Import(ctx context.Context, opt ImportOptions) (*Result, error) {
 		opt.Compression = layer.Gzip
 	}
 	bopt := Options{Store: opt.Store, SourceDateEpoch: opt.SourceDateEpoch, Compression: opt.Compression, CompressionLevel: opt.CompressionLevel}
-	b := &builder{opt: bopt, lex: shell.NewLex('\\'), sink: progress.Discard(), used: map[string]bool{}}
+	b := &builder{opt: bopt, escape: '\\', sink: progress.Discard(), used: map[string]bool{}}
 	st := b.scratch()
 	st.cfg.Config.Env = nil
 	info, err := importLayer(ctx, opt)
@@ -64,7 +63,7 @@ func Import(ctx context.Context, opt ImportOptions) (*Result, error) {
 		}
 		if ex, ok := cmd.(instructions.SupportsSingleWordExpansion); ok {
 			if err := ex.Expand(func(w string) (string, error) {
-				s, _, err := b.lex.ProcessWord(w, envGetter(st.args, st.cfg.Config.Env))
+				s, _, err := b.lex().ProcessWord(w, envGetter(st.args, st.cfg.Config.Env))
 				return s, err
 			}); err != nil {
 				return nil, fmt.Errorf("--change %q: %w", ch, err)

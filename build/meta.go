@@ -132,12 +132,12 @@ func (b *builder) meta(st *stageState, cmd instructions.Command) error {
 func (b *builder) arg(st *stageState, c *instructions.ArgCommand) error {
 	var parts []string
 	for _, kv := range c.Args {
-		b.used[kv.Key] = true
+		b.addUsed(kv.Key)
 		var val *string
 		if v, ok := b.opt.BuildArgs[kv.Key]; ok {
 			val = &v
 		} else if kv.Value != nil {
-			v, _, err := b.lex.ProcessWord(*kv.Value, shell.EnvsFromSlice(st.env))
+			v, _, err := b.lex().ProcessWord(*kv.Value, shell.EnvsFromSlice(st.env))
 			if err != nil {
 				return err
 			}
@@ -198,7 +198,7 @@ func (b *builder) exposePorts(st *stageState, raw []string) ([]string, error) {
 	var out []string
 	env := shell.EnvsFromSlice(st.env)
 	for _, r := range raw {
-		words, err := b.lex.ProcessWords(r, env)
+		words, err := b.lex().ProcessWords(r, env)
 		if err != nil {
 			return nil, err
 		}

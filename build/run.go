@@ -13,7 +13,6 @@ import (
 	"sync"
 	"time"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	bkparser "github.com/moby/buildkit/frontend/dockerfile/parser"
 
@@ -75,15 +74,14 @@ func (b *builder) runStep(ctx context.Context, st *stageState, c *instructions.R
 		return err
 	}
 	text := "RUN " + strings.Join(c.CmdLine, " ")
-	r := b.startStep(st, text, loc)
-	cached, info, key, err := b.runInner(ctx, st, c, args, r, chain)
-	r.done(cached, info, key, err)
-	return err
+	return b.step(ctx, st, text, loc, func(ctx context.Context, r *stepRun) (stepResult, error) {
+		return b.runInner(ctx, st, c, args, r, chain)
+	})
 }
 
-func (b *builder) runInner(ctx context.Context, st *stageState, c *instructions.RunCommand, args []string, r *stepRun, chain []int) (bool, *layer.Info, v1.Hash, error) {
+func (b *builder) runInner(ctx context.Context, st *stageState, c *instructions.RunCommand, args []string, r *stepRun, chain []int) (stepResult, error) {
 	if sec := instructions.GetSecurity(c); sec != "" && sec != "sandbox" {
-		return false, nil, v1.Hash{}, fmt.Errorf("RUN --security=%s is not supported", sec)
+		return stepResult{}, fmt.Errorf("RUN --security=%s is not supported", sec)
 	}
 	network := string(instructions.GetNetwork(c))
 	if network == "" || network == "default" {
@@ -94,43 +92,27 @@ func (b *builder) runInner(ctx context.Context, st *stageState, c *instructions.
 	}
 	plans, mkeys, err := b.planMounts(ctx, st, c, chain)
 	if err != nil {
-		return false, nil, v1.Hash{}, err
+		return stepResult{}, err
 	}
 	env := b.runEnv(st)
 	key := chainKey(st.key, "RUN", args, env, st.cfg.Config.User, st.cfg.Config.WorkingDir, network, mkeys, hostPlatform().String())
 	in := envInputs(env, args, mkeys)
 	in["user"], in["workdir"], in["network"] = st.cfg.Config.User, st.cfg.Config.WorkingDir, network
-	b.noteInputs(st, key, in, nil)
 	createdBy := "RUN " + historyArgs(st) + strings.Join(args, " ") + " # buildkit"
-	if hit, err := b.cacheHit(ctx, st, key); err != nil || hit != nil {
-		if hit != nil {
-			if hit.Digest == (v1.Hash{}) {
-				hit = nil
-			}
-			return true, hit, key, nil
+	return b.cached(ctx, st, r, stepPlan{key: key, inputs: in, createdBy: createdBy, exec: func(ctx context.Context) (*layer.Info, error) {
+		if b.opt.Isolation == "" || b.opt.Isolation == sandbox.IsolationBuiltin {
+			// The step runs: start the sandbox init now, while the mounts
+			// and snapshots are prepared, unless one is already waiting. A
+			// cache hit starts nothing.
+			go sandbox.Prewarm()
 		}
-		return false, nil, key, err
-	}
-	if b.opt.Isolation == "" || b.opt.Isolation == sandbox.IsolationBuiltin {
-		// The step runs: start the sandbox init now, while the mounts and
-		// snapshots are prepared, unless one is already waiting. A cache
-		// hit starts nothing.
-		go sandbox.Prewarm()
-	}
-	mounts, err := b.mountAll(ctx, plans)
-	if err != nil {
-		return false, nil, key, err
-	}
-	defer mounts.cleanup()
-	env = append(env, mounts.env...)
-	info, err := b.execute(ctx, st, args, env, network, mounts.mounts, r)
-	if err != nil {
-		return false, nil, key, err
-	}
-	if err := b.commitStep(ctx, st, key, info, createdBy); err != nil {
-		return false, nil, key, err
-	}
-	return false, info, key, nil
+		mounts, err := b.mountAll(ctx, plans)
+		if err != nil {
+			return nil, err
+		}
+		defer mounts.cleanup()
+		return b.execute(ctx, st, args, append(env, mounts.env...), network, mounts.mounts, r)
+	}})
 }
 
 // historyArgs is BuildKit's "|N K=V ..." prefix: every ARG declared, with

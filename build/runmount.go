@@ -208,6 +208,8 @@ func (b *builder) bindMount(ctx context.Context, p mountPlan, set *runMountSet) 
 // contextFiltered reports whether the context as builds see it differs from
 // its directory: an ignore file applies, or the store lies inside it.
 func (b *builder) contextFiltered() bool {
+	b.ctxMu.Lock()
+	defer b.ctxMu.Unlock()
 	if b.ignoreFile != "" {
 		return true
 	}

@@ -126,7 +126,7 @@ func (b *builder) dispatch(ctx context.Context, st *stageState, cmd instructions
 	if _, isArg := cmd.(*instructions.ArgCommand); !isArg {
 		if ex, ok := cmd.(instructions.SupportsSingleWordExpansion); ok {
 			err := ex.Expand(func(word string) (string, error) {
-				w, _, err := b.lex.ProcessWord(word, env)
+				w, _, err := b.lex().ProcessWord(word, env)
 				return w, err
 			})
 			if err != nil {
@@ -135,7 +135,7 @@ func (b *builder) dispatch(ctx context.Context, st *stageState, cmd instructions
 		}
 		if ex, ok := cmd.(instructions.SupportsSingleWordExpansionRaw); ok {
 			err := ex.ExpandRaw(func(word string) (string, error) {
-				lex := *b.lex
+				lex := b.lex()
 				lex.SkipProcessQuotes = true
 				w, _, err := lex.ProcessWord(word, env)
 				return w, err
@@ -167,7 +167,7 @@ func (b *builder) dispatch(ctx context.Context, st *stageState, cmd instructions
 	return nil
 }
 
-// step reports a filesystem step to the progress sink and records its result.
+// stepRun reports a step to the progress sink and records its result.
 type stepRun struct {
 	b     *builder
 	st    *stageState
@@ -179,22 +179,24 @@ type stepRun struct {
 }
 
 func (b *builder) startStep(st *stageState, text string, loc []bkparser.Range) *stepRun {
+	b.mu.Lock()
 	b.counter++
+	idx := b.counter
+	b.mu.Unlock()
 	total := b.total
-	if b.counter > total {
-		total = b.counter
+	if idx > total {
+		total = idx
 	}
-	name := fmt.Sprintf("[%d/%d] %s", b.counter, total, text)
+	name := fmt.Sprintf("[%d/%d] %s", idx, total, text)
 	if st != nil && b.df.Stages[st.index].Name != "" {
-		name = fmt.Sprintf("[%s %d/%d] %s", b.df.Stages[st.index].Name, b.counter, total, text)
+		name = fmt.Sprintf("[%s %d/%d] %s", b.df.Stages[st.index].Name, idx, total, text)
 	}
-	b.cur = nil
 	ord := 0
 	if st != nil {
 		st.steps++
 		ord = st.steps
 	}
-	r := &stepRun{b: b, st: st, idx: b.counter, ord: ord, name: name, loc: b.loc(loc).String(), start: time.Now()}
+	r := &stepRun{b: b, st: st, idx: idx, ord: ord, name: name, loc: b.loc(loc).String(), start: time.Now()}
 	b.sink.Event(progress.Event{Time: r.start, Step: r.idx, Total: total, Stage: stageName(st), Name: name, Status: progress.StatusStarted})
 	return r
 }
@@ -211,33 +213,28 @@ func (r *stepRun) log(stream, line string) {
 	r.b.sink.Event(progress.Event{Time: time.Now(), Step: r.idx, Total: r.b.total, Stage: stageName(r.st), Name: r.name, Status: progress.StatusLog, Log: line, Stream: stream})
 }
 
-func (r *stepRun) done(cached bool, info *layer.Info, key v1.Hash, err error) {
-	reason := ""
-	if err == nil && r.st != nil && r.b.cur != nil && !cached {
-		// A hit's inputs equal the saved ones; only a step that ran
-		// explains itself and records its inputs for the next build.
-		reason = r.b.missReason(r.st, r.ord)
-		r.log("stderr", "cache miss: "+reason)
-		r.b.saveInputs(r.st, r.ord)
-	}
+// done finishes the step with its result, or err.
+func (r *stepRun) done(res stepResult, err error) {
 	d := time.Since(r.start)
-	ev := progress.Event{Time: time.Now(), Step: r.idx, Total: r.b.total, Stage: stageName(r.st), Name: r.name, Duration: d, Cached: cached}
+	ev := progress.Event{Time: time.Now(), Step: r.idx, Total: r.b.total, Stage: stageName(r.st), Name: r.name, Duration: d, Cached: res.cached}
 	switch {
 	case err != nil:
 		ev.Status = progress.StatusError
 		ev.Error = err.Error()
-	case cached:
+	case res.cached:
 		ev.Status = progress.StatusCached
 	default:
 		ev.Status = progress.StatusDone
 	}
 	r.b.sink.Event(ev)
 	if err == nil {
-		sr := StepResult{Stage: stageName(r.st), Name: r.name, Location: r.loc, Cached: cached, Duration: d, Layer: info, MissReason: reason}
-		if key != (v1.Hash{}) {
-			sr.Key = key.String()
+		sr := StepResult{Stage: stageName(r.st), Name: r.name, Location: r.loc, Cached: res.cached, Duration: d, Layer: res.layer, MissReason: res.missReason}
+		if res.key != (v1.Hash{}) {
+			sr.Key = res.key.String()
 		}
+		r.b.mu.Lock()
 		r.b.steps = append(r.b.steps, sr)
+		r.b.mu.Unlock()
 	}
 }
 

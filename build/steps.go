@@ -10,10 +10,9 @@ import (
 	"github.com/ibuild/ibuild/layer"
 )
 
-// cacheHit applies a cached record for key to st, if the local store or a
-// --cache-from source has one. It returns the step's layer (a zero Info for
-// a step without a layer), or nil on a miss.
-func (b *builder) cacheHit(ctx context.Context, st *stageState, key v1.Hash) (*layer.Info, error) {
+// cachedRecord returns the record the local store or a --cache-from source
+// has for key, or nil on a miss or when the stage's cache is disabled.
+func (b *builder) cachedRecord(ctx context.Context, st *stageState, key v1.Hash) (*cache.StepRecord, error) {
 	if st.noCache {
 		return nil, nil
 	}
@@ -21,22 +20,16 @@ func (b *builder) cacheHit(ctx context.Context, st *stageState, key v1.Hash) (*l
 	if err != nil {
 		return nil, err
 	}
-	if !ok {
-		if rec, err = b.remoteHit(ctx, key); err != nil || rec == nil {
-			return nil, err
-		}
-		if err := b.opt.Store.PutStep(ctx, key, *rec); err != nil && rec.Layer == nil {
-			return nil, err
-		}
+	if ok {
+		return rec, nil
 	}
-	st.applyRecord(rec)
-	st.key = key
-	b.exported = append(b.exported, ExportedStep{Key: key, Record: *rec})
-	b.exportedStage = append(b.exportedStage, st.index)
-	if rec.Layer == nil {
-		return &layer.Info{}, nil
+	if rec, err = b.remoteHit(ctx, key); err != nil || rec == nil {
+		return nil, err
 	}
-	return rec.Layer, nil
+	if err := b.opt.Store.PutStep(ctx, key, *rec); err != nil && rec.Layer == nil {
+		return nil, err
+	}
+	return rec, nil
 }
 
 func (s *stageState) applyRecord(rec *cache.StepRecord) {
@@ -49,19 +42,32 @@ func (s *stageState) applyRecord(rec *cache.StepRecord) {
 	}
 }
 
-// commitStep records the step's result in st and in the step cache.
-func (b *builder) commitStep(ctx context.Context, st *stageState, key v1.Hash, info *layer.Info, createdBy string) error {
+// commitStep records a step that ran, with its layer info (nil for none),
+// in the step cache.
+func (b *builder) commitStep(ctx context.Context, st *stageState, key v1.Hash, info *layer.Info, createdBy string) (*cache.StepRecord, error) {
 	rec := cache.StepRecord{Layer: info, Config: *st.cfg.Config.DeepCopy(),
 		History: v1.History{CreatedBy: createdBy, Created: v1.Time{Time: b.opt.epoch()}, Comment: "buildkit.dockerfile.v0", EmptyLayer: info == nil},
 		Created: b.opt.epoch()}
 	if err := b.opt.Store.PutStep(ctx, key, rec); err != nil {
-		return fmt.Errorf("recording step: %w", err)
+		return nil, fmt.Errorf("recording step: %w", err)
 	}
-	st.applyRecord(&rec)
+	return &rec, nil
+}
+
+// applyStep makes rec, stored under key, the stage's latest step and
+// offers it to --cache-to.
+func (b *builder) applyStep(st *stageState, key v1.Hash, rec *cache.StepRecord) {
+	st.applyRecord(rec)
 	st.key = key
-	b.exported = append(b.exported, ExportedStep{Key: key, Record: rec})
-	b.exportedStage = append(b.exportedStage, st.index)
-	return nil
+	b.mu.Lock()
+	b.exported = append(b.exported, exportedStep{ExportedStep: ExportedStep{Key: key, Record: *rec}, stage: st.index})
+	b.mu.Unlock()
+}
+
+// exportedStep is a step for --cache-to and the stage that made it.
+type exportedStep struct {
+	ExportedStep
+	stage int
 }
 
 // exportList is the build's steps for --cache-to, marking the target
@@ -75,10 +81,12 @@ func (b *builder) exportList(target int) []ExportedStep {
 		}
 		final[j], i = true, j
 	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	out := make([]ExportedStep, len(b.exported))
 	for i, e := range b.exported {
-		e.Final = final[b.exportedStage[i]]
-		out[i] = e
+		e.Final = final[e.stage]
+		out[i] = e.ExportedStep
 	}
 	return out
 }

@@ -8,7 +8,6 @@ import (
 	"path"
 	"path/filepath"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	bkparser "github.com/moby/buildkit/frontend/dockerfile/parser"
 
@@ -23,23 +22,14 @@ func (b *builder) workdir(ctx context.Context, st *stageState, c *instructions.W
 	st.cfg.Config.WorkingDir = st.workdirPath(c.Path)
 	dir := st.cfg.Config.WorkingDir
 	createdBy := "WORKDIR " + dir
-	r := b.startStep(st, createdBy, loc)
-	key := chainKey(st.key, "WORKDIR", dir, hostPlatform().String())
-	b.noteInputs(st, key, map[string]string{"workdir": dir}, nil)
-	hit, err := b.cacheHit(ctx, st, key)
-	if err != nil || hit != nil {
-		if hit != nil && hit.Digest == (v1.Hash{}) {
-			hit = nil
-		}
-		r.done(err == nil, hit, key, err)
-		return err
-	}
-	info, err := b.mkdirLayer(ctx, st, dir)
-	if err == nil {
-		err = b.commitStep(ctx, st, key, info, createdBy)
-	}
-	r.done(false, info, key, err)
-	return err
+	return b.step(ctx, st, createdBy, loc, func(ctx context.Context, r *stepRun) (stepResult, error) {
+		return b.cached(ctx, st, r, stepPlan{
+			key:       chainKey(st.key, "WORKDIR", dir, hostPlatform().String()),
+			inputs:    map[string]string{"workdir": dir},
+			createdBy: createdBy,
+			exec:      func(ctx context.Context) (*layer.Info, error) { return b.mkdirLayer(ctx, st, dir) },
+		})
+	})
 }
 
 // mkdirLayer returns a layer holding the missing directories of dir, or
