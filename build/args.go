@@ -48,6 +48,25 @@ func (a *argScope) pairs() []string {
 var proxyArgs = []string{"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy",
 	"FTP_PROXY", "ftp_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"}
 
+// proxyEnv is what RUN gets of the proxy build args: each given one (in
+// either case) in both cases, as BuildKit's ProxyEnv, upper case first.
+// When both cases are given, the upper-case value wins. They never reach
+// the image config or history unless an ARG declares them.
+func proxyEnv(buildArgs map[string]string) []string {
+	var out []string
+	for i := 0; i < len(proxyArgs); i += 2 {
+		upper, lower := proxyArgs[i], proxyArgs[i+1]
+		v, ok := buildArgs[upper]
+		if !ok {
+			v, ok = buildArgs[lower]
+		}
+		if ok && v != "" {
+			out = append(out, upper+"="+v, lower+"="+v)
+		}
+	}
+	return out
+}
+
 func predefinedArg(k string) bool {
 	for _, p := range proxyArgs {
 		if p == k {

@@ -55,11 +55,9 @@ func runArgs(st *stageState, c *instructions.RunCommand) ([]string, error) {
 // build args.
 func (b *builder) runEnv(st *stageState) []string {
 	env := append([]string(nil), st.env...)
-	for _, k := range proxyArgs {
-		if v, ok := b.opt.BuildArgs[k]; ok {
-			if _, set := lookupEnv(env, k); !set {
-				env = append(env, k+"="+v)
-			}
+	for _, kv := range proxyEnv(b.opt.BuildArgs) {
+		if _, set := lookupEnv(env, envKey(kv)); !set {
+			env = append(env, kv)
 		}
 	}
 	if _, ok := lookupEnv(env, "PATH"); !ok {

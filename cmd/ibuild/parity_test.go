@@ -3,6 +3,7 @@ package main
 import (
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -104,6 +105,36 @@ RUN echo "$X $Y $Z" > /child
 	for _, c := range []struct{ file, want string }{{"x", "a2"}, {"y", "d1"}, {"z", "e2"}, {"child", "a1 e1 e2"}} {
 		if got := readOut(t, local, c.file); got != c.want+"\n" {
 			t.Errorf("/%s = %q, want %q", c.file, got, c.want)
+		}
+	}
+}
+
+// TestProxyArgs is defect 11: a proxy build arg reaches RUN in both cases
+// (HTTP_PROXY and http_proxy), and never the image config or history.
+func TestProxyArgs(t *testing.T) {
+	df := "FROM busybox\nARG FOO=1\nRUN env | grep -i _proxy= | sort > /proxies\n"
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{"Dockerfile": df})
+	out := t.TempDir()
+	oci, local := filepath.Join(out, "oci"), filepath.Join(out, "rootfs")
+	mustRun(t, "--root", busyboxRoot(t), "--progress", "plain", "-o", "type=oci,dest="+oci, "-o", "type=local,dest="+local,
+		"--build-arg", "HTTP_PROXY=http://127.0.0.1:3128", "--build-arg", "no_proxy=localhost", dir)
+	want := "HTTP_PROXY=http://127.0.0.1:3128\nNO_PROXY=localhost\nhttp_proxy=http://127.0.0.1:3128\nno_proxy=localhost\n"
+	if got := readOut(t, local, "proxies"); got != want {
+		t.Errorf("RUN proxy environment:\n%s\nwant:\n%s", got, want)
+	}
+	cf, err := ociImage(t, oci).ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range cf.Config.Env {
+		if strings.Contains(strings.ToLower(e), "proxy") {
+			t.Errorf("proxy in the image config: %q", e)
+		}
+	}
+	for _, h := range cf.History {
+		if strings.Contains(h.CreatedBy, "3128") || strings.Contains(h.CreatedBy, "localhost") {
+			t.Errorf("proxy in the history: %q", h.CreatedBy)
 		}
 	}
 }
