@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -137,4 +138,61 @@ func TestProxyArgs(t *testing.T) {
 			t.Errorf("proxy in the history: %q", h.CreatedBy)
 		}
 	}
+}
+
+// TestHeredocShebang is defect 12: a RUN heredoc whose body starts with
+// "#!" is written to /dev/pipes/NAME (0755, read-only) and run as a file,
+// so that its interpreter runs it; it used to go to /bin/sh -c. A heredoc
+// without a shebang at its very start (here after <<- indentation) still
+// goes to the shell, as in BuildKit.
+func TestHeredocShebang(t *testing.T) {
+	df := `FROM busybox
+RUN <<EOF
+#!/bin/awk -f
+BEGIN { print "awk ran" > "/awk.txt" }
+EOF
+RUN <<EOT
+#!/bin/sh
+echo "$0" > /argv0
+ls -ld /dev/pipes /dev/pipes/EOT | awk '{print $1, $3}' > /perm
+EOT
+USER 1000
+RUN <<-EOT
+	#!/bin/sh
+	echo "$0" > /tmp/shell
+EOT
+`
+	forEngines(t, func(t *testing.T, eng []string) {
+		out := t.TempDir()
+		oci, local := filepath.Join(out, "oci"), filepath.Join(out, "rootfs")
+		mustBuild(t, df, append([]string{"--root", busyboxRoot(t), "-o", "type=oci,dest=" + oci, "-o", "type=local,dest=" + local}, eng...)...)
+		for _, c := range []struct{ file, want string }{
+			{"awk.txt", "awk ran\n"},
+			{"argv0", "/dev/pipes/EOT\n"},
+			{"perm", "drwxr-xr-x root\n-rwxr-xr-x root\n"},
+			{"tmp/shell", "/bin/sh\n"},
+		} {
+			if got := readOut(t, local, c.file); got != c.want {
+				t.Errorf("/%s = %q, want %q", c.file, got, c.want)
+			}
+		}
+		if _, err := os.Lstat(filepath.Join(local, "dev/pipes")); err == nil {
+			t.Errorf("the script mount point /dev/pipes was left in the image")
+		}
+		cf, err := ociImage(t, oci).ConfigFile()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var runs []string
+		for _, h := range cf.History {
+			if strings.HasPrefix(h.CreatedBy, "RUN ") {
+				runs = append(runs, h.CreatedBy)
+			}
+		}
+		want := []string{"RUN /bin/sh -c /dev/pipes/EOF # buildkit", "RUN /bin/sh -c /dev/pipes/EOT # buildkit",
+			"RUN /bin/sh -c #!/bin/sh\necho \"$0\" > /tmp/shell\n # buildkit"}
+		if !reflect.DeepEqual(runs, want) {
+			t.Errorf("RUN history %q, want %q", runs, want)
+		}
+	})
 }
