@@ -196,3 +196,37 @@ EOT
 		}
 	})
 }
+
+// TestRunDefaultEnv is defect 2: the whole default environment of RUN, as
+// BuildKit v0.17.3 gives it (less its own tracing variables): PATH, and
+// HOME from the user's passwd entry ("/" for a uid without one) unless the
+// image sets HOME; no HOSTNAME. RUN saw no HOME, and Go builds failed
+// ("GOCACHE is not defined and neither $XDG_CACHE_HOME nor $HOME are
+// defined").
+func TestRunDefaultEnv(t *testing.T) {
+	df := `FROM busybox
+RUN env | sort > /root-env
+USER app
+RUN echo "$HOME" > /tmp/app-home
+USER 4242
+RUN echo "$HOME" > /tmp/4242-home
+USER root
+ENV HOME=/custom
+USER app
+RUN echo "$HOME" > /tmp/env-home
+`
+	forEngines(t, func(t *testing.T, eng []string) {
+		local := filepath.Join(t.TempDir(), "rootfs")
+		mustBuild(t, df, append([]string{"--root", busyboxRoot(t), "-o", "type=local,dest=" + local}, eng...)...)
+		for _, c := range []struct{ file, want string }{
+			{"root-env", "HOME=/root\nPATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\nPWD=/\nSHLVL=1\n"},
+			{"tmp/app-home", "/home/app\n"},
+			{"tmp/4242-home", "/\n"},
+			{"tmp/env-home", "/custom\n"},
+		} {
+			if got := readOut(t, local, c.file); got != c.want {
+				t.Errorf("/%s = %q, want %q", c.file, got, c.want)
+			}
+		}
+	})
+}
