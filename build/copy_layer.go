@@ -215,12 +215,40 @@ func (c *copier) addParents(root string) {
 				continue
 			}
 			have[d] = true
-			if _, err := os.Lstat(filepath.Join(root, d)); err == nil {
+			if hdr, exists := existingDir(root, d); exists {
+				// Restated as it is (not chowned): the layer's snapshot
+				// must not give it default metadata.
+				if hdr != nil {
+					c.entries = append(c.entries, entry{hdr: hdr})
+				}
 				continue
 			}
 			c.add(entry{hdr: &tar.Header{Typeflag: tar.TypeDir, Name: d, Mode: 0o755, ModTime: c.b.opt.epoch()}})
 		}
 	}
+}
+
+// existingDir reports whether rel exists in root and, when it is a
+// directory, returns a header restating it as it is there: owner, mode and
+// time. A layer holding files below an existing directory carries such an
+// entry, as BuildKit's (containerd's differ adds every parent), so that the
+// layer's extracted snapshot, which overlays the lower layers, does not
+// present the directory as root-owned 0755.
+func existingDir(root, rel string) (*tar.Header, bool) {
+	parent, err := securejoin.SecureJoin(root, path.Dir(rel))
+	if err != nil {
+		return nil, false
+	}
+	fi, err := os.Lstat(filepath.Join(parent, path.Base(rel)))
+	if err != nil {
+		return nil, false
+	}
+	if !fi.IsDir() {
+		return nil, true
+	}
+	uid, gid := statOwner(fi)
+	perm := fi.Mode() & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
+	return &tar.Header{Typeflag: tar.TypeDir, Name: rel, Mode: tarMode(perm), Uid: uid, Gid: gid, ModTime: fi.ModTime()}, true
 }
 
 // write streams the planned entries and the extracted archives as a tar.

@@ -1,0 +1,45 @@
+package main
+
+import (
+	"path/filepath"
+	"testing"
+)
+
+// TestCopyKeepsExistingDir is issue #10 defect 5: COPY and ADD into an
+// existing directory keep its owner and mode, for later RUN steps too (the
+// COPY layer's snapshot presented it as 0:0 0755, and a RUN touching it
+// committed that). A directory the COPY carries from its source takes the
+// source's metadata, as in BuildKit.
+func TestCopyKeepsExistingDir(t *testing.T) {
+	df := `FROM busybox
+RUN mkdir -p /data/sub /data2 && chown 1000:1000 /data /data/sub /data2 && chmod 700 /data && chmod 750 /data/sub && chmod 711 /data2
+COPY f /data/
+COPY d/ /data/
+COPY f /data2/new/
+ADD f /data2/
+RUN stat -c '%n %u:%g %a' /data /data/sub /data/f /data/sub/x /data2 /data2/new /data2/f > /stat
+RUN touch /data/touched /data2/touched
+`
+	forEngines(t, func(t *testing.T, eng []string) {
+		dir := t.TempDir()
+		writeTree(t, dir, map[string]string{"Dockerfile": df, "f": "f", "d/sub/x": "x"})
+		local := filepath.Join(t.TempDir(), "rootfs")
+		mustRun(t, append(append([]string{"--root", busyboxRoot(t), "--progress", "plain", "-o", "type=local,dest=" + local}, eng...), dir)...)
+		// As BuildKit v0.17.3 gives it.
+		want := "/data 1000:1000 700\n/data/sub 0:0 755\n/data/f 0:0 644\n/data/sub/x 0:0 644\n" +
+			"/data2 1000:1000 711\n/data2/new 0:0 755\n/data2/f 0:0 644\n"
+		if got := readOut(t, local, "stat"); got != want {
+			t.Errorf("RUN after the COPYs sees:\n%s\nwant:\n%s", got, want)
+		}
+		tree := walkTree(t, local)
+		for _, c := range []struct {
+			path string
+			mode uint32
+		}{{"data", 0o700}, {"data2", 0o711}} {
+			e := tree[c.path]
+			if e.uid != 1000 || e.gid != 1000 || uint32(e.mode.Perm()) != c.mode {
+				t.Errorf("/%s after a RUN wrote into it: %v, want 1000:1000 %o", c.path, e, c.mode)
+			}
+		}
+	})
+}
