@@ -34,6 +34,48 @@ func resolveChown(root, chown string) (int, int, error) {
 	return uid, gid, nil
 }
 
+// fileOpOwner resolves a USER value ("user" or "user:group", names or
+// ids) the way BuildKit's file operations do (llb.WithUser, readUser): a
+// name is looked up in the image's /etc/passwd or /etc/group and is 0 when
+// missing; a numeric user without a group is also its own gid; "root" is 0.
+func fileOpOwner(root, spec string) (int, int, error) {
+	u, g, hasGroup := strings.Cut(spec, ":")
+	uid, gid := 0, 0
+	if id, ok := fileOpID(u); ok {
+		uid, gid = id, id
+	} else {
+		users, err := readPasswd(root, func(pu user.User) bool { return pu.Name == u })
+		if err != nil && !errors.Is(err, errNoPasswd) {
+			return 0, 0, fmt.Errorf("user %s: %w", u, err)
+		}
+		if len(users) > 0 {
+			uid, gid = users[0].Uid, users[0].Gid
+		}
+	}
+	if !hasGroup {
+		return uid, gid, nil
+	}
+	if id, ok := fileOpID(g); ok {
+		return uid, id, nil
+	}
+	if id, err := lookupGroup(root, g); err == nil {
+		gid = id
+	}
+	return uid, gid, nil
+}
+
+// fileOpID parses a numeric id as BuildKit's llb does ("root" is 0).
+func fileOpID(s string) (int, bool) {
+	if s == "root" {
+		return 0, true
+	}
+	id, err := strconv.ParseInt(s, 10, 32)
+	if err != nil || id < 0 {
+		return 0, false
+	}
+	return int(id), true
+}
+
 // lookupUser returns the uid and primary gid of a user name or id.
 func lookupUser(root, name string) (int, int, error) {
 	if id, err := strconv.Atoi(name); err == nil {
@@ -81,6 +123,9 @@ func lookupGroup(root, name string) (int, error) {
 	return groups[0].Gid, nil
 }
 
+// errNoPasswd is readPasswd's error for an image without /etc/passwd.
+var errNoPasswd = errors.New("no /etc/passwd in the image")
+
 func readPasswd(root string, filter func(user.User) bool) ([]user.User, error) {
 	p, err := securejoin.SecureJoin(root, "/etc/passwd")
 	if err != nil {
@@ -88,7 +133,7 @@ func readPasswd(root string, filter func(user.User) bool) ([]user.User, error) {
 	}
 	users, err := user.ParsePasswdFileFilter(p, filter)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, errors.New("no /etc/passwd in the image")
+		return nil, errNoPasswd
 	}
 	return users, err
 }

@@ -43,3 +43,36 @@ RUN touch /data/touched /data2/touched
 		}
 	})
 }
+
+// TestWorkdirOwnedByUser is issue #10 defect 7: WORKDIR creates missing
+// directories owned by the current USER, resolved as BuildKit's file
+// operations do (a name missing from /etc/passwd is root; a numeric user is
+// its own group), and keeps existing parents as they are; a RUN as that
+// user can write into it.
+func TestWorkdirOwnedByUser(t *testing.T) {
+	df := `FROM busybox
+RUN mkdir /data && chown 1000:1000 /data && chmod 700 /data
+USER app
+WORKDIR /data/new/deep
+RUN touch x
+USER 4242
+WORKDIR /w4242/a
+USER app:root
+WORKDIR /wgrp
+USER root
+WORKDIR /data/rootdir
+USER nosuch
+WORKDIR /nosuch
+USER app
+WORKDIR /tmp
+RUN stat -c '%n %u:%g %a' /data /data/new /data/new/deep /data/new/deep/x /w4242 /w4242/a /wgrp /data/rootdir /nosuch /tmp > /tmp/stat
+`
+	local := filepath.Join(t.TempDir(), "rootfs")
+	mustBuild(t, df, "--root", busyboxRoot(t), "-o", "type=local,dest="+local)
+	// As BuildKit v0.17.3 gives it.
+	want := "/data 1000:1000 700\n/data/new 1000:1000 755\n/data/new/deep 1000:1000 755\n/data/new/deep/x 1000:1000 644\n" +
+		"/w4242 4242:4242 755\n/w4242/a 4242:4242 755\n/wgrp 1000:0 755\n/data/rootdir 0:0 755\n/nosuch 0:0 755\n/tmp 0:0 1777\n"
+	if got := readOut(t, local, "tmp/stat"); got != want {
+		t.Errorf("ownership:\n%s\nwant:\n%s", got, want)
+	}
+}
