@@ -10,7 +10,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"strings"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 
@@ -63,21 +62,17 @@ func (c *copier) writeLayer(ctx context.Context) (*layer.Info, error) {
 
 // plan decides every entry's name, header and content.
 func (c *copier) plan(root string) error {
-	nsrc := len(c.cs.srcs.SourcePaths) + len(c.cs.srcs.SourceContents)
-	wildcard := false
-	for _, p := range c.cs.srcs.SourcePaths {
-		if strings.ContainsAny(p, "*?[") {
-			wildcard = true
-		}
-	}
+	// As BuildKit v0.17.3: the destination is a directory when written
+	// with a trailing slash, when it is one already, or when a source is a
+	// directory. Otherwise every file source is copied onto it in turn, the
+	// last one winning, whatever their number: BuildKit has no "must be a
+	// directory" error (the classic builder had; arguably a BuildKit bug,
+	// followed on purpose). A glob matching nothing selected nothing.
 	existingDir := false
 	if fi, err := statIn(root, c.dest); err == nil && fi.IsDir() {
 		existingDir = true
 	}
 	asDir := c.destDir || existingDir
-	if (nsrc > 1 || wildcard) && !asDir {
-		return fmt.Errorf("when using %s with more than one source file, the destination must be a directory and end with a /", c.cs.name)
-	}
 	for _, m := range c.matches {
 		if m.IsDir {
 			asDir = true
@@ -122,9 +117,26 @@ func (c *copier) plan(root string) error {
 		}
 		c.add(entry{hdr: &tar.Header{Typeflag: tar.TypeReg, Name: target(rf.name), Mode: mode, Size: rf.size, ModTime: rf.modTime}, file: rf.file})
 	}
+	c.dedupe()
 	c.addParents(root)
 	sortEntries(c.entries)
 	return nil
+}
+
+// dedupe keeps, of entries with the same name, the last planned one: the
+// file a later source copies onto the same path replaces the earlier one.
+func (c *copier) dedupe() {
+	last := map[string]int{}
+	for i, e := range c.entries {
+		last[e.hdr.Name] = i
+	}
+	kept := c.entries[:0]
+	for i, e := range c.entries {
+		if last[e.hdr.Name] == i {
+			kept = append(kept, e)
+		}
+	}
+	c.entries = kept
 }
 
 func (c *copier) add(e entry) {

@@ -2,6 +2,8 @@ package main
 
 import (
 	"path/filepath"
+	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -74,5 +76,39 @@ RUN stat -c '%n %u:%g %a' /data /data/new /data/new/deep /data/new/deep/x /w4242
 		"/w4242 4242:4242 755\n/w4242/a 4242:4242 755\n/wgrp 1000:0 755\n/data/rootdir 0:0 755\n/nosuch 0:0 755\n/tmp 0:0 1777\n"
 	if got := readOut(t, local, "tmp/stat"); got != want {
 		t.Errorf("ownership:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// TestCopyWildcards is issue #10 defect 6, as BuildKit v0.17.3 runs COPY:
+// a glob matching one file copies it onto a destination without a slash;
+// a glob matching nothing is fine, beside another source or alone; several
+// files onto a path without a slash are copied in turn, the last winning
+// (BuildKit does not refuse; arguably a bug, followed on purpose). A
+// missing literal source still fails, naming its line.
+func TestCopyWildcards(t *testing.T) {
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{
+		"Dockerfile": "FROM scratch\nCOPY f*.go foo2.go\nCOPY foo.go nomatch* /dest/\nCOPY nomatch* /empty/\nCOPY bar.go foo.go /notadir\n",
+		"foo.go":     "foo", "bar.go": "bar",
+	})
+	local := filepath.Join(t.TempDir(), "rootfs")
+	root := t.TempDir()
+	mustRun(t, "--root", root, "--progress", "plain", "-o", "type=local,dest="+local, dir)
+	got := map[string]string{}
+	for p, e := range walkTree(t, local) {
+		got[p] = e.mode.String()
+		if e.mode.IsRegular() {
+			got[p] += " " + readOut(t, local, p)
+		}
+	}
+	want := map[string]string{"foo2.go": "-rw-r--r-- foo", "dest": "drwxr-xr-x", "dest/foo.go": "-rw-r--r-- foo", "notadir": "-rw-r--r-- foo"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("rootfs %v, want %v", got, want)
+	}
+
+	writeTree(t, dir, map[string]string{"Dockerfile": "FROM scratch\nCOPY foo.go /\nCOPY nosuch nomatch* /dest/\n"})
+	r := run(t, "", nil, "--root", root, "--progress", "plain", dir)
+	if r.exitCode() == 0 || !strings.Contains(r.stderr, "Dockerfile:3") || !strings.Contains(r.stderr, "nosuch") {
+		t.Errorf("a missing literal source: exit %d, want a failure naming Dockerfile:3 and nosuch:\n%s", r.exitCode(), r.stderr)
 	}
 }
