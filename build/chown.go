@@ -12,24 +12,16 @@ import (
 )
 
 // resolveChown turns a --chown value into numeric ids, looking names up in
-// the image's own /etc/passwd and /etc/group (never the host's). It returns
-// -1, -1 when chown is empty.
+// the image's own /etc/passwd and /etc/group (never the host's), as
+// BuildKit does (see fileOpOwner: a name missing there is 0, not an
+// error). It returns -1, -1 when chown is empty.
 func resolveChown(root, chown string) (int, int, error) {
 	if chown == "" {
 		return -1, -1, nil
 	}
-	u, g, hasGroup := strings.Cut(chown, ":")
-	uid, pwGid, err := lookupUser(root, u)
+	uid, gid, err := fileOpOwner(root, chown)
 	if err != nil {
 		return 0, 0, fmt.Errorf("--chown=%s: %w", chown, err)
-	}
-	gid := pwGid
-	if hasGroup {
-		if gid, err = lookupGroup(root, g); err != nil {
-			return 0, 0, fmt.Errorf("--chown=%s: %w", chown, err)
-		}
-	} else if _, numeric := strconv.Atoi(u); numeric == nil {
-		gid = uid // docker: a numeric user without a group uses the same id
 	}
 	return uid, gid, nil
 }
@@ -74,28 +66,6 @@ func fileOpID(s string) (int, bool) {
 		return 0, false
 	}
 	return int(id), true
-}
-
-// lookupUser returns the uid and primary gid of a user name or id.
-func lookupUser(root, name string) (int, int, error) {
-	if id, err := strconv.Atoi(name); err == nil {
-		if id < 0 {
-			return 0, 0, fmt.Errorf("invalid user id %d", id)
-		}
-		gid := id
-		if users, err := readPasswd(root, func(u user.User) bool { return u.Uid == id }); err == nil && len(users) > 0 {
-			gid = users[0].Gid
-		}
-		return id, gid, nil
-	}
-	users, err := readPasswd(root, func(u user.User) bool { return u.Name == name })
-	if err != nil {
-		return 0, 0, fmt.Errorf("unable to find user %s: %w", name, err)
-	}
-	if len(users) == 0 {
-		return 0, 0, fmt.Errorf("unable to find user %s: no matching entries in passwd file", name)
-	}
-	return users[0].Uid, users[0].Gid, nil
 }
 
 // lookupGroup returns the gid of a group name or id.

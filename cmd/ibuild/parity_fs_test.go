@@ -112,3 +112,33 @@ func TestCopyWildcards(t *testing.T) {
 		t.Errorf("a missing literal source: exit %d, want a failure naming Dockerfile:3 and nosuch:\n%s", r.exitCode(), r.stderr)
 	}
 }
+
+// TestCopyChownUnknownNames: --chown resolves as BuildKit v0.17.3's file
+// operations (readUser): a user or group name missing from the image is 0,
+// or keeps the user's gid, instead of failing the build; a numeric user
+// alone is its own group. Arguably a BuildKit bug (a typo chowns to root),
+// followed on purpose.
+func TestCopyChownUnknownNames(t *testing.T) {
+	df := `FROM busybox
+RUN echo 'u3000:x:3000:4000::/home/u3000:/bin/sh' >> /etc/passwd && echo 'extra:x:1001:app' >> /etc/group
+COPY --chown=nosuchuser f /unknownuser
+COPY --chown=app:nosuchgroup f /unknowngroup
+COPY --chown=nosuchuser:nosuchgroup f /unknownboth
+COPY --chown=3000 f /numericonly
+COPY --chown=u3000 f /nameonly
+COPY --chown=u3000:extra f /namegroup
+`
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{"Dockerfile": df, "f": "f"})
+	local := filepath.Join(t.TempDir(), "rootfs")
+	mustRun(t, "--root", busyboxRoot(t), "--progress", "plain", "-o", "type=local,dest="+local, dir)
+	tree := walkTree(t, local)
+	for _, c := range []struct {
+		path     string
+		uid, gid uint32
+	}{{"unknownuser", 0, 0}, {"unknowngroup", 1000, 1000}, {"unknownboth", 0, 0}, {"numericonly", 3000, 3000}, {"nameonly", 3000, 4000}, {"namegroup", 3000, 1001}} {
+		if e := tree[c.path]; e.uid != c.uid || e.gid != c.gid {
+			t.Errorf("/%s owned by %d:%d, want %d:%d", c.path, e.uid, e.gid, c.uid, c.gid)
+		}
+	}
+}
