@@ -65,7 +65,7 @@ func (b *builder) planMounts(ctx context.Context, st *stageState, c *instruction
 				if err != nil {
 					return nil, nil, fmt.Errorf("bind mount source %s: %w", m.Source, err)
 				}
-				if digest, err = src.ctx.Digest(ctx, matches, b.contextMemo(src.ctx.Dir())); err != nil {
+				if digest, err = src.ctx.Digest(ctx, matches, b.opt.Store.ContextMemo(src.ctx.Dir())); err != nil {
 					return nil, nil, err
 				}
 			}

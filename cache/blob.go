@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/ibuild/ibuild/internal/atomicfile"
 )
 
 // blobPath returns the path of a blob, rejecting digests that are not
@@ -229,7 +231,7 @@ func (in *ingest) commit(h v1.Hash) error {
 	}
 	in.done = true
 	in.f.Close()
-	if err := syncDir(filepath.Dir(dst)); err != nil {
+	if err := atomicfile.SyncDir(filepath.Dir(dst)); err != nil {
 		return err
 	}
 	if fi, err := os.Stat(dst); err == nil {

@@ -11,6 +11,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/ibuild/ibuild/internal/atomicfile"
 	"github.com/ibuild/ibuild/layer"
 )
 
@@ -146,7 +147,7 @@ func commitSnapshot(dir, final string) error {
 		}
 		return err
 	}
-	return syncDir(filepath.Dir(final))
+	return atomicfile.SyncDir(filepath.Dir(final))
 }
 
 // AdoptSnapshot moves dir, an already-extracted overlay-format tree (such

@@ -10,12 +10,12 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/ibuild/ibuild/internal/atomicfile"
 	"github.com/ibuild/ibuild/layer"
 )
 
@@ -157,7 +157,7 @@ func (s *Store) path(elem ...string) string {
 func (s *Store) initLayout(ctx context.Context) error {
 	if _, err := os.Stat(s.path(layoutFile)); errors.Is(err, os.ErrNotExist) {
 		b := []byte(`{"imageLayoutVersion":"1.0.0"}`)
-		if err := writeFileAtomic(s.path(layoutFile), b); err != nil {
+		if err := atomicfile.WriteFile(s.path(layoutFile), b, 0o644); err != nil {
 			return err
 		}
 	} else if err != nil {
@@ -216,51 +216,6 @@ func (s *Store) sweep() error {
 // emptyIndex is a valid OCI image index with no manifests.
 func emptyIndex() *v1.IndexManifest {
 	return &v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex, Manifests: []v1.Descriptor{}}
-}
-
-// writeFileAtomic writes b to a temp file beside path, fsyncs it, renames it
-// over path and fsyncs the directory.
-func writeFileAtomic(path string, b []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // no-op after a successful rename
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	return syncDir(dir)
-}
-
-// syncDir fsyncs a directory so that a rename into it is durable. EINVAL,
-// returned by file systems that cannot sync directories, is ignored.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) {
-		return err
-	}
-	return nil
 }
 
 // readJSON decodes a small JSON file.
