@@ -45,9 +45,10 @@ var importsNone = []string{"build/buildctx", "registry/registrytest"}
 // TestImportDirection guards the package layering: parser, layer and
 // progress import none of ours; cache and registry import only layer and
 // internal (internal/atomicfile); internal imports none of ours; build
-// is imported only by cmd; nothing imports cmd; build/buildctx and
-// registry/registrytest import nothing of ours. Test files are not checked:
-// they may use helpers such as registry/registrytest.
+// is imported only by cmd and report; report only by cmd; nothing imports
+// cmd; build/buildctx and registry/registrytest import nothing of ours.
+// Test files are not checked: they may use helpers such as
+// registry/registrytest.
 func TestImportDirection(t *testing.T) {
 	imports := moduleImports(t)
 	if len(imports) == 0 {

@@ -143,11 +143,9 @@ func (b *builder) run(ctx context.Context) (*Result, error) {
 	return res, nil
 }
 
+// loc is the location of the source ranges r in the Dockerfile.
 func (b *builder) loc(r []bkparser.Range) parser.Location {
-	if len(r) == 0 {
-		return parser.Location{File: b.df.Name}
-	}
-	return parser.Location{File: b.df.Name, Start: r[0].Start.Line, End: r[len(r)-1].End.Line}
+	return parser.LocationOf(b.df.Name, r)
 }
 
 // errAt wraps err with the Dockerfile location of r, unless err already
@@ -225,7 +223,7 @@ func (b *builder) stage(ctx context.Context, i int, chain []int) (*stageState, e
 // lex returns a word expander for the Dockerfile. A shell.Lex is not safe
 // for concurrent use: each expansion gets its own.
 func (b *builder) lex() *shell.Lex {
-	return shell.NewLex(b.escape)
+	return parser.NewLex(b.escape)
 }
 
 // addUsed records that build arg k was consumed.

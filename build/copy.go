@@ -3,7 +3,6 @@ package build
 import (
 	"archive/tar"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -255,8 +254,6 @@ func sortEntries(es []entry) {
 func cleanRel(p string) string {
 	return strings.TrimPrefix(path.Clean("/"+p), "/")
 }
-
-var errNoSources = errors.New("no source files were specified")
 
 func copyIO(w io.Writer, r io.Reader) error {
 	_, err := io.Copy(w, r)

@@ -1,6 +1,7 @@
 package build
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -35,7 +36,7 @@ func newImage(store *cache.Store, st *stageState, created v1.Time) (v1.Image, er
 	if err != nil {
 		return nil, fmt.Errorf("encoding config: %w", err)
 	}
-	cfgHash, cfgSize, err := v1.SHA256(bytesReader(cfgBytes))
+	cfgHash, cfgSize, err := v1.SHA256(bytes.NewReader(cfgBytes))
 	if err != nil {
 		return nil, err
 	}

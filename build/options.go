@@ -2,7 +2,6 @@ package build
 
 import (
 	"fmt"
-	"runtime"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -123,15 +122,12 @@ func (o *Options) epoch() time.Time {
 	return DefaultEpoch
 }
 
-// hostPlatform is the only platform ibuild builds for.
+// hostPlatform is the only platform ibuild builds for: Linux on the
+// binary's architecture and variant, as registry.HostPlatform reads them
+// (arm's from GOARM).
 func hostPlatform() v1.Platform {
-	p := v1.Platform{OS: "linux", Architecture: runtime.GOARCH}
-	if runtime.GOARCH == "arm" {
-		p.Variant = "v7"
-	}
-	if runtime.GOARCH == "arm64" {
-		p.Variant = "v8"
-	}
+	p := registry.HostPlatform()
+	p.OS = "linux"
 	return p
 }
 

@@ -1,7 +1,6 @@
 package cache
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -250,7 +249,6 @@ func (in *ingest) abort() {
 }
 
 // bytesReader reads a byte slice.
-func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
 
 // readerFunc adapts a function to io.Reader.
 type readerFunc func([]byte) (int, error)

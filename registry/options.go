@@ -86,11 +86,6 @@ func WithProgress(ch chan<- v1.Update) Option {
 	return func(o *options) { o.progress = ch }
 }
 
-// withTransport replaces the HTTP transport; for tests.
-func withTransport(rt http.RoundTripper) Option {
-	return func(o *options) { o.transport = rt }
-}
-
 // makeOptions applies opts over the defaults.
 func makeOptions(opts ...Option) *options {
 	o := &options{

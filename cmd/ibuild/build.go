@@ -235,7 +235,7 @@ func (o *buildOptions) toOptions(cmd *cobra.Command, contextDir string) (build.O
 		opt.ResolvConf = rc
 	}
 	opt.Registry = []registry.Option{registry.WithInsecureRegistries(o.insecure...), keychainOpt()}
-	if opt.CacheFrom, err = parseCacheFrom(cmd.Context(), o.cacheFrom, opt.Registry); err != nil {
+	if opt.CacheFrom, err = parseCacheFrom(o.cacheFrom, opt.Registry); err != nil {
 		return opt, nil, err
 	}
 	if opt.CacheTo, err = parseCacheTo(o.cacheTo, opt.Registry); err != nil {

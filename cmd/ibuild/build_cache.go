@@ -90,7 +90,7 @@ func parseCacheEndpoints(flag, dirKey string, vals []string, opts []registry.Opt
 // parseCacheFrom turns --cache-from values (type=registry,ref=… or
 // type=local,src=DIR) into step sources. Nothing is fetched until the
 // builder first looks a step up.
-func parseCacheFrom(_ context.Context, vals []string, opts []registry.Option) ([]build.StepSource, error) {
+func parseCacheFrom(vals []string, opts []registry.Option) ([]build.StepSource, error) {
 	eps, err := parseCacheEndpoints("--cache-from", "src", vals, opts)
 	out := make([]build.StepSource, len(eps))
 	for i, e := range eps {
