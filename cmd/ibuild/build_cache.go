@@ -72,7 +72,6 @@ type cacheEndpoint interface {
 // "src" or "dest", the key naming a local directory.
 func parseCacheEndpoints(flag, dirKey string, vals []string, opts []registry.Option) ([]cacheEndpoint, error) {
 	var out []cacheEndpoint
-	opts = append(append([]registry.Option(nil), opts...), keychainOpt())
 	for _, v := range vals {
 		s, err := parseCacheSpec(flag, v, dirKey)
 		if err != nil {
@@ -114,7 +113,7 @@ func parseCacheTo(vals []string, opts []registry.Option) ([]build.StepSink, erro
 // mount blobs from earlier ones on the same registry.
 func pushTags(ctx context.Context, res *build.Result, tags []string, opts []registry.Option) error {
 	for i, t := range tags {
-		o := append(append([]registry.Option(nil), opts...), keychainOpt(), registry.WithMountFrom(tags[:i]...))
+		o := append(append([]registry.Option(nil), opts...), registry.WithMountFrom(tags[:i]...))
 		if err := registry.Push(ctx, res.Image, t, o...); err != nil {
 			return err
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ibuild/ibuild/build"
 	"github.com/ibuild/ibuild/cache"
+	"github.com/ibuild/ibuild/internal/atomicfile"
 	"github.com/ibuild/ibuild/layer"
 	"github.com/ibuild/ibuild/registry"
 )
@@ -91,5 +92,5 @@ func writeMetadata(name string, res *build.Result, tags []string) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(name, append(data, '\n'))
+	return atomicfile.WriteFile(name, append(data, '\n'), 0o644)
 }

@@ -23,6 +23,18 @@ type globalOptions struct {
 	maxConfigSize   string
 }
 
+// registryOptions are the registry options of every command, assembled in
+// this one place from the global flags: the manifest and config size
+// limits, docker's credentials and ibuild's User-Agent, plus the command's
+// --insecure-registry hosts.
+func (g *globalOptions) registryOptions(insecure []string) ([]registry.Option, error) {
+	limits, err := g.registryLimits()
+	if err != nil {
+		return nil, err
+	}
+	return append(limits, registry.WithInsecureRegistries(insecure...), keychainOpt(), registry.WithUserAgent(userAgent())), nil
+}
+
 // registryLimits are the size limits for manifests and configs read from
 // registries and layouts.
 func (g *globalOptions) registryLimits() ([]registry.Option, error) {
