@@ -31,13 +31,13 @@ var ErrTooLarge = errors.New("exceeds the size limit")
 // WithMaxManifestSize bounds manifests and indexes read by Image and
 // ReadOCILayout (default DefaultMaxManifestSize); n <= 0 restores the default.
 func WithMaxManifestSize(n int64) Option {
-	return func(o *options) { o.maxManifest = n }
+	return func(o *options) error { o.maxManifest = n; return nil }
 }
 
 // WithMaxConfigSize bounds image configs read by Image and ReadOCILayout
 // (default DefaultMaxConfigSize); n <= 0 restores the default.
 func WithMaxConfigSize(n int64) Option {
-	return func(o *options) { o.maxConfig = n }
+	return func(o *options) error { o.maxConfig = n; return nil }
 }
 
 func (o *options) manifestLimit() int64 {

@@ -202,7 +202,10 @@ func ReadOCILayout(ctx context.Context, dir, tag string, opts ...Option) (v1.Ima
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	o := makeOptions(opts...)
+	o, err := makeOptions(opts...)
+	if err != nil {
+		return nil, err
+	}
 	if err := checkLayoutFile(dir, "index.json", o.manifestLimit()); err != nil {
 		return nil, fmt.Errorf("reading OCI layout %s: %w", dir, err)
 	}
