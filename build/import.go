@@ -108,7 +108,7 @@ func importLayer(ctx context.Context, opt ImportOptions) (layer.Info, error) {
 		defer f.Close()
 		in = f
 	}
-	rc, err := layer.Decompress(in)
+	rc, err := layer.Decompress(in, opt.Store.LayerLimits()...)
 	if err != nil {
 		return layer.Info{}, fmt.Errorf("import %s: %w", opt.Source, err)
 	}

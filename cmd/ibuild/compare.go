@@ -157,7 +157,7 @@ func (o *compareOptions) buildVariant(cmd *cobra.Command, g *globalOptions, cont
 	}
 	defer opt.Store.Close()
 	elapsed := time.Since(start)
-	v, err := report.Analyze(cmd.Context(), res.Image, rules)
+	v, err := report.Analyze(cmd.Context(), res.Image, rules, opt.Store.LayerLimits()...)
 	if err != nil {
 		return nil, fmt.Errorf("analysing the built image: %w", err)
 	}

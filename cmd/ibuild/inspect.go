@@ -161,7 +161,7 @@ func analyzeRef(ctx context.Context, store *cache.Store, ref string, rules []rep
 	if err != nil {
 		return nil, err
 	}
-	v, err := report.Analyze(ctx, img, rules)
+	v, err := report.Analyze(ctx, img, rules, store.LayerLimits()...)
 	if err != nil {
 		return nil, fmt.Errorf("analysing %s: %w", ref, err)
 	}
