@@ -292,21 +292,16 @@ func parseKV(vals []string, flag string, fromEnv bool) (map[string]string, error
 func parseSecrets(vals []string) (map[string]string, error) {
 	out := map[string]string{}
 	for _, v := range vals {
-		var id, src string
-		for _, f := range strings.Split(v, ",") {
-			k, val, _ := strings.Cut(f, "=")
-			switch k {
-			case "id":
-				id = val
-			case "src", "source":
-				src = val
-			case "type":
-				if val != "file" {
-					return nil, fmt.Errorf("invalid --secret %q: only type=file is supported", v)
-				}
-			default:
-				return nil, fmt.Errorf("invalid --secret %q: unknown key %q", v, k)
-			}
+		f, err := parseFields("--secret", v, "type", "id", "src", "source")
+		if err != nil {
+			return nil, err
+		}
+		if t, ok := f["type"]; ok && t != "file" {
+			return nil, fmt.Errorf("invalid --secret %q: only type=file is supported", v)
+		}
+		id, src := f["id"], f["src"]
+		if s, ok := f["source"]; ok {
+			src = s
 		}
 		if id == "" || src == "" {
 			return nil, fmt.Errorf("invalid --secret %q: want id=NAME,src=FILE", v)

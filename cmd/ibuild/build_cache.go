@@ -23,28 +23,16 @@ func parseCacheSpec(flag, v, dirKey string) (cacheSpec, error) {
 	if !strings.Contains(v, "=") {
 		return cacheSpec{typ: "registry", ref: v, mode: cachesync.ModeMin}, nil
 	}
-	var s cacheSpec
-	var mode string
-	for _, f := range strings.Split(v, ",") {
-		k, val, ok := strings.Cut(f, "=")
-		if !ok {
-			return s, fmt.Errorf("invalid %s %q: %q is not KEY=VALUE", flag, v, f)
-		}
-		switch {
-		case k == "type":
-			s.typ = val
-		case k == "ref":
-			s.ref = val
-		case k == dirKey:
-			s.dir = val
-		case k == "mode" && flag == "--cache-to":
-			mode = val
-		default:
-			return s, fmt.Errorf("invalid %s %q: unknown key %q", flag, v, k)
-		}
+	keys := []string{"type", "ref", dirKey}
+	if flag == "--cache-to" {
+		keys = append(keys, "mode")
 	}
-	var err error
-	if s.mode, err = cachesync.ParseMode(mode); err != nil {
+	f, err := parseFields(flag, v, keys...)
+	if err != nil {
+		return cacheSpec{}, err
+	}
+	s := cacheSpec{typ: f["type"], ref: f["ref"], dir: f[dirKey]}
+	if s.mode, err = cachesync.ParseMode(f["mode"]); err != nil {
 		return s, fmt.Errorf("invalid %s %q: %w", flag, v, err)
 	}
 	switch {

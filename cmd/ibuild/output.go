@@ -29,18 +29,11 @@ func parseOutputs(vals []string) ([]output, error) {
 			out = append(out, output{typ: "local", dest: v})
 			continue
 		}
-		var o output
-		for _, f := range strings.Split(v, ",") {
-			k, val, _ := strings.Cut(f, "=")
-			switch k {
-			case "type":
-				o.typ = val
-			case "dest":
-				o.dest = val
-			default:
-				return nil, fmt.Errorf("invalid --output %q: unknown key %q", v, k)
-			}
+		f, err := parseFields("--output", v, "type", "dest")
+		if err != nil {
+			return nil, err
 		}
+		o := output{typ: f["type"], dest: f["dest"]}
 		switch o.typ {
 		case "oci", "docker", "local":
 		default:
