@@ -41,7 +41,7 @@ func (b *builder) from(ctx context.Context, i int, chain []int) (*stageState, er
 		return st, nil
 	}
 	if name == "scratch" {
-		st := b.scratch()
+		st := scratchState()
 		st.index = i
 		r := b.startStep(st, "FROM scratch", ds.Location)
 		r.done(stepResult{cached: true, key: st.key}, nil)
@@ -56,7 +56,8 @@ func (b *builder) from(ctx context.Context, i int, chain []int) (*stageState, er
 	return st, nil
 }
 
-func (b *builder) scratch() *stageState {
+// scratchState is an empty stage for the host platform.
+func scratchState() *stageState {
 	p := hostPlatform()
 	st := &stageState{args: newArgScope()}
 	st.cfg.OS = p.OS
