@@ -135,7 +135,7 @@ func (b *builder) mountOne(ctx context.Context, p mountPlan, set *runMountSet) e
 		}
 		set.mounts = append(set.mounts, sandbox.Mount{Type: "tmpfs", Target: p.target, Options: opts})
 	case instructions.MountTypeSecret:
-		src, ok := b.opt.Secrets[p.id]
+		src, ok := b.opt.Run.Secrets[p.id]
 		if !ok {
 			if m.Required {
 				return fmt.Errorf("secret %s: not provided (use --secret id=%s,src=FILE)", p.id, p.id)

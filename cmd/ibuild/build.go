@@ -183,8 +183,8 @@ func (o *buildOptions) execute(cmd *cobra.Command, g *globalOptions, contextDir 
 // toOptions validates the flags and turns them into build.Options.
 func (o *buildOptions) toOptions(cmd *cobra.Command, g *globalOptions, contextDir string) (build.Options, []output, error) {
 	opt := build.Options{ContextDir: contextDir, Target: o.target, NoCache: o.noCache,
-		NoCacheFilter: o.noCacheFilter, Pull: o.pull, Platform: o.platform, Network: o.network,
-		Isolation: o.isolation, Runtime: o.runtime, StepTimeout: o.stepTimeout, CompressionLevel: o.level}
+		NoCacheFilter: o.noCacheFilter, Pull: o.pull, Platform: o.platform, CompressionLevel: o.level}
+	opt.Run.Network, opt.Run.Isolation, opt.Run.Runtime, opt.Run.Timeout = o.network, o.isolation, o.runtime, o.stepTimeout
 	fi, err := os.Stat(contextDir)
 	if err != nil {
 		return opt, nil, fmt.Errorf("unable to prepare context: %w", err)
@@ -216,7 +216,7 @@ func (o *buildOptions) toOptions(cmd *cobra.Command, g *globalOptions, contextDi
 	if opt.Labels, err = parseKV(o.labels, "--label", false); err != nil {
 		return opt, nil, err
 	}
-	if opt.Secrets, err = parseSecrets(o.secrets); err != nil {
+	if opt.Run.Secrets, err = parseSecrets(o.secrets); err != nil {
 		return opt, nil, err
 	}
 	if o.network != "host" && o.network != "none" && o.network != "default" {
@@ -226,15 +226,15 @@ func (o *buildOptions) toOptions(cmd *cobra.Command, g *globalOptions, contextDi
 		return opt, nil, fmt.Errorf("invalid --isolation %q: want builtin or oci", o.isolation)
 	}
 	if o.memory != "" {
-		if opt.Limits.Memory, err = units.RAMInBytes(o.memory); err != nil {
+		if opt.Run.Limits.Memory, err = units.RAMInBytes(o.memory); err != nil {
 			return opt, nil, fmt.Errorf("invalid --memory %q: %w", o.memory, err)
 		}
 	}
-	opt.Limits.Pids, opt.Limits.CPUQuota = o.pidsLimit, o.cpuQuota
+	opt.Run.Limits.Pids, opt.Run.Limits.CPUQuota = o.pidsLimit, o.cpuQuota
 	for _, so := range o.securityOpts {
 		switch so {
 		case "no-new-privileges", "no-new-privileges=true", "no-new-privileges:true":
-			opt.NoNewPrivs = true
+			opt.Run.NoNewPrivs = true
 		default:
 			return opt, nil, fmt.Errorf("unsupported --security-opt %q", so)
 		}
@@ -243,7 +243,7 @@ func (o *buildOptions) toOptions(cmd *cobra.Command, g *globalOptions, contextDi
 		return opt, nil, err
 	}
 	if rc, err := os.ReadFile("/etc/resolv.conf"); err == nil {
-		opt.ResolvConf = rc
+		opt.Run.ResolvConf = rc
 	}
 	if opt.Registry, err = g.registryOptions(o.insecure); err != nil {
 		return opt, nil, err
