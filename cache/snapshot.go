@@ -181,7 +181,7 @@ func (s *Store) AdoptSnapshot(ctx context.Context, diffID v1.Hash, dir string) (
 // system as the snapshots, for a RUN's overlay upper, work and merged
 // directories. The caller removes it.
 func (s *Store) TempDir(pattern string) (string, error) {
-	if err := os.MkdirAll(s.path(mountsDir), 0o755); err != nil {
+	if err := os.MkdirAll(s.path(mountsDir), 0o700); err != nil {
 		return "", err
 	}
 	d, err := os.MkdirTemp(s.path(mountsDir), pattern)
