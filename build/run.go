@@ -18,6 +18,7 @@ import (
 	bkparser "github.com/moby/buildkit/frontend/dockerfile/parser"
 
 	"github.com/ibuild/ibuild/build/sandbox"
+	"github.com/ibuild/ibuild/cache"
 	"github.com/ibuild/ibuild/layer"
 )
 
@@ -163,6 +164,7 @@ func (b *builder) execute(ctx context.Context, st *stageState, args, env []strin
 		Stdout: out.stream("stdout"), Stderr: out.stream("stderr"),
 		Limits: b.opt.Limits, Timeout: b.opt.StepTimeout, NoNewPrivs: b.opt.NoNewPrivs,
 		Isolation: b.opt.Isolation, Runtime: b.opt.Runtime,
+		ScratchDir: filepath.Join(b.opt.Store.Root(), cache.ScratchDir),
 	}
 	reason := overlayUnsupported(b.opt.Store.Root())
 	if reason == "" {

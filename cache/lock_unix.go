@@ -111,3 +111,6 @@ func upgradeLock(ctx context.Context, f *os.File) (bool, error) {
 func downgradeLock(f *os.File) error {
 	return unix.Flock(int(f.Fd()), unix.LOCK_SH)
 }
+
+// pidGone reports whether no process has the id pid.
+func pidGone(pid int) bool { return unix.Kill(pid, 0) == unix.ESRCH }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -254,7 +255,49 @@ func (s *Store) sweep() error {
 	if err := sweepDir(s.path(ingestDir), func(string) bool { return true }); err != nil {
 		return err
 	}
-	return sweepDir(s.path(snapshotsDir), func(n string) bool { return strings.HasPrefix(n, snapTmpGlob) })
+	if err := sweepDir(s.path(snapshotsDir), func(n string) bool { return strings.HasPrefix(n, snapTmpGlob) }); err != nil {
+		return err
+	}
+	return s.sweepMounts()
+}
+
+// sweepMounts removes the TempDir directories of builders that are no
+// longer running, unmounting whatever a killed builder left mounted there
+// first so that removing them cannot reach into a mounted file system.
+func (s *Store) sweepMounts() error {
+	ents, err := os.ReadDir(s.path(mountsDir))
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		pid, ok := tempOwner(e.Name())
+		if !ok || pid == os.Getpid() || !pidGone(pid) {
+			continue
+		}
+		p := s.path(mountsDir, e.Name())
+		if err := unmountBelow(p); err != nil {
+			return err
+		}
+		if err := os.RemoveAll(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// tempOwner parses the pid out of a TempDir name "PATTERN PID-RANDOM".
+func tempOwner(name string) (int, bool) {
+	i := strings.LastIndexByte(name, '-')
+	if i < 0 {
+		return 0, false
+	}
+	rest := name[:i]
+	j := len(rest)
+	for j > 0 && rest[j-1] >= '0' && rest[j-1] <= '9' {
+		j--
+	}
+	pid, err := strconv.Atoi(rest[j:])
+	return pid, err == nil && pid > 0
 }
 
 // emptyIndex is a valid OCI image index with no manifests.
