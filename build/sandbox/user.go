@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"syscall"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/moby/sys/user"
@@ -54,7 +55,9 @@ func openInRoot(root, unsafePath string) (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("resolving %s: %w", unsafePath, err)
 	}
-	f, err := os.Open(p)
+	// O_NONBLOCK: an image's /etc/passwd may be a FIFO, and open(2)
+	// would wait for a writer before the type check below could refuse it.
+	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
