@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"runtime"
 	"runtime/debug"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -35,6 +36,7 @@ type options struct {
 	chunkSize    int64
 
 	maxManifest, maxConfig int64
+	idle, total            time.Duration
 }
 
 // WithInsecureRegistries marks registries insecure, as docker's
@@ -119,7 +121,13 @@ func makeOptions(opts ...Option) *options {
 
 // remote returns the go-containerregistry options for one call.
 func (o *options) remote(ctx context.Context) []remote.Option {
-	return o.remoteVia(ctx, o.transport)
+	return o.remoteVia(ctx, o.bounded())
+}
+
+// bounded is o.transport with the redirect bound and the timeouts
+// ([WithTimeouts]) applied: every request of this package goes through it.
+func (o *options) bounded() http.RoundTripper {
+	return Timeouts{Idle: o.idle, Total: o.total}.Transport(o.transport)
 }
 
 // remoteVia is remote with rt (which wraps o.transport) as the transport.

@@ -112,6 +112,10 @@ func runBuild(cmd *cobra.Command, g *globalOptions, o *buildOptions, contextDir 
 		return err
 	}
 	opt.Registry = append(opt.Registry, limits...)
+	opt.Download = g.timeouts()
+	if opt.MaxDownloadSize, err = g.downloadLimit(); err != nil {
+		return err
+	}
 	store, err := g.store(cmd)
 	if err != nil {
 		return err

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ibuild/ibuild/build"
 	"github.com/ibuild/ibuild/layer"
 	"github.com/ibuild/ibuild/registry"
 )
@@ -39,6 +40,10 @@ func hint(err error) string {
 	switch {
 	case errors.Is(err, layer.ErrLimit):
 		return "a layer exceeded an extraction limit; if the image is trusted, raise --max-layer-size or --max-layer-entries (see SECURITY.md)"
+	case errors.Is(err, build.ErrDownloadTooLarge):
+		return "an ADD <url> download exceeded its size limit; raise --max-download-size if it is trusted (see SECURITY.md)"
+	case errors.Is(err, registry.ErrTimeout):
+		return "a transfer stalled or ran too long; raise --network-idle-timeout or --transfer-timeout for a slow but trusted server (see SECURITY.md)"
 	case errors.Is(err, registry.ErrTooLarge):
 		return "a manifest or config exceeded its size limit; raise --max-manifest-size or --max-config-size if it is trusted (see SECURITY.md)"
 	}
