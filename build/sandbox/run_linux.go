@@ -37,11 +37,11 @@ func Run(ctx context.Context, spec Spec) error {
 	}
 	// The builder's pid in the name lets a later builder remove the
 	// cgroups of one that was killed before it could (sweepStaleCgroups).
-	dir, release, err := makeScratch(spec.ScratchDir)
+	dir, err := makeScratch(spec.ScratchDir)
 	if err != nil {
 		return err
 	}
-	defer release()
+	defer os.RemoveAll(dir)
 	cfg := childConfig{Mode: spec.Isolation, Spec: spec, Dir: dir, ID: filepath.Base(dir)}
 	if spec.Rootfs == "" && stubsNeeded(spec) {
 		cfg.Stubs = filepath.Join(dir, dirStubs)
