@@ -164,9 +164,11 @@ func (b *builder) execute(ctx context.Context, st *stageState, args, env []strin
 		Stdout: out.stream("stdout"), Stderr: out.stream("stderr"),
 		Limits: b.opt.Limits, Timeout: b.opt.StepTimeout, NoNewPrivs: b.opt.NoNewPrivs,
 		Isolation: b.opt.Isolation, Runtime: b.opt.Runtime,
-		ScratchDir: filepath.Join(b.opt.Store.Root(), cache.ScratchDir),
 	}
 	reason := overlayUnsupported(b.opt.Store.Root())
+	// The bundle lives in the private state directory, where the next
+	// build collects it if this one is killed.
+	spec.ScratchDir = filepath.Join(b.opt.Store.Root(), cache.ScratchDir)
 	if reason == "" {
 		info, err := b.executeOverlay(ctx, st, spec, out, r)
 		if !errors.Is(err, sandbox.ErrOverlayUnavailable) {
