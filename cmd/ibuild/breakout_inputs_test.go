@@ -121,12 +121,12 @@ func TestBreakoutSignalEndsBuild(t *testing.T) {
 	}
 }
 
-// TestContextFilesBeneathRoot: the Dockerfile and .dockerignore are read
+// TestBreakoutContextFilesBeneathRoot: the Dockerfile and .dockerignore are read
 // beneath the context root like every other context file. A Dockerfile
 // (or .dockerignore) that is a symlink to a host file is refused without
 // quoting the host file; one linking inside the context works, and -f
 // naming a file outside the context stays allowed, as in docker.
-func TestContextFilesBeneathRoot(t *testing.T) {
+func TestBreakoutContextFilesBeneathRoot(t *testing.T) {
 	root := t.TempDir()
 	hostDir := t.TempDir()
 	secret := filepath.Join(hostDir, "secret")

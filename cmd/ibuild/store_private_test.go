@@ -38,13 +38,13 @@ func openToOthers(t *testing.T, dir string) {
 	}
 }
 
-// TestStorePrivate is CVE-2021-41103 for ibuild: an image with a
+// TestBreakoutStorePrivate is CVE-2021-41103 for ibuild: an image with a
 // setuid-root file and a 0640 /etc/shadow, built into a store under a
 // world-traversable path. Another host user must neither run the setuid
 // file out of snapshots/ (euid 0) nor read the shadow file out of the
 // layer blob, both on a new store and on an older one whose directories
 // were created 0755 and that is opened again.
-func TestStorePrivate(t *testing.T) {
+func TestBreakoutStorePrivate(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: the test switches to uid 65534 and builds setuid-root files")
 	}
