@@ -262,28 +262,51 @@ func (s *Store) sweep() error {
 }
 
 // sweepMounts removes the TempDir directories of builders that are no
-// longer running, unmounting whatever a killed builder left mounted there
+// longer running (no process holds their owner lock, see holdOwner), unmounting whatever a killed builder left mounted there
 // first so that removing them cannot reach into a mounted file system.
 func (s *Store) sweepMounts() error {
 	ents, err := os.ReadDir(s.path(mountsDir))
 	if err != nil {
 		return err
 	}
+	byOwner := map[int][]string{}
 	for _, e := range ents {
-		pid, ok := tempOwner(e.Name())
-		if !ok || pid == os.Getpid() || !pidGone(pid) {
+		if rest, ok := strings.CutPrefix(e.Name(), ownerPrefix); ok {
+			// An owner file, maybe alone: removed with its owner's entries.
+			if pid, err := strconv.Atoi(rest); err == nil && pid != os.Getpid() {
+				if _, seen := byOwner[pid]; !seen {
+					byOwner[pid] = nil
+				}
+			}
 			continue
 		}
-		p := s.path(mountsDir, e.Name())
-		if err := unmountBelow(p); err != nil {
-			return err
+		if pid, ok := tempOwner(e.Name()); ok && pid != os.Getpid() {
+			byOwner[pid] = append(byOwner[pid], e.Name())
 		}
-		if err := os.RemoveAll(p); err != nil {
-			return err
+	}
+	for pid, names := range byOwner {
+		release, gone := ownerGone(s.path(mountsDir), pid)
+		if !gone {
+			continue
 		}
+		for _, n := range names {
+			p := s.path(mountsDir, n)
+			if err := unmountBelow(p); err != nil {
+				release()
+				return err
+			}
+			if err := os.RemoveAll(p); err != nil {
+				release()
+				return err
+			}
+		}
+		release()
 	}
 	return nil
 }
+
+// ownerPrefix starts the name of an owner lock file (see holdOwner).
+const ownerPrefix = ".owner-"
 
 // tempOwner parses the pid out of a TempDir name "PATTERN PID-RANDOM".
 func tempOwner(name string) (int, bool) {
