@@ -10,22 +10,15 @@
 //	ROOT/ingest/                 partial writes
 //	ROOT/snapshots/<diffID-hex>/ layers extracted in overlayfs on-disk format
 //	ROOT/steps/<key-hex>.json    step cache records
-//	ROOT/mounts/                 per-RUN scratch directories (<pattern><pid>-<random>)
-//	ROOT/cache-mounts/           RUN --mount=type=cache directories (the builder's)
-//	ROOT/sandbox/                RUN bundles (the sandbox's, ibuild-sandbox-<pid>-<random>)
+//	ROOT/mounts/                 per-RUN scratch directories
 //	ROOT/lock                    flock guarding index.json updates
-//
-// The root and its directories are 0700, tightened by Open on an older
-// store: snapshots keep the images' setuid-root files and secrets, and no
-// other host user may reach them.
 //
 // Nothing half-written is ever visible. A blob is streamed into ingest/,
 // its size and digest are checked, it is fsynced and only then renamed into
 // blobs/. A snapshot is extracted into snapshots/.tmp-* and renamed when
 // complete. index.json and step records are replaced by temp file + rename.
 // A crash at any instant therefore leaves a store that needs no repair;
-// leftovers in ingest/ and snapshots/.tmp-*, and the mounts/ directories
-// of builders no longer running, are swept by the next Open.
+// leftovers in ingest/ and snapshots/.tmp-* are swept by the next Open.
 //
 // Blobs are verified again when read: the reader returned by Store.Blob
 // hashes what it delivers and fails at EOF if the digest does not match, and

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"runtime"
 	"runtime/debug"
-	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -36,7 +35,7 @@ type options struct {
 	chunkSize    int64
 
 	maxManifest, maxConfig int64
-	idle, total            time.Duration
+	timeouts               Timeouts
 }
 
 // WithInsecureRegistries marks registries insecure, as docker's
@@ -127,7 +126,7 @@ func (o *options) remote(ctx context.Context) []remote.Option {
 // bounded is o.transport with the redirect bound and the timeouts
 // ([WithTimeouts]) applied: every request of this package goes through it.
 func (o *options) bounded() http.RoundTripper {
-	return Timeouts{Idle: o.idle, Total: o.total}.Transport(o.transport)
+	return o.timeouts.Transport(o.transport)
 }
 
 // remoteVia is remote with rt (which wraps o.transport) as the transport.

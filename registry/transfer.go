@@ -38,7 +38,7 @@ var ErrTimeout = errors.New("transfer timed out")
 // second per MiB it declares) of registry requests; zero keeps the
 // default, a negative value disables the timeout.
 func WithTimeouts(idle, total time.Duration) Option {
-	return func(o *options) { o.idle, o.total = idle, total }
+	return func(o *options) { o.timeouts = Timeouts{Idle: idle, Total: total} }
 }
 
 // Timeouts bounds HTTP transfers that are not made through this package
