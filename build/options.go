@@ -59,6 +59,11 @@ type Options struct {
 	Store *cache.Store
 	// Registry options for pulling bases.
 	Registry []registry.Option
+	// Download bounds ADD <url> transfers: the idle and total timeouts
+	// (zero fields take registry's defaults), with at most MaxDownloadSize
+	// bytes per file (0 = DefaultMaxDownloadSize).
+	Download        registry.Timeouts
+	MaxDownloadSize int64
 	// Progress receives step events; nil discards them.
 	Progress progress.Sink
 

@@ -17,6 +17,7 @@ import (
 	bkparser "github.com/moby/buildkit/frontend/dockerfile/parser"
 
 	"github.com/ibuild/ibuild/build/sandbox"
+	"github.com/ibuild/ibuild/cache"
 	"github.com/ibuild/ibuild/layer"
 )
 
@@ -148,6 +149,9 @@ func (b *builder) execute(ctx context.Context, st *stageState, args, env []strin
 		spec.Hosts = defaultHosts
 	}
 	reason := overlayUnsupported(b.opt.Store.Root())
+	// The bundle lives in the private state directory, where the next
+	// build collects it if this one is killed.
+	spec.ScratchDir = filepath.Join(b.opt.Store.Root(), cache.ScratchDir)
 	if reason == "" {
 		info, err := b.executeOverlay(ctx, st, spec, out, r)
 		if !errors.Is(err, sandbox.ErrOverlayUnavailable) {

@@ -111,6 +111,11 @@ type Settings struct {
 	Isolation string
 	// Runtime is the OCI runtime binary for IsolationOCI; "runc" when empty.
 	Runtime string
+	// ScratchDir is where Run keeps the step's bundle (mount point, stub
+	// layer, /etc/hosts); os.TempDir() when empty. Give a private directory
+	// of the state directory: a builder killed with SIGKILL leaves its
+	// bundle there, and the next Run with the same ScratchDir removes it.
+	ScratchDir string
 }
 
 // ErrOverlayUnavailable is wrapped by Run's error when the overlay root

@@ -248,6 +248,10 @@ func (o *buildOptions) toOptions(cmd *cobra.Command, g *globalOptions, contextDi
 	if opt.Registry, err = g.registryOptions(o.insecure); err != nil {
 		return opt, nil, err
 	}
+	opt.Download = g.timeouts()
+	if opt.MaxDownloadSize, err = g.downloadLimit(); err != nil {
+		return opt, nil, err
+	}
 	if opt.CacheFrom, err = parseCacheFrom(o.cacheFrom, opt.Registry); err != nil {
 		return opt, nil, err
 	}
