@@ -58,7 +58,9 @@ func (b *builder) fromBase(ctx context.Context, i int, chain []int) (*stageState
 		return st, nil
 	}
 	if name == "scratch" {
-		st := b.scratch()
+		st := scratchState()
+		st.cfg.Config.WorkingDir = "/" // as BuildKit's empty image
+		st.key = b.rootKey(st.key)
 		st.index = i
 		r := b.startStep(st, "FROM scratch", ds.Location)
 		r.done(stepResult{cached: true, key: st.key}, nil)
@@ -73,15 +75,15 @@ func (b *builder) fromBase(ctx context.Context, i int, chain []int) (*stageState
 	return st, nil
 }
 
-func (b *builder) scratch() *stageState {
+// scratchState is an empty stage for the host platform.
+func scratchState() *stageState {
 	p := hostPlatform()
 	st := &stageState{args: newArgScope()}
 	st.cfg.OS = p.OS
 	st.cfg.Architecture = p.Architecture
 	st.cfg.Variant = p.Variant
 	st.cfg.Config.Env = []string{"PATH=" + defaultPath}
-	st.cfg.Config.WorkingDir = "/" // as BuildKit's empty image
-	st.key = b.rootKey(chainKey(v1.Hash{}, "scratch", p.String()))
+	st.key = chainKey(v1.Hash{}, "scratch", p.String())
 	return st
 }
 

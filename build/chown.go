@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/moby/sys/user"
@@ -76,11 +77,15 @@ func lookupGroup(root, name string) (int, error) {
 		}
 		return id, nil
 	}
-	p, err := securejoin.SecureJoin(root, "/etc/group")
+	f, err := openImageFile(root, "/etc/group")
 	if err != nil {
-		return 0, err
+		if errors.Is(err, os.ErrNotExist) {
+			return 0, fmt.Errorf("unable to find group %s: no /etc/group in the image", name)
+		}
+		return 0, fmt.Errorf("unable to find group %s: %w", name, err)
 	}
-	groups, err := user.ParseGroupFileFilter(p, func(g user.Group) bool { return g.Name == name })
+	defer f.Close()
+	groups, err := user.ParseGroupFilter(f, func(g user.Group) bool { return g.Name == name })
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return 0, fmt.Errorf("unable to find group %s: no /etc/group in the image", name)
@@ -97,13 +102,38 @@ func lookupGroup(root, name string) (int, error) {
 var errNoPasswd = errors.New("no /etc/passwd in the image")
 
 func readPasswd(root string, filter func(user.User) bool) ([]user.User, error) {
-	p, err := securejoin.SecureJoin(root, "/etc/passwd")
-	if err != nil {
-		return nil, err
-	}
-	users, err := user.ParsePasswdFileFilter(p, filter)
+	f, err := openImageFile(root, "/etc/passwd")
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, errNoPasswd
 	}
-	return users, err
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return user.ParsePasswdFilter(f, filter)
+}
+
+// openImageFile opens name in the image rooted at root as data: its
+// symlinks resolved inside root, the last component not followed, and
+// O_NONBLOCK so that a FIFO planted by the image cannot block the build;
+// anything but a regular file is refused after the open.
+func openImageFile(root, name string) (*os.File, error) {
+	p, err := securejoin.SecureJoin(root, name)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("%s in the image is not a regular file (%v)", name, fi.Mode().Type())
+	}
+	return f, nil
 }

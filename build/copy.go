@@ -3,9 +3,6 @@ package build
 import (
 	"archive/tar"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -100,7 +97,7 @@ func (b *builder) copyStep(ctx context.Context, st *stageState, cs copySpec, cha
 			if matches, err = src.ctx.SelectAllowEmpty(ctx, local); err != nil {
 				return stepResult{}, err
 			}
-			if digest, err = src.ctx.Digest(ctx, matches, b.contextMemo(src.ctx.Dir())); err != nil {
+			if digest, err = src.ctx.Digest(ctx, matches, b.opt.Store.ContextMemo(src.ctx.Dir())); err != nil {
 				return stepResult{}, err
 			}
 		}
@@ -193,14 +190,6 @@ func (b *builder) openSource(ctx context.Context, ref sourceRef) (*copySource, e
 	return &copySource{ctx: c, key: ref.key, root: root, cleanup: cleanup}, nil
 }
 
-// contextMemo is the file memoising the content hashes of the context
-// directory dir across builds: one per directory, so a build loads only its
-// own context's entries.
-func (b *builder) contextMemo(dir string) string {
-	sum := sha256.Sum256([]byte(dir))
-	return filepath.Join(b.opt.Store.Root(), "context-memos", hex.EncodeToString(sum[:16]))
-}
-
 // context opens the build context once.
 func (b *builder) context() (*buildctx.Context, error) {
 	b.ctxMu.Lock()
@@ -265,8 +254,6 @@ func sortEntries(es []entry) {
 func cleanRel(p string) string {
 	return strings.TrimPrefix(path.Clean("/"+p), "/")
 }
-
-var errNoSources = errors.New("no source files were specified")
 
 func copyIO(w io.Writer, r io.Reader) error {
 	_, err := io.Copy(w, r)

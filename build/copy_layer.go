@@ -326,7 +326,7 @@ func (c *copier) extract(tw *layer.TarWriter, a archiveSrc) error {
 		return err
 	}
 	defer f.Close()
-	rc, err := layer.Decompress(f)
+	rc, err := layer.Decompress(f, c.b.opt.Store.LayerLimits()...)
 	if err != nil {
 		return fmt.Errorf("ADD %s: %w", a.path, err)
 	}

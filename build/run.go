@@ -20,6 +20,7 @@ import (
 	bkparser "github.com/moby/buildkit/frontend/dockerfile/parser"
 
 	"github.com/ibuild/ibuild/build/sandbox"
+	"github.com/ibuild/ibuild/cache"
 	"github.com/ibuild/ibuild/layer"
 )
 
@@ -140,7 +141,7 @@ func (b *builder) runInner(ctx context.Context, st *stageState, c *instructions.
 	}
 	network := string(instructions.GetNetwork(c))
 	if network == "" || network == "default" {
-		network = b.opt.Network
+		network = b.opt.Run.Network
 	}
 	if network == "" || network == "default" {
 		network = "host"
@@ -160,7 +161,7 @@ func (b *builder) runInner(ctx context.Context, st *stageState, c *instructions.
 	in["user"], in["workdir"], in["network"] = st.cfg.Config.User, st.cfg.Config.WorkingDir, network
 	createdBy := "RUN " + historyArgs(st) + strings.Join(args, " ") + " # buildkit"
 	return b.cached(ctx, st, r, stepPlan{key: key, inputs: in, createdBy: createdBy, exec: func(ctx context.Context) (*layer.Info, error) {
-		if b.opt.Isolation == "" || b.opt.Isolation == sandbox.IsolationBuiltin {
+		if b.opt.Run.Isolation == "" || b.opt.Run.Isolation == sandbox.IsolationBuiltin {
 			// The step runs: start the sandbox init now, while the mounts
 			// and snapshots are prepared, unless one is already waiting. A
 			// cache hit starts nothing.
@@ -208,13 +209,17 @@ func (b *builder) execute(ctx context.Context, st *stageState, args, env []strin
 	}
 	spec := sandbox.Spec{
 		Args: args, Env: env, Cwd: cwd, User: st.cfg.Config.User,
-		Hosts: b.hosts(), ResolvConf: b.opt.ResolvConf,
 		Network: sandbox.Network(network), Mounts: mounts,
 		Stdout: out.stream("stdout"), Stderr: out.stream("stderr"),
-		Limits: b.opt.Limits, Timeout: b.opt.StepTimeout, NoNewPrivs: b.opt.NoNewPrivs,
-		Isolation: b.opt.Isolation, Runtime: b.opt.Runtime,
+		Settings: b.opt.Run.Settings,
+	}
+	if spec.Hosts == nil {
+		spec.Hosts = defaultHosts
 	}
 	reason := overlayUnsupported(b.opt.Store.Root())
+	// The bundle lives in the private state directory, where the next
+	// build collects it if this one is killed.
+	spec.ScratchDir = filepath.Join(b.opt.Store.Root(), cache.ScratchDir)
 	if reason == "" {
 		info, err := b.executeOverlay(ctx, st, spec, out, r)
 		if !errors.Is(err, sandbox.ErrOverlayUnavailable) {
@@ -318,12 +323,8 @@ func (b *builder) writeLayer(ctx context.Context, r *stepRun, gen func(w io.Writ
 	return &info, nil
 }
 
-func (b *builder) hosts() []byte {
-	if b.opt.Hosts != nil {
-		return b.opt.Hosts
-	}
-	return []byte("127.0.0.1\tlocalhost " + sandbox.DefaultHostname + "\n::1\tlocalhost ip6-localhost ip6-loopback\n")
-}
+// defaultHosts is /etc/hosts of a RUN step when Options.Run.Hosts is nil.
+var defaultHosts = []byte("127.0.0.1\tlocalhost " + sandbox.DefaultHostname + "\n::1\tlocalhost ip6-localhost ip6-loopback\n")
 
 // RunError is a RUN command that failed.
 type RunError struct {

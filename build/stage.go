@@ -159,7 +159,7 @@ func (b *builder) dispatch(ctx context.Context, st *stageState, cmd instructions
 	case *instructions.WorkdirCommand:
 		err = b.workdir(ctx, st, c, loc)
 	default:
-		err = b.meta(st, cmd)
+		err = b.config().apply(st, cmd)
 	}
 	if err != nil {
 		return b.errAt(loc, err)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path"
 	"path/filepath"
 	"sort"
@@ -130,7 +129,7 @@ func (c *Context) selectRoot(ctx context.Context, arg, p string) ([]Source, bool
 	if err != nil {
 		return nil, false, fmt.Errorf("%s: %w", arg, err)
 	}
-	fi, err := os.Lstat(c.abs(real))
+	fi, err := c.lstat(real)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, false, fmt.Errorf("%s: %s not found in build context %s: %w", arg, p, c.dir, ErrNotFound)
 	}
@@ -186,10 +185,16 @@ func (c *Context) walk(ctx context.Context, dir, relBase string) ([]Source, erro
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	entries, err := os.ReadDir(c.abs(dir))
+	d, err := c.openDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("reading directory %s: %w", c.abs(dir), err)
 	}
+	defer d.Close()
+	entries, err := d.ReadDir(-1)
+	if err != nil {
+		return nil, fmt.Errorf("reading directory %s: %w", c.abs(dir), err)
+	}
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
 	type kept struct {
 		e       fs.DirEntry
 		ignored bool
@@ -211,7 +216,7 @@ func (c *Context) walk(ctx context.Context, dir, relBase string) ([]Source, erro
 		keep = append(keep, kept{e, ignored})
 		names = append(names, e.Name())
 	}
-	infos, err := lstatDir(c.abs(dir), names)
+	infos, err := lstatDir(d, names)
 	if err != nil {
 		return nil, fmt.Errorf("walking build context: %w", err)
 	}
@@ -289,7 +294,7 @@ func (c *Context) glob(p string) ([]string, error) {
 			if err != nil {
 				continue // a link out of the context holds no matches
 			}
-			entries, err := os.ReadDir(c.abs(real))
+			entries, err := c.readDir(real)
 			if err != nil {
 				continue // not a directory, or missing: no matches here
 			}
@@ -355,4 +360,16 @@ func typeName(m fs.FileMode) string {
 		return "symlink"
 	}
 	return "special file"
+}
+
+// readDir lists the context-relative directory p, sorted by name.
+func (c *Context) readDir(p string) ([]fs.DirEntry, error) {
+	d, err := c.openDir(p)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	entries, err := d.ReadDir(-1)
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
+	return entries, err
 }

@@ -10,6 +10,7 @@ import (
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/moby/sys/user"
+	"golang.org/x/sys/unix"
 )
 
 // execUser is a resolved USER: ids only, never names.
@@ -70,7 +71,9 @@ func openInRoot(root, unsafePath string) (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("resolving %s: %w", unsafePath, err)
 	}
-	f, err := os.Open(p)
+	// O_NONBLOCK: an image's /etc/passwd may be a FIFO, and open(2)
+	// would wait for a writer before the type check below could refuse it.
+	f, err := os.OpenFile(p, os.O_RDONLY|unix.O_NONBLOCK|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}

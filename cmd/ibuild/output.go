@@ -10,6 +10,7 @@ import (
 
 	"github.com/ibuild/ibuild/build"
 	"github.com/ibuild/ibuild/cache"
+	"github.com/ibuild/ibuild/internal/atomicfile"
 	"github.com/ibuild/ibuild/layer"
 	"github.com/ibuild/ibuild/registry"
 )
@@ -33,23 +34,17 @@ func parseOutputs(vals []string) ([]output, error) {
 			out = append(out, output{typ: "local", dest: v})
 			continue
 		}
-		var o output
-		for _, f := range strings.Split(v, ",") {
-			k, val, _ := strings.Cut(f, "=")
-			switch k {
-			case "type":
-				o.typ = val
-			case "dest":
-				o.dest = val
-			case "oci-mediatypes":
-				b, err := strconv.ParseBool(val)
-				if err != nil {
-					return nil, fmt.Errorf("invalid --output %q: oci-mediatypes must be true or false", v)
-				}
-				o.dockerTypes = !b
-			default:
-				return nil, fmt.Errorf("invalid --output %q: unknown key %q", v, k)
+		f, err := parseFields("--output", v, "type", "dest", "oci-mediatypes")
+		if err != nil {
+			return nil, err
+		}
+		o := output{typ: f["type"], dest: f["dest"]}
+		if mt, ok := f["oci-mediatypes"]; ok {
+			b, err := strconv.ParseBool(mt)
+			if err != nil {
+				return nil, fmt.Errorf("invalid --output %q: oci-mediatypes must be true or false", v)
 			}
+			o.dockerTypes = !b
 		}
 		switch o.typ {
 		case "oci", "docker", "local", "registry":
@@ -114,5 +109,5 @@ func writeMetadata(name string, res *build.Result, tags []string) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(name, append(data, '\n'))
+	return atomicfile.WriteFile(name, append(data, '\n'), 0o644)
 }

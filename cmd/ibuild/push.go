@@ -70,8 +70,11 @@ func newPushCmd(g *globalOptions) *cobra.Command {
 					desc.Digest = d
 				}
 			}
-			err = registry.Push(cmd.Context(), img, dest, registry.WithInsecureRegistries(insecure...),
-				keychainOpt(), blobLines(cmd.ErrOrStderr()), registry.WithMountFrom(args[0]))
+			ropts, err := g.registryOptions(insecure)
+			if err != nil {
+				return err
+			}
+			err = registry.Push(cmd.Context(), img, dest, append(ropts, blobLines(cmd.ErrOrStderr()), registry.WithMountFrom(args[0]))...)
 			if err != nil {
 				return err
 			}
@@ -102,11 +105,11 @@ func newPullCmd(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			limits, err := g.registryLimits()
+			ropts, err := g.registryOptions(insecure)
 			if err != nil {
 				return err
 			}
-			img, err := registry.Image(cmd.Context(), args[0], append(limits, registry.WithInsecureRegistries(insecure...), keychainOpt())...)
+			img, err := registry.Image(cmd.Context(), args[0], ropts...)
 			if err != nil {
 				return err
 			}
