@@ -24,8 +24,9 @@ var allowed = map[string][]string{
 	"parser":   {},
 	"layer":    {},
 	"progress": {},
-	"cache":    {"layer"},
-	"registry": {"layer"},
+	"cache":    {"layer", "internal"},
+	"registry": {"layer", "internal"},
+	"internal": {},
 	"build":    {"parser", "layer", "cache", "registry", "progress", "internal"},
 	"report":   {"layer", "cache", "registry", "parser", "build"},
 }
@@ -42,10 +43,12 @@ var onlyImportedBy = map[string][]string{
 var importsNone = []string{"build/buildctx", "registry/registrytest"}
 
 // TestImportDirection guards the package layering: parser, layer and
-// progress import none of ours; cache and registry import only layer; build
-// is imported only by cmd; nothing imports cmd; build/buildctx and
-// registry/registrytest import nothing of ours. Test files are not checked:
-// they may use helpers such as registry/registrytest.
+// progress import none of ours; cache and registry import only layer and
+// internal (internal/atomicfile); internal imports none of ours; build
+// is imported only by cmd and report; report only by cmd; nothing imports
+// cmd; build/buildctx and registry/registrytest import nothing of ours.
+// Test files are not checked: they may use helpers such as
+// registry/registrytest.
 func TestImportDirection(t *testing.T) {
 	imports := moduleImports(t)
 	if len(imports) == 0 {
@@ -72,11 +75,11 @@ func TestViolations(t *testing.T) {
 		module + "/build imports " + module + "/report (allowed: parser, layer, cache, registry, progress, internal)",
 		module + "/build imports " + module + "/report (only cmd may import report)",
 		module + "/build/buildctx imports " + module + "/build/sandbox (allowed: none of ours)",
-		module + "/cache imports " + module + "/registry (allowed: layer)",
+		module + "/cache imports " + module + "/registry (allowed: layer, internal)",
 		module + "/parser imports " + module + "/layer (allowed: none of ours)",
 		module + "/progress imports " + module + "/cmd/ibuild (allowed: none of ours)",
 		module + "/progress imports " + module + "/cmd/ibuild (nothing may import cmd)",
-		module + "/registry imports " + module + "/build (allowed: layer)",
+		module + "/registry imports " + module + "/build (allowed: layer, internal)",
 		module + "/registry imports " + module + "/build (only cmd, report may import build)",
 	}
 	if got := violations(imports); !slices.Equal(got, want) {

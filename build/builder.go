@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -84,7 +83,9 @@ func newBuilder(opt Options) (*builder, error) {
 	}
 	src := opt.DockerfileData
 	if src == nil {
-		data, err := os.ReadFile(opt.Dockerfile)
+		// Beneath the context like its other files: a Dockerfile that is
+		// a symlink to a host file must not be read (and quoted in errors).
+		data, err := buildctx.ReadFileIn(opt.ContextDir, opt.Dockerfile)
 		if err != nil {
 			return nil, fmt.Errorf("reading Dockerfile: %w", err)
 		}
@@ -143,11 +144,9 @@ func (b *builder) run(ctx context.Context) (*Result, error) {
 	return res, nil
 }
 
+// loc is the location of the source ranges r in the Dockerfile.
 func (b *builder) loc(r []bkparser.Range) parser.Location {
-	if len(r) == 0 {
-		return parser.Location{File: b.df.Name}
-	}
-	return parser.Location{File: b.df.Name, Start: r[0].Start.Line, End: r[len(r)-1].End.Line}
+	return parser.LocationOf(b.df.Name, r)
 }
 
 // errAt wraps err with the Dockerfile location of r, unless err already
@@ -225,7 +224,7 @@ func (b *builder) stage(ctx context.Context, i int, chain []int) (*stageState, e
 // lex returns a word expander for the Dockerfile. A shell.Lex is not safe
 // for concurrent use: each expansion gets its own.
 func (b *builder) lex() *shell.Lex {
-	return shell.NewLex(b.escape)
+	return parser.NewLex(b.escape)
 }
 
 // addUsed records that build arg k was consumed.

@@ -2,8 +2,6 @@ package build
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -28,8 +26,7 @@ const cacheLockPoll = 20 * time.Millisecond
 //
 // A directory is created with the mount's mode, uid and gid (0755, 0, 0).
 func (b *builder) cacheDir(ctx context.Context, p mountPlan) (string, func(), error) {
-	sum := sha256.Sum256([]byte(p.id))
-	dir := filepath.Join(b.opt.Store.Root(), "cache-mounts", hex.EncodeToString(sum[:16]))
+	dir := b.opt.Store.CacheMountDir(p.id)
 	if err := makeCacheDir(dir, p.m); err != nil {
 		return "", nil, err
 	}

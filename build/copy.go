@@ -3,9 +3,6 @@ package build
 import (
 	"archive/tar"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -97,10 +94,10 @@ func (b *builder) copyStep(ctx context.Context, st *stageState, cs copySpec, cha
 			return stepResult{}, err
 		}
 		if len(local) > 0 {
-			if matches, err = src.ctx.Select(ctx, local); err != nil {
+			if matches, err = src.ctx.SelectAllowEmpty(ctx, local); err != nil {
 				return stepResult{}, err
 			}
-			if digest, err = src.ctx.Digest(ctx, matches, b.contextMemo(src.ctx.Dir())); err != nil {
+			if digest, err = src.ctx.Digest(ctx, matches, b.opt.Store.ContextMemo(src.ctx.Dir())); err != nil {
 				return stepResult{}, err
 			}
 		}
@@ -128,7 +125,7 @@ func (b *builder) copyStep(ctx context.Context, st *stageState, cs copySpec, cha
 			}
 			defer src.cleanup()
 			if len(local) > 0 {
-				if matches, err = src.ctx.Select(ctx, local); err != nil {
+				if matches, err = src.ctx.SelectAllowEmpty(ctx, local); err != nil {
 					return nil, err
 				}
 			}
@@ -193,14 +190,6 @@ func (b *builder) openSource(ctx context.Context, ref sourceRef) (*copySource, e
 		return nil, err
 	}
 	return &copySource{ctx: c, key: ref.key, root: root, cleanup: cleanup}, nil
-}
-
-// contextMemo is the file memoising the content hashes of the context
-// directory dir across builds: one per directory, so a build loads only its
-// own context's entries.
-func (b *builder) contextMemo(dir string) string {
-	sum := sha256.Sum256([]byte(dir))
-	return filepath.Join(b.opt.Store.Root(), "context-memos", hex.EncodeToString(sum[:16]))
 }
 
 // context opens the build context once.
@@ -269,8 +258,6 @@ func sortEntries(es []entry) {
 func cleanRel(p string) string {
 	return strings.TrimPrefix(path.Clean("/"+p), "/")
 }
-
-var errNoSources = errors.New("no source files were specified")
 
 func copyIO(w io.Writer, r io.Reader) error {
 	_, err := io.Copy(w, r)

@@ -1,11 +1,8 @@
 package build
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -56,11 +53,10 @@ func sourceFiles(matches []buildctx.Match) map[string]string {
 	return out
 }
 
-// explainPath is where the inputs of the n-th step of a stage are kept.
-func (b *builder) explainPath(st *stageState, n int) string {
-	id := fmt.Sprintf("%s\x00%d\x00%d", b.dockerfileID(), st.index, n)
-	sum := sha256.Sum256([]byte(id))
-	return filepath.Join(b.opt.Store.Root(), "explain", hex.EncodeToString(sum[:16])+".json")
+// explainID names the n-th step of a stage of this Dockerfile, under which
+// the store keeps its inputs between builds.
+func (b *builder) explainID(st *stageState, n int) string {
+	return fmt.Sprintf("%s\x00%d\x00%d", b.dockerfileID(), st.index, n)
 }
 
 func (b *builder) dockerfileID() string {
@@ -82,12 +78,21 @@ func (b *builder) missReason(st *stageState, n int, cur *stepInputs) string {
 		cur.Files = cur.files()
 	}
 	var prev stepInputs
-	data, err := os.ReadFile(b.explainPath(st, n))
-	if err != nil || json.Unmarshal(data, &prev) != nil {
+	data, ok, err := b.opt.Store.Explanation(b.explainID(st, n))
+	if err != nil || !ok || json.Unmarshal(data, &prev) != nil {
 		return "no earlier build of this step"
 	}
 	if prev.Key == cur.Key {
 		return "cache record missing or evicted"
+	}
+	var settings []string
+	for _, k := range sortedKeys(b.settings(), nil) {
+		if v, ok := prev.Inputs[k]; ok && v != cur.Inputs[k] {
+			settings = append(settings, k+" changed")
+		}
+	}
+	if len(settings) > 0 {
+		return strings.Join(settings, "; ")
 	}
 	if prev.Parent != cur.Parent {
 		return "parent step changed"
@@ -167,18 +172,13 @@ func sortedKeys(a, b map[string]string) []string {
 	return out
 }
 
-// saveInputs keeps the inputs cur of the n-th step of st for the next build.
+// saveInputs keeps the inputs cur of the n-th step of st for the next
+// build. Explanations are a convenience: failing to save one does not fail
+// the build.
 func (b *builder) saveInputs(st *stageState, n int, cur *stepInputs) {
 	data, err := json.Marshal(cur)
 	if err != nil {
 		return
 	}
-	p := b.explainPath(st, n)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return
-	}
-	tmp := p + ".tmp" + fmt.Sprint(os.Getpid())
-	if os.WriteFile(tmp, data, 0o644) == nil {
-		_ = os.Rename(tmp, p)
-	}
+	_ = b.opt.Store.PutExplanation(b.explainID(st, n), data)
 }

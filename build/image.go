@@ -1,9 +1,11 @@
 package build
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
@@ -35,7 +37,7 @@ func newImage(store *cache.Store, st *stageState, created v1.Time) (v1.Image, er
 	if err != nil {
 		return nil, fmt.Errorf("encoding config: %w", err)
 	}
-	cfgHash, cfgSize, err := v1.SHA256(bytesReader(cfgBytes))
+	cfgHash, cfgSize, err := v1.SHA256(bytes.NewReader(cfgBytes))
 	if err != nil {
 		return nil, err
 	}
@@ -47,6 +49,7 @@ func newImage(store *cache.Store, st *stageState, created v1.Time) (v1.Image, er
 	}
 	for _, l := range st.layers {
 		d := l.Descriptor()
+		d.MediaType = layer.OCIMediaType(d.MediaType)
 		if d.MediaType == "" {
 			d.MediaType = types.OCILayer
 		}
@@ -78,20 +81,33 @@ func (b *builder) finish(ctx context.Context, st *stageState) (*Result, error) {
 	if err := b.ensureBlobs(ctx, st.layers); err != nil {
 		return nil, err
 	}
-	img, err := newImage(b.opt.Store, st, v1.Time{Time: b.opt.epoch()})
+	res, err := storeImage(ctx, b.opt.Store, st, b.opt.epoch(), b.opt.Tags)
 	if err != nil {
 		return nil, err
 	}
-	desc, err := b.opt.Store.WriteImage(ctx, img)
+	b.mu.Lock()
+	res.Steps = append([]StepResult(nil), b.steps...)
+	b.mu.Unlock()
+	return res, nil
+}
+
+// storeImage writes the image of st, whose layers are all in store, to
+// store and tags it.
+func storeImage(ctx context.Context, store *cache.Store, st *stageState, created time.Time, tags []string) (*Result, error) {
+	img, err := newImage(store, st, v1.Time{Time: created})
+	if err != nil {
+		return nil, err
+	}
+	desc, err := store.WriteImage(ctx, img)
 	if err != nil {
 		return nil, fmt.Errorf("storing image: %w", err)
 	}
-	for _, t := range b.opt.Tags {
-		if err := b.opt.Store.Tag(ctx, t, desc); err != nil {
+	for _, t := range tags {
+		if err := store.Tag(ctx, t, desc); err != nil {
 			return nil, fmt.Errorf("tagging %s: %w", t, err)
 		}
 	}
-	stored, err := b.opt.Store.Image(ctx, desc.Digest)
+	stored, err := store.Image(ctx, desc.Digest)
 	if err != nil {
 		return nil, err
 	}
@@ -99,8 +115,5 @@ func (b *builder) finish(ctx context.Context, st *stageState) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	b.mu.Lock()
-	steps := append([]StepResult(nil), b.steps...)
-	b.mu.Unlock()
-	return &Result{Image: stored, Manifest: desc, ConfigDigest: cfgName, Layers: st.layers, Steps: steps}, nil
+	return &Result{Image: stored, Manifest: desc, ConfigDigest: cfgName, Layers: st.layers}, nil
 }

@@ -15,7 +15,7 @@ import (
 
 	"github.com/ibuild/ibuild/cache"
 	"github.com/ibuild/ibuild/layer"
-	"github.com/ibuild/ibuild/progress"
+	"github.com/ibuild/ibuild/parser"
 )
 
 // ImportOptions describes `ibuild import`.
@@ -42,9 +42,9 @@ func Import(ctx context.Context, opt ImportOptions) (*Result, error) {
 	if opt.Compression == "" {
 		opt.Compression = layer.Gzip
 	}
-	bopt := Options{Store: opt.Store, SourceDateEpoch: opt.SourceDateEpoch, Compression: opt.Compression, CompressionLevel: opt.CompressionLevel}
-	b := &builder{opt: bopt, escape: '\\', sink: progress.Discard(), used: map[string]bool{}}
-	st := b.scratch()
+	epoch := (&Options{SourceDateEpoch: opt.SourceDateEpoch}).epoch()
+	config := configApplier{epoch: epoch, global: newArgScope()}
+	st := scratchState()
 	st.cfg.Config.Env = nil
 	info, err := importLayer(ctx, opt)
 	if err != nil {
@@ -55,7 +55,7 @@ func Import(ctx context.Context, opt ImportOptions) (*Result, error) {
 	if msg == "" {
 		msg = "Imported from " + opt.Source
 	}
-	st.cfg.History = append(st.cfg.History, v1.History{Created: v1.Time{Time: bopt.epoch()}, CreatedBy: "ibuild import", Comment: msg})
+	st.cfg.History = append(st.cfg.History, v1.History{Created: v1.Time{Time: epoch}, CreatedBy: "ibuild import", Comment: msg})
 	for _, ch := range opt.Changes {
 		cmd, err := parseTrigger(ch)
 		if err != nil {
@@ -63,18 +63,17 @@ func Import(ctx context.Context, opt ImportOptions) (*Result, error) {
 		}
 		if ex, ok := cmd.(instructions.SupportsSingleWordExpansion); ok {
 			if err := ex.Expand(func(w string) (string, error) {
-				s, _, err := b.lex().ProcessWord(w, envGetter(st.args, st.cfg.Config.Env))
+				s, _, err := parser.NewLex(config.escape).ProcessWord(w, envGetter(st.args, st.cfg.Config.Env))
 				return s, err
 			}); err != nil {
 				return nil, fmt.Errorf("--change %q: %w", ch, err)
 			}
 		}
-		if err := b.meta(st, cmd); err != nil {
+		if err := config.apply(st, cmd); err != nil {
 			return nil, fmt.Errorf("--change %q: %w", ch, err)
 		}
 	}
-	b.opt.Tags = opt.Tags
-	return b.finish(ctx, st)
+	return storeImage(ctx, opt.Store, st, epoch, opt.Tags)
 }
 
 func importLayer(ctx context.Context, opt ImportOptions) (layer.Info, error) {
@@ -108,7 +107,7 @@ func importLayer(ctx context.Context, opt ImportOptions) (layer.Info, error) {
 		defer f.Close()
 		in = f
 	}
-	rc, err := layer.Decompress(in)
+	rc, err := layer.Decompress(in, opt.Store.LayerLimits()...)
 	if err != nil {
 		return layer.Info{}, fmt.Errorf("import %s: %w", opt.Source, err)
 	}

@@ -7,10 +7,14 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/shell"
 	"golang.org/x/sys/unix"
+
+	"github.com/ibuild/ibuild/parser"
 )
 
 // defaultShell is the shell of an image that sets none.
@@ -37,20 +41,37 @@ func (s *stageState) withShell(line ShellLine) []string {
 // ShellLine is the command line of RUN, CMD or ENTRYPOINT.
 type ShellLine = instructions.ShellDependantCmdLine
 
-// meta applies an instruction that only changes the image config.
-func (b *builder) meta(st *stageState, cmd instructions.Command) error {
-	epoch := b.opt.epoch()
+// configApplier applies the instructions that change only the image config
+// (ENV, ARG, LABEL, EXPOSE, CMD and the like) to a stage. A build makes one
+// (builder.config); import makes its own for --change, with no builder.
+type configApplier struct {
+	escape    rune              // the Dockerfile's escape character; 0 is backslash
+	epoch     time.Time         // the history entries' creation time
+	buildArgs map[string]string // --build-arg values an ARG takes
+	global    *argScope         // global ARGs an ARG without a value inherits; nil is none
+	used      func(k string)    // records that build arg k was consumed; nil ignores it
+}
+
+// config returns the build's config applier.
+func (b *builder) config() configApplier {
+	return configApplier{escape: b.escape, epoch: b.opt.epoch(), buildArgs: b.opt.BuildArgs, global: b.global, used: b.addUsed}
+}
+
+// apply applies an instruction that only changes the image config.
+func (a configApplier) apply(st *stageState, cmd instructions.Command) error {
+	epoch := a.epoch
 	var msg string
 	switch c := cmd.(type) {
 	case *instructions.EnvCommand:
 		var parts []string
 		for _, kv := range c.Env {
 			st.cfg.Config.Env = setEnv(st.cfg.Config.Env, kv.Key, kv.Value)
+			st.env = addEnv(st.env, kv.Key, kv.Value)
 			parts = append(parts, kv.Key+"="+kv.Value)
 		}
 		msg = "ENV " + strings.Join(parts, " ")
 	case *instructions.ArgCommand:
-		return b.arg(st, c)
+		return a.arg(st, c)
 	case *instructions.LabelCommand:
 		var parts []string
 		m := map[string]string{}
@@ -64,7 +85,7 @@ func (b *builder) meta(st *stageState, cmd instructions.Command) error {
 		st.cfg.Author = c.Maintainer
 		msg = "MAINTAINER " + c.Maintainer
 	case *instructions.ExposeCommand:
-		ports, err := b.exposePorts(st, c.Ports)
+		ports, err := a.exposePorts(st, c.Ports)
 		if err != nil {
 			return err
 		}
@@ -90,7 +111,7 @@ func (b *builder) meta(st *stageState, cmd instructions.Command) error {
 		st.cfg.Config.User = c.User
 		msg = "USER " + c.User
 	case *instructions.WorkdirCommand: // import --change only; builds use workdir()
-		st.cfg.Config.WorkingDir = st.resolvePath(c.Path)
+		st.cfg.Config.WorkingDir = st.workdirPath(c.Path)
 		msg = "WORKDIR " + st.cfg.Config.WorkingDir
 	case *instructions.CmdCommand:
 		st.cfg.Config.Cmd = st.withShell(c.ShellDependantCmdLine)
@@ -127,31 +148,37 @@ func (b *builder) meta(st *stageState, cmd instructions.Command) error {
 }
 
 // arg declares ARGs in the stage scope.
-func (b *builder) arg(st *stageState, c *instructions.ArgCommand) error {
+func (a configApplier) arg(st *stageState, c *instructions.ArgCommand) error {
 	var parts []string
 	for _, kv := range c.Args {
-		b.addUsed(kv.Key)
+		if a.used != nil {
+			a.used(kv.Key)
+		}
 		var val *string
-		if v, ok := b.opt.BuildArgs[kv.Key]; ok {
+		if v, ok := a.buildArgs[kv.Key]; ok {
 			val = &v
 		} else if kv.Value != nil {
-			v, _, err := b.lex().ProcessWord(*kv.Value, envGetter(st.args, st.cfg.Config.Env))
+			v, _, err := parser.NewLex(a.escape).ProcessWord(*kv.Value, shell.EnvsFromSlice(st.env))
 			if err != nil {
 				return err
 			}
 			val = &v
-		} else if v, ok := b.global.get(kv.Key); ok {
-			val = &v
+		} else if a.global != nil {
+			if v, ok := a.global.get(kv.Key); ok {
+				val = &v
+			}
 		}
 		part := kv.Key
 		if val != nil {
 			st.args.set(kv.Key, *val)
+			st.env = addEnv(st.env, kv.Key, *val)
 			part += "=" + *val
 		}
+		st.argDecls = append(st.argDecls, kv.Key)
 		parts = append(parts, part)
 	}
 	msg := "ARG " + strings.Join(parts, " ")
-	st.addHistory(msg, b.opt.epoch(), true)
+	st.addHistory(msg, a.epoch, true)
 	// As in docker, declaring an ARG invalidates nothing by itself: its
 	// value reaches the key of every RUN that has it in scope (through the
 	// environment) and of every step that expands it (through its text).
@@ -175,11 +202,26 @@ func (s *stageState) resolvePath(p string) string {
 	return path.Join(wd, p)
 }
 
-func (b *builder) exposePorts(st *stageState, raw []string) ([]string, error) {
+// workdirPath is the working directory that WORKDIR p sets, as BuildKit
+// computes it: an absolute p as written (after expansion: a trailing slash,
+// "." or ".." are kept); a relative one joined to the current directory and
+// cleaned.
+func (s *stageState) workdirPath(p string) string {
+	if path.IsAbs(p) {
+		return p
+	}
+	wd := s.cfg.Config.WorkingDir
+	if wd == "" {
+		wd = "/"
+	}
+	return path.Join("/", wd, p)
+}
+
+func (a configApplier) exposePorts(st *stageState, raw []string) ([]string, error) {
 	var out []string
-	env := envGetter(st.args, st.cfg.Config.Env)
+	env := shell.EnvsFromSlice(st.env)
 	for _, r := range raw {
-		words, err := b.lex().ProcessWords(r, env)
+		words, err := parser.NewLex(a.escape).ProcessWords(r, env)
 		if err != nil {
 			return nil, err
 		}

@@ -2,7 +2,6 @@ package build
 
 import (
 	"fmt"
-	"runtime"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -15,9 +14,11 @@ import (
 )
 
 // DefaultEpoch is the timestamp used for image and history creation times and
-// as the clamp for file modification times when no SOURCE_DATE_EPOCH is
-// given: builds are reproducible by default, as ko's are.
-var DefaultEpoch = time.Unix(0, 0).UTC()
+// as the clamp for file modification times when no SOURCE_DATE_EPOCH (nor,
+// in ibuild's command, a git commit time) is given: builds are reproducible
+// by default, and with a date that zip, Python wheels and other tools that
+// reject times before 1980 accept.
+var DefaultEpoch = time.Date(1980, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // Options describes one build. ContextDir and Store are required.
 type Options struct {
@@ -60,29 +61,35 @@ type Options struct {
 	Store *cache.Store
 	// Registry options for pulling bases.
 	Registry []registry.Option
+	// Download bounds ADD <url> transfers: the idle and total timeouts
+	// (zero fields take registry's defaults), with at most MaxDownloadSize
+	// bytes per file (0 = DefaultMaxDownloadSize).
+	Download        registry.Timeouts
+	MaxDownloadSize int64
 	// Progress receives step events; nil discards them.
 	Progress progress.Sink
 
-	// Network is the default RUN network: "host" (default) or "none".
-	Network string
-	// Secrets maps a secret id to the host file that feeds it.
-	Secrets map[string]string
-	// Isolation is "builtin" (default) or "oci"; Runtime is the OCI runtime.
-	Isolation string
-	Runtime   string
-	// Limits applies to each RUN step.
-	Limits sandbox.Limits
-	// StepTimeout bounds each RUN step (0 = none).
-	StepTimeout time.Duration
-	// NoNewPrivs sets no_new_privs for RUN (--security-opt no-new-privileges).
-	NoNewPrivs bool
-	// ResolvConf and Hosts are the contents given to RUN steps.
-	ResolvConf, Hosts []byte
+	// Run holds the settings of every RUN step.
+	Run RunOptions
 
 	// CacheFrom are step caches consulted after the local store misses
 	// (--cache-from); CacheTo receives the build's steps (--cache-to).
 	CacheFrom []StepSource
 	CacheTo   []StepSink
+}
+
+// RunOptions are the settings of every RUN step of a build.
+type RunOptions struct {
+	// Settings go to each step's sandbox.Spec as they are: isolation
+	// ("builtin", the default, or "oci") and OCI runtime, resource limits,
+	// timeout (0 = none), no_new_privs (--security-opt
+	// no-new-privileges), and the /etc/resolv.conf and /etc/hosts contents
+	// (nil Hosts gives localhost and the sandbox's hostname).
+	sandbox.Settings
+	// Network is the default RUN network: "host" (default) or "none".
+	Network string
+	// Secrets maps a secret id to the host file that feeds it.
+	Secrets map[string]string
 }
 
 // Result is what a successful build produced.
@@ -123,15 +130,12 @@ func (o *Options) epoch() time.Time {
 	return DefaultEpoch
 }
 
-// hostPlatform is the only platform ibuild builds for.
+// hostPlatform is the only platform ibuild builds for: Linux on the
+// binary's architecture and variant, as registry.HostPlatform reads them
+// (arm's from GOARM).
 func hostPlatform() v1.Platform {
-	p := v1.Platform{OS: "linux", Architecture: runtime.GOARCH}
-	if runtime.GOARCH == "arm" {
-		p.Variant = "v7"
-	}
-	if runtime.GOARCH == "arm64" {
-		p.Variant = "v8"
-	}
+	p := registry.HostPlatform()
+	p.OS = "linux"
 	return p
 }
 

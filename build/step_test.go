@@ -88,7 +88,7 @@ func TestStepRunner(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			rec := &recorder{}
 			b := testBuilder(t, store, ctxDir, "FROM scratch\nWORKDIR /x\n", rec)
-			st := b.scratch()
+			st := scratchState()
 			ran := false
 			var res stepResult
 			err := b.step(ctx, st, "TEST "+c.value, nil, func(ctx context.Context, r *stepRun) (stepResult, error) {

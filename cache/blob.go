@@ -1,7 +1,6 @@
 package cache
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -13,6 +12,8 @@ import (
 	"path/filepath"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/ibuild/ibuild/internal/atomicfile"
 )
 
 // blobPath returns the path of a blob, rejecting digests that are not
@@ -229,7 +230,7 @@ func (in *ingest) commit(h v1.Hash) error {
 	}
 	in.done = true
 	in.f.Close()
-	if err := syncDir(filepath.Dir(dst)); err != nil {
+	if err := atomicfile.SyncDir(filepath.Dir(dst)); err != nil {
 		return err
 	}
 	if fi, err := os.Stat(dst); err == nil {
@@ -248,7 +249,6 @@ func (in *ingest) abort() {
 }
 
 // bytesReader reads a byte slice.
-func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
 
 // readerFunc adapts a function to io.Reader.
 type readerFunc func([]byte) (int, error)

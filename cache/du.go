@@ -12,13 +12,11 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
-// cacheMountsDir holds RUN --mount=type=cache directories.
-const cacheMountsDir = "cache-mounts"
-
 // Category is the disk use of one kind of store content.
 type Category struct {
 	// Count is the number of entries (blobs, snapshot or cache-mount
-	// directories, step records, scratch files).
+	// directories, step records, explanations, context memos, scratch
+	// files).
 	Count int `json:"count"`
 	// Size is the sum of the apparent sizes of their files, in bytes.
 	Size int64 `json:"size"`
@@ -30,6 +28,10 @@ type Usage struct {
 	Snapshots   Category `json:"snapshots"`
 	CacheMounts Category `json:"cacheMounts"`
 	Steps       Category `json:"steps"`
+	// Explanations are the saved inputs of steps, which let a cache miss
+	// say what changed; ContextMemos memoise build contexts' file hashes.
+	Explanations Category `json:"explanations"`
+	ContextMemos Category `json:"contextMemos"`
 	// Scratch is what running (or crashed) builds left in ingest/ and
 	// mounts/.
 	Scratch Category `json:"scratch"`
@@ -38,7 +40,7 @@ type Usage struct {
 // Total returns the sum of all categories.
 func (u Usage) Total() Category {
 	var t Category
-	for _, c := range []Category{u.Blobs, u.Snapshots, u.CacheMounts, u.Steps, u.Scratch} {
+	for _, c := range []Category{u.Blobs, u.Snapshots, u.CacheMounts, u.Steps, u.Explanations, u.ContextMemos, u.Scratch} {
 		t.Count += c.Count
 		t.Size += c.Size
 	}
@@ -64,7 +66,9 @@ func (s *Store) DiskUsage(ctx context.Context) (Usage, error) {
 	add(&u.Blobs, filepath.Join(blobsDir, "sha256"), isHexName)
 	add(&u.Snapshots, snapshotsDir, isHexName)
 	add(&u.CacheMounts, cacheMountsDir, notTemp)
-	add(&u.Steps, stepsDir, func(n string) bool { return strings.HasSuffix(n, ".json") && !strings.HasPrefix(n, ".") })
+	add(&u.Steps, stepsDir, isRecord)
+	add(&u.Explanations, explainDir, isRecord)
+	add(&u.ContextMemos, contextMemosDir, notHidden)
 	add(&u.Scratch, ingestDir, allNames)
 	add(&u.Scratch, mountsDir, allNames)
 	if err != nil {
@@ -85,6 +89,12 @@ func isHexName(n string) bool { return checkHash(hashOf(n)) == nil }
 func notTemp(n string) bool   { return !isTemp(n) }
 func isTemp(n string) bool    { return strings.HasPrefix(n, ".tmp-") }
 func allNames(string) bool    { return true }
+func notHidden(n string) bool { return !strings.HasPrefix(n, ".") }
+func isRecord(n string) bool  { return strings.HasSuffix(n, ".json") && notHidden(n) }
+
+// isMemoTemp matches the temporary files build/buildctx writes a context
+// memo through.
+func isMemoTemp(n string) bool { return strings.HasPrefix(n, ".memo-") }
 
 // scanDir lists the entries of ROOT/dir accepted by keep, with their sizes
 // (a directory's is the sum of its tree's) and modification times (a

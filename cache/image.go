@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -131,7 +132,7 @@ func (s *Store) copyLayer(ctx context.Context, img v1.Image, d v1.Descriptor) er
 // writeBytes stores a small in-memory blob; want.Digest and want.Size, when
 // set, are verified.
 func (s *Store) writeBytes(ctx context.Context, b []byte, want v1.Descriptor) (v1.Descriptor, error) {
-	return s.WriteBlob(ctx, bytesReader(b), want)
+	return s.WriteBlob(ctx, bytes.NewReader(b), want)
 }
 
 // Image returns the stored image whose manifest has digest manifest. Its
@@ -146,7 +147,7 @@ func (s *Store) Image(ctx context.Context, manifest v1.Hash) (v1.Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading image %s: %w", manifest, err)
 	}
-	m, err := v1.ParseManifest(bytesReader(raw))
+	m, err := v1.ParseManifest(bytes.NewReader(raw))
 	if err != nil {
 		return nil, fmt.Errorf("reading image %s: parsing manifest: %w", manifest, err)
 	}
@@ -157,7 +158,7 @@ func (s *Store) Image(ctx context.Context, manifest v1.Hash) (v1.Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading image %s: config: %w", manifest, err)
 	}
-	cf, err := v1.ParseConfigFile(bytesReader(cfg))
+	cf, err := v1.ParseConfigFile(bytes.NewReader(cfg))
 	if err != nil {
 		return nil, fmt.Errorf("reading image %s: parsing config %s: %w", manifest, m.Config.Digest, err)
 	}

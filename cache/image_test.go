@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -117,7 +118,7 @@ func (f *flippedLayer) Compressed() (io.ReadCloser, error) {
 		return nil, err
 	}
 	b[len(b)/2] ^= 0xff
-	return io.NopCloser(bytesReader(b)), nil
+	return io.NopCloser(bytes.NewReader(b)), nil
 }
 
 // countingLayer counts Compressed calls.

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"slices"
-	"strings"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -38,9 +37,10 @@ type PruneReport struct {
 
 // Prune removes build cache, least recently used first: step records (last
 // used when GetStep last hit them), snapshots (last used by Snapshot),
-// cache mounts (newest file in them), blobs no remaining record or tag
-// refers to, and with All, tagged images. Scratch left by crashed builds in
-// ingest/ and mounts/ always goes. It needs the store to itself: if another
+// cache mounts (newest file in them), step explanations and context memos
+// (last written), blobs no remaining record or tag refers to, and with All,
+// tagged images. Scratch left by crashed builds in ingest/ and mounts/, and
+// temporary files beside records and memos, always goes. It needs the store to itself: if another
 // process holds it open it fails at once with an error wrapping ErrInUse,
 // so nothing a running build uses is ever removed.
 //
@@ -74,6 +74,8 @@ const (
 	kindStep
 	kindSnapshot
 	kindCacheMount
+	kindExplanation
+	kindContextMemo
 	kindBlob
 	kindScratch
 )
@@ -124,11 +126,15 @@ func (s *Store) scanGraph(ctx context.Context) (*graph, error) {
 		{kindBlob, blobsDir + "/sha256", isHexName},
 		{kindSnapshot, snapshotsDir, isHexName},
 		{kindCacheMount, cacheMountsDir, notTemp},
-		{kindStep, stepsDir, func(n string) bool { return strings.HasSuffix(n, ".json") && !strings.HasPrefix(n, ".") }},
+		{kindStep, stepsDir, isRecord},
+		{kindExplanation, explainDir, isRecord},
+		{kindContextMemo, contextMemosDir, notHidden},
 		{kindScratch, ingestDir, allNames},
 		{kindScratch, mountsDir, allNames},
 		{kindScratch, snapshotsDir, isTemp},
 		{kindScratch, stepsDir, isTemp},
+		{kindScratch, explainDir, isTemp},
+		{kindScratch, contextMemosDir, isMemoTemp},
 	} {
 		if err := add(d.kind, d.dir, d.keep); err != nil {
 			return nil, err
@@ -310,6 +316,10 @@ func (u *Usage) category(kind int) *Category {
 		return &u.CacheMounts
 	case kindStep:
 		return &u.Steps
+	case kindExplanation:
+		return &u.Explanations
+	case kindContextMemo:
+		return &u.ContextMemos
 	default:
 		return &u.Scratch
 	}

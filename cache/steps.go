@@ -10,6 +10,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/ibuild/ibuild/internal/atomicfile"
 	"github.com/ibuild/ibuild/layer"
 )
 
@@ -86,7 +87,7 @@ func (s *Store) PutStep(ctx context.Context, key v1.Hash, rec StepRecord) error 
 	if err != nil {
 		return fmt.Errorf("encoding step record %s: %w", key, err)
 	}
-	if err := writeFileAtomic(p, b); err != nil {
+	if err := atomicfile.WriteFile(p, b, 0o644); err != nil {
 		return fmt.Errorf("writing step record %s: %w", p, err)
 	}
 	return nil

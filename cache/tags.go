@@ -11,6 +11,8 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/ibuild/ibuild/internal/atomicfile"
 )
 
 // RefNameAnnotation is the OCI annotation that names a tag in index.json.
@@ -97,10 +99,10 @@ func (s *Store) updateIndex(ctx context.Context, fn func(*v1.IndexManifest) erro
 	b = append(b, '\n')
 	// The backup is written first, so that whichever file a crash or an
 	// outside hand damages, the other holds the latest tags.
-	if err := writeFileAtomic(s.path(indexBackup), b); err != nil {
+	if err := atomicfile.WriteFile(s.path(indexBackup), b, 0o644); err != nil {
 		return fmt.Errorf("writing %s: %w", s.path(indexBackup), err)
 	}
-	if err := writeFileAtomic(s.path(indexFile), b); err != nil {
+	if err := atomicfile.WriteFile(s.path(indexFile), b, 0o644); err != nil {
 		return fmt.Errorf("writing %s: %w", s.path(indexFile), err)
 	}
 	return nil

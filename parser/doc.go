@@ -18,9 +18,11 @@
 // Stages and commands are BuildKit's own types (instructions.Stage and
 // instructions.Command values), so the build package type-switches on
 // *instructions.RunCommand, *instructions.CopyCommand and so on, and expands
-// variables itself with shell.Lex (see NewLex). A command's place in the
-// file is LocationOf(d.Name, cmd.Location()) or d.CommandLocation(cmd), and
-// Errorf builds a located error for a failing step.
+// variables itself with a shell.Lex from NewLex (one per expansion: a Lex is
+// not safe for concurrent use). A command's place in the file is
+// LocationOf(d.Name, cmd.Location()), which build wraps in its errors as an
+// *Error; d.CommandLocation and d.StageLocation are shorthands for it, and
+// Errorf builds a located error (report uses both to rewrite a FROM line).
 //
 // Values are kept as written, as BuildKit keeps them: ENV B="two words" has
 // the value `"two words"` (quotes included) and COPY --chmod=$MODE keeps

@@ -73,7 +73,10 @@ func authKey(host string) string {
 // A rejected login is an *[Error] with StatusCode 401; no error message
 // contains the password.
 func Login(ctx context.Context, configDir, registry, user, password string, opts ...Option) error {
-	o := makeOptions(opts...)
+	o, err := makeOptions(opts...)
+	if err != nil {
+		return err
+	}
 	reg, err := o.registry(registry)
 	if err != nil {
 		return err
@@ -123,7 +126,7 @@ func usesHelper(cf *configfile.ConfigFile, key string) bool {
 // checkLogin pings the registry, authenticates (for a token registry, this
 // is the token exchange) and requires GET /v2/ to succeed.
 func checkLogin(ctx context.Context, reg name.Registry, auth authn.Authenticator, o *options) error {
-	rt := o.transport
+	rt := o.bounded()
 	if o.userAgent != "" {
 		rt = transport.NewUserAgent(rt, o.userAgent)
 	}
@@ -152,7 +155,11 @@ func checkLogin(ctx context.Context, reg name.Registry, auth authn.Authenticator
 // Hub) from configDir/config.json or the credential helper it names. Logging
 // out of a registry one is not logged in to is not an error.
 func Logout(configDir, registry string) error {
-	reg, err := makeOptions().registry(registry)
+	o, err := makeOptions()
+	if err != nil {
+		return err
+	}
+	reg, err := o.registry(registry)
 	if err != nil {
 		return err
 	}

@@ -125,7 +125,11 @@ func TestLoginWithCredentialHelper(t *testing.T) {
 func TestLoginDockerHubKey(t *testing.T) {
 	// Docker Hub credentials live under docker's historical key.
 	for _, reg := range []string{"", "docker.io", "index.docker.io", "https://index.docker.io/v1/"} {
-		r, err := makeOptions().registry(reg)
+		o, err := makeOptions()
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := o.registry(reg)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -31,13 +31,13 @@ var ErrTooLarge = errors.New("exceeds the size limit")
 // WithMaxManifestSize bounds manifests and indexes read by Image and
 // ReadOCILayout (default DefaultMaxManifestSize); n <= 0 restores the default.
 func WithMaxManifestSize(n int64) Option {
-	return func(o *options) { o.maxManifest = n }
+	return func(o *options) error { o.maxManifest = n; return nil }
 }
 
 // WithMaxConfigSize bounds image configs read by Image and ReadOCILayout
 // (default DefaultMaxConfigSize); n <= 0 restores the default.
 func WithMaxConfigSize(n int64) Option {
-	return func(o *options) { o.maxConfig = n }
+	return func(o *options) error { o.maxConfig = n; return nil }
 }
 
 func (o *options) manifestLimit() int64 {
@@ -98,10 +98,14 @@ func (b *cappedBody) Read(p []byte) (int, error) {
 }
 
 // checkConfigSize fails an image whose manifest declares a config larger
-// than limit, before the config is fetched.
+// than limit, or a config or layer size that is not positive, before the
+// config is fetched.
 func checkConfigSize(img v1.Image, limit int64) error {
 	m, err := img.Manifest()
 	if err != nil {
+		return err
+	}
+	if err := checkDescriptors(m); err != nil {
 		return err
 	}
 	if m.Config.Size > limit {

@@ -16,6 +16,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/ibuild/ibuild/internal/atomicfile"
 )
 
 const (
@@ -73,7 +75,7 @@ func WriteOCILayout(ctx context.Context, dir string, img v1.Image, tags []string
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(dir, "index.json"), raw)
+	return atomicfile.WriteFile(filepath.Join(dir, "index.json"), raw, 0o644)
 }
 
 // layoutName is one tag of WriteOCILayout: its ref.name and full name.
@@ -146,7 +148,7 @@ func writeImageBlobs(ctx context.Context, dir string, img v1.Image) error {
 	if err := os.MkdirAll(filepath.Join(dir, "blobs", "sha256"), 0o755); err != nil {
 		return err
 	}
-	if err := writeFileAtomic(filepath.Join(dir, "oci-layout"), []byte(ociLayoutFile)); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, "oci-layout"), []byte(ociLayoutFile), 0o644); err != nil {
 		return err
 	}
 	cfgName, err := img.ConfigName()
@@ -188,32 +190,7 @@ func writeSmallBlob(dir string, h v1.Hash, raw []byte) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err
 	}
-	return writeFileAtomic(p, raw)
-}
-
-// writeFileAtomic replaces path with data through a temporary file in the
-// same directory.
-func writeFileAtomic(path string, data []byte) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	if err = f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
+	return atomicfile.WriteFile(p, raw, 0o644)
 }
 
 // ReadOCILayout opens an image of the OCI layout at dir. tag selects the
@@ -225,7 +202,10 @@ func ReadOCILayout(ctx context.Context, dir, tag string, opts ...Option) (v1.Ima
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	o := makeOptions(opts...)
+	o, err := makeOptions(opts...)
+	if err != nil {
+		return nil, err
+	}
 	if err := checkLayoutFile(dir, "index.json", o.manifestLimit()); err != nil {
 		return nil, fmt.Errorf("reading OCI layout %s: %w", dir, err)
 	}

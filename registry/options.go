@@ -2,9 +2,13 @@ package registry
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"net"
 	"net/http"
 	"runtime"
 	"runtime/debug"
+	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -16,8 +20,9 @@ import (
 const defaultJobs = 4
 
 // Option configures registry access. Options are applied in order over the
-// defaults set in [makeOptions].
-type Option func(*options)
+// defaults set in [makeOptions]; an invalid value (a malformed CIDR, a job
+// count below 1) is an error of the call the option is given to.
+type Option func(*options) error
 
 // options holds the settings of one call; defaults live in makeOptions.
 type options struct {
@@ -35,6 +40,7 @@ type options struct {
 	chunkSize    int64
 
 	maxManifest, maxConfig int64
+	timeouts               Timeouts
 }
 
 // WithInsecureRegistries marks registries insecure, as docker's
@@ -42,9 +48,22 @@ type options struct {
 // certificate, then plain HTTP. A
 // host is "name", "name:port" or a CIDR such as "10.0.0.0/8"; a host given
 // without a port matches every port. localhost, 127.0.0.0/8 and ::1 are
-// always insecure.
+// always insecure. An empty host or a malformed CIDR is an error.
 func WithInsecureRegistries(hosts ...string) Option {
-	return func(o *options) { o.insecure = append(o.insecure, hosts...) }
+	return func(o *options) error {
+		for _, h := range hosts {
+			if h == "" {
+				return errors.New("invalid insecure registry: empty host")
+			}
+			if strings.Contains(h, "/") {
+				if _, _, err := net.ParseCIDR(h); err != nil {
+					return fmt.Errorf("invalid insecure registry %q: %w", h, err)
+				}
+			}
+		}
+		o.insecure = append(o.insecure, hosts...)
+		return nil
+	}
 }
 
 // WithKeychain sets where credentials come from. The default is
@@ -52,28 +71,30 @@ func WithInsecureRegistries(hosts ...string) Option {
 // through $DOCKER_CONFIG or ~/.docker); use [ConfigKeychain] to name the
 // directory explicitly.
 func WithKeychain(kc authn.Keychain) Option {
-	return func(o *options) { o.keychain = kc }
+	return func(o *options) error { o.keychain = kc; return nil }
 }
 
 // WithUserAgent sets the User-Agent sent to registries (go-containerregistry
 // appends its own product token).
 func WithUserAgent(ua string) Option {
-	return func(o *options) { o.userAgent = ua }
+	return func(o *options) error { o.userAgent = ua; return nil }
 }
 
 // WithPlatform selects which manifest of a multi-platform index [Image]
 // returns. The default is the host platform ([HostPlatform]).
 func WithPlatform(p v1.Platform) Option {
-	return func(o *options) { o.platform = p }
+	return func(o *options) error { o.platform = p; return nil }
 }
 
 // WithJobs sets how many blobs are transferred in parallel (default 4).
-// Values below 1 are ignored.
+// A value below 1 is an error.
 func WithJobs(n int) Option {
-	return func(o *options) {
-		if n > 0 {
-			o.jobs = n
+	return func(o *options) error {
+		if n < 1 {
+			return fmt.Errorf("invalid number of parallel transfers %d: want at least 1", n)
 		}
+		o.jobs = n
+		return nil
 	}
 }
 
@@ -83,16 +104,14 @@ func WithJobs(n int) Option {
 // Push, and the caller must drain it while Push runs. Pulls report no progress here: the caller
 // sees bytes as it reads the lazy layers.
 func WithProgress(ch chan<- v1.Update) Option {
-	return func(o *options) { o.progress = ch }
+	return func(o *options) error { o.progress = ch; return nil }
 }
 
-// withTransport replaces the HTTP transport; for tests.
-func withTransport(rt http.RoundTripper) Option {
-	return func(o *options) { o.transport = rt }
-}
-
-// makeOptions applies opts over the defaults.
-func makeOptions(opts ...Option) *options {
+// makeOptions applies opts over the defaults. It applies every option and
+// returns the options together with the errors of the invalid ones, so that
+// a caller can still honour a contract (Push closes its progress channel)
+// before it fails.
+func makeOptions(opts ...Option) (*options, error) {
 	o := &options{
 		keychain:  authn.DefaultKeychain,
 		platform:  HostPlatform(),
@@ -100,9 +119,10 @@ func makeOptions(opts ...Option) *options {
 		transport: remote.DefaultTransport,
 		retry:     defaultRetry,
 	}
+	var errs []error
 	for _, opt := range opts {
 		if opt != nil {
-			opt(o)
+			errs = append(errs, opt(o))
 		}
 	}
 	if o.keychain == nil {
@@ -114,12 +134,21 @@ func makeOptions(opts ...Option) *options {
 	if o.transport == remote.DefaultTransport {
 		o.transport = insecureHosts{o: o, secure: remote.DefaultTransport}
 	}
-	return o
+	if err := errors.Join(errs...); err != nil {
+		return o, fmt.Errorf("registry options: %w", err)
+	}
+	return o, nil
 }
 
 // remote returns the go-containerregistry options for one call.
 func (o *options) remote(ctx context.Context) []remote.Option {
-	return o.remoteVia(ctx, o.transport)
+	return o.remoteVia(ctx, o.bounded())
+}
+
+// bounded is o.transport with the redirect bound and the timeouts
+// ([WithTimeouts]) applied: every request of this package goes through it.
+func (o *options) bounded() http.RoundTripper {
+	return o.timeouts.Transport(o.transport)
 }
 
 // remoteVia is remote with rt (which wraps o.transport) as the transport.

@@ -36,7 +36,7 @@ type BlobEvent struct {
 // starts or finishes uploading. fn is called from several goroutines, one
 // call at a time.
 func WithBlobProgress(fn func(BlobEvent)) Option {
-	return func(o *options) { o.blobProgress = fn }
+	return func(o *options) error { o.blobProgress = fn; return nil }
 }
 
 // WithMountFrom names images whose repositories may hold the pushed image's
@@ -44,7 +44,7 @@ func WithBlobProgress(fn func(BlobEvent)) Option {
 // the registry to mount a blob from there (a cross-repository mount) instead
 // of uploading it. The registry falls back to an upload if it cannot mount.
 func WithMountFrom(refs ...string) Option {
-	return func(o *options) { o.mountFrom = append(o.mountFrom, refs...) }
+	return func(o *options) error { o.mountFrom = append(o.mountFrom, refs...); return nil }
 }
 
 // mountSource returns the first [WithMountFrom] repository on dest's

@@ -61,7 +61,11 @@ func parseDocker(s string, opts ...name.Option) (name.Reference, error) {
 // as docker pull does. The registry is marked plain-HTTP capable when it is
 // a loopback host or one given to [WithInsecureRegistries].
 func ParseReference(s string, opts ...Option) (name.Reference, error) {
-	return makeOptions(opts...).parse(s)
+	o, err := makeOptions(opts...)
+	if err != nil {
+		return nil, err
+	}
+	return o.parse(s)
 }
 
 // parse is ParseReference with options already made.

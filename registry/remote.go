@@ -20,7 +20,10 @@ import (
 // ref. A layer read that a dropped connection interrupts is retried
 // ([WithRetry]) by reopening the blob, until ctx is done.
 func Image(ctx context.Context, ref string, opts ...Option) (v1.Image, error) {
-	o := makeOptions(opts...)
+	o, err := makeOptions(opts...)
+	if err != nil {
+		return nil, err
+	}
 	r, err := o.parse(ref)
 	if err != nil {
 		return nil, err
@@ -73,9 +76,12 @@ func Image(ctx context.Context, ref string, opts ...Option) (v1.Image, error) {
 // channel ([WithProgress]) is closed when Push returns, after a final update
 // carrying the error if the push failed; it must be drained concurrently.
 func Push(ctx context.Context, img v1.Image, ref string, opts ...Option) (err error) {
-	o := makeOptions(opts...)
+	o, err := makeOptions(opts...)
 	prog := &progress{ch: o.progress}
 	defer func() { prog.close(err) }()
+	if err != nil {
+		return err
+	}
 	r, err := o.parse(ref)
 	if err != nil {
 		return err
@@ -122,7 +128,10 @@ func Push(ctx context.Context, img v1.Image, ref string, opts ...Option) (err er
 // Digest returns the digest of the manifest ref currently names (for an
 // index, the index's own digest), with one HEAD or GET request.
 func Digest(ctx context.Context, ref string, opts ...Option) (v1.Hash, error) {
-	o := makeOptions(opts...)
+	o, err := makeOptions(opts...)
+	if err != nil {
+		return v1.Hash{}, err
+	}
 	r, err := o.parse(ref)
 	if err != nil {
 		return v1.Hash{}, err

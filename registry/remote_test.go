@@ -347,7 +347,11 @@ func TestInsecureRegistryTLS(t *testing.T) {
 
 func TestInsecureHostsRouting(t *testing.T) {
 	var secureHosts []string
-	rt := makeOptions(WithInsecureRegistries("reg.example:5000", "10.1.0.0/16")).transport.(insecureHosts)
+	o, err := makeOptions(WithInsecureRegistries("reg.example:5000", "10.1.0.0/16"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := o.transport.(insecureHosts)
 	rt.secure = roundTripFunc(func(r *http.Request) (*http.Response, error) {
 		secureHosts = append(secureHosts, r.URL.Host)
 		return nil, errors.New("stop")

@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -21,12 +22,15 @@ var defaultRetry = remote.Backoff{Duration: 500 * time.Millisecond, Factor: 2, J
 // WithRetry sets the retry policy: attempts tries in all (1 disables
 // retries), the first wait being initial and each later one twice the
 // previous. Only temporary failures are retried (5xx, 408, 429, timeouts and
-// dropped connections); other 4xx answers fail at once.
+// dropped connections); other 4xx answers fail at once. attempts below 1
+// or a negative initial wait is an error.
 func WithRetry(attempts int, initial time.Duration) Option {
-	return func(o *options) {
-		if attempts > 0 {
-			o.retry = remote.Backoff{Duration: initial, Factor: 2, Jitter: 0.1, Steps: attempts}
+	return func(o *options) error {
+		if attempts < 1 || initial < 0 {
+			return fmt.Errorf("invalid retry policy: %d attempts, first wait %s", attempts, initial)
 		}
+		o.retry = remote.Backoff{Duration: initial, Factor: 2, Jitter: 0.1, Steps: attempts}
+		return nil
 	}
 }
 

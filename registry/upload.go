@@ -22,12 +22,15 @@ import (
 // offset the registry reports.
 const defaultChunkSize = 8 << 20
 
-// withChunkSize sets the upload chunk size; for tests.
+// withChunkSize sets the upload chunk size; for tests. A size below 1 is
+// an error.
 func withChunkSize(n int64) Option {
-	return func(o *options) {
-		if n > 0 {
-			o.chunkSize = n
+	return func(o *options) error {
+		if n < 1 {
+			return fmt.Errorf("invalid upload chunk size %d", n)
 		}
+		o.chunkSize = n
+		return nil
 	}
 }
 
@@ -55,7 +58,7 @@ func newUploader(ctx context.Context, o *options, r name.Reference, rep *blobRep
 	if err != nil {
 		return nil, fmt.Errorf("resolving credentials: %w", err)
 	}
-	var rt http.RoundTripper = reauth{inner: o.transport}
+	var rt http.RoundTripper = reauth{inner: o.bounded()}
 	if o.userAgent != "" {
 		rt = transport.NewUserAgent(rt, o.userAgent)
 	}

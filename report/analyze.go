@@ -20,8 +20,10 @@ import (
 // built variant replaces them with [Variant.SetBuildSteps].
 //
 // Compressed sizes are checked against the manifest while streaming: a blob
-// whose length differs is an error naming the layer digest.
-func Analyze(ctx context.Context, img v1.Image, rules []Rule) (*Variant, error) {
+// whose length differs is an error naming the layer digest. limits bound
+// each layer's decompression (layer.WithMaxSize and friends, as the store
+// applies them); a layer past one is an error wrapping layer.ErrLimit.
+func Analyze(ctx context.Context, img v1.Image, rules []Rule, limits ...layer.Option) (*Variant, error) {
 	if rules == nil {
 		rules = DefaultRules
 	}
@@ -47,7 +49,7 @@ func Analyze(ctx context.Context, img v1.Image, rules []Rule) (*Variant, error) 
 		if i < len(cf.RootFS.DiffIDs) {
 			l.DiffID = cf.RootFS.DiffIDs[i].String()
 		}
-		if err := scanLayer(ctx, img, desc, l, t, dbs); err != nil {
+		if err := scanLayer(ctx, img, desc, l, t, dbs, limits); err != nil {
 			return nil, fmt.Errorf("layer %d (%s): %w", i, desc.Digest, err)
 		}
 		v.Layers = append(v.Layers, l)
@@ -126,7 +128,7 @@ func (c *counter) Read(p []byte) (int, error) {
 
 // scanLayer streams one layer: it counts compressed and uncompressed bytes
 // and applies its entries to t.
-func scanLayer(ctx context.Context, img v1.Image, desc v1.Descriptor, l *Layer, t *fsTree, dbs *pkgDBs) error {
+func scanLayer(ctx context.Context, img v1.Image, desc v1.Descriptor, l *Layer, t *fsTree, dbs *pkgDBs, limits []layer.Option) error {
 	bl, err := img.LayerByDigest(desc.Digest)
 	if err != nil {
 		return err
@@ -137,7 +139,7 @@ func scanLayer(ctx context.Context, img v1.Image, desc v1.Descriptor, l *Layer, 
 	}
 	defer rc.Close()
 	cc := &counter{r: rc}
-	dec, err := layer.Decompress(cc)
+	dec, err := layer.Decompress(cc, limits...)
 	if err != nil {
 		return fmt.Errorf("decompressing: %w", err)
 	}

@@ -85,14 +85,16 @@ func newSpec(t testing.TB, isolation string, script string) Spec {
 		}
 	}
 	return Spec{
-		Lowerdirs:  []string{testRootfs},
-		Upperdir:   upper,
-		Workdir:    work,
-		Args:       []string{"/bin/sh", "-c", script},
-		Env:        []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
-		Hosts:      []byte("127.0.0.1 localhost\n"),
-		ResolvConf: []byte("nameserver 192.0.2.1\n"),
-		Isolation:  isolation,
+		Lowerdirs: []string{testRootfs},
+		Upperdir:  upper,
+		Workdir:   work,
+		Args:      []string{"/bin/sh", "-c", script},
+		Env:       []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
+		Settings: Settings{
+			Hosts:      []byte("127.0.0.1 localhost\n"),
+			ResolvConf: []byte("nameserver 192.0.2.1\n"),
+			Isolation:  isolation,
+		},
 	}
 }
 

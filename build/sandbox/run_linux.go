@@ -37,9 +37,9 @@ func Run(ctx context.Context, spec Spec) error {
 	}
 	// The builder's pid in the name lets a later builder remove the
 	// cgroups of one that was killed before it could (sweepStaleCgroups).
-	dir, err := os.MkdirTemp("", fmt.Sprintf("%s%d-", stepPrefix, os.Getpid()))
+	dir, err := makeScratch(spec.ScratchDir)
 	if err != nil {
-		return fmt.Errorf("creating sandbox directory: %w", err)
+		return err
 	}
 	defer os.RemoveAll(dir)
 	cfg := childConfig{Mode: spec.Isolation, Spec: spec, Dir: dir, ID: filepath.Base(dir)}

@@ -73,7 +73,8 @@ type Spec struct {
 	Rootfs string
 	// Args is the command line.
 	Args []string
-	// Env is exactly the environment of the command.
+	// Env is the environment of the command, plus HOME from the User's
+	// passwd entry ("/" without one) when Env has no HOME, as runc sets it.
 	Env []string
 	// Cwd is the working directory; it is created (root, 0755) when missing.
 	Cwd string
@@ -82,10 +83,6 @@ type Spec struct {
 	User string
 	// Hostname is the container's hostname; DefaultHostname when empty.
 	Hostname string
-	// Hosts is the content of /etc/hosts; it is kept out of the layer.
-	Hosts []byte `json:"-"`
-	// ResolvConf is the content of /etc/resolv.conf; it is kept out of the layer.
-	ResolvConf []byte `json:"-"`
 	// Network is the network mode; NetworkHost when empty.
 	Network Network
 	// Mounts are extra mounts.
@@ -93,6 +90,17 @@ type Spec struct {
 	// Stdout and Stderr receive the command's output; nil discards it.
 	Stdout io.Writer `json:"-"`
 	Stderr io.Writer `json:"-"`
+	// Settings are those of every step of a build.
+	Settings
+}
+
+// Settings are the parts of a Spec that a build gives each of its RUN
+// steps alike (build.Options.Run holds them).
+type Settings struct {
+	// Hosts is the content of /etc/hosts; it is kept out of the layer.
+	Hosts []byte `json:"-"`
+	// ResolvConf is the content of /etc/resolv.conf; it is kept out of the layer.
+	ResolvConf []byte `json:"-"`
 	// Limits are the resource limits.
 	Limits Limits
 	// Timeout kills the step after this long; 0 means no timeout.
@@ -104,6 +112,11 @@ type Spec struct {
 	Isolation string
 	// Runtime is the OCI runtime binary for IsolationOCI; "runc" when empty.
 	Runtime string
+	// ScratchDir is where Run keeps the step's bundle (mount point, stub
+	// layer, /etc/hosts); os.TempDir() when empty. Give a private directory
+	// of the state directory: a builder killed with SIGKILL leaves its
+	// bundle there, and the next Run with the same ScratchDir removes it.
+	ScratchDir string
 }
 
 // ErrOverlayUnavailable is wrapped by Run's error when the overlay root

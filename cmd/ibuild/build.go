@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/ibuild/ibuild/build"
 	"github.com/ibuild/ibuild/build/sandbox"
+	"github.com/ibuild/ibuild/internal/atomicfile"
 	"github.com/ibuild/ibuild/layer"
 	"github.com/ibuild/ibuild/progress"
 	"github.com/ibuild/ibuild/registry"
@@ -103,35 +103,12 @@ func newBuildCmd(g *globalOptions) *cobra.Command {
 }
 
 func runBuild(cmd *cobra.Command, g *globalOptions, o *buildOptions, contextDir string) error {
-	opt, outs, err := o.toOptions(cmd, contextDir)
+	res, opt, outs, err := o.execute(cmd, g, contextDir, nil)
 	if err != nil {
 		return err
 	}
-	limits, err := g.registryLimits()
-	if err != nil {
-		return err
-	}
-	opt.Registry = append(opt.Registry, limits...)
-	store, err := g.store(cmd)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	opt.Store = store
-	mode := o.progress
-	if o.quiet {
-		mode = "quiet"
-	}
-	pr, err := progress.New(mode, cmd.ErrOrStderr())
-	if err != nil {
-		return err
-	}
-	opt.Progress = pr
-	res, err := build.Build(cmd.Context(), opt)
-	pr.Close()
-	if err != nil {
-		return err
-	}
+	defer opt.Store.Close()
+	store := opt.Store
 	for _, w := range res.Warnings {
 		fmt.Fprintln(cmd.ErrOrStderr(), "WARNING:", w)
 	}
@@ -143,13 +120,13 @@ func runBuild(cmd *cobra.Command, g *globalOptions, o *buildOptions, contextDir 
 			return err
 		}
 	}
-	if o.push {
-		if err := pushTags(cmd.Context(), res, opt.Tags, opt.Registry); err != nil {
+	if pushTypes, push := o.pushTypes(outs); push {
+		if err := pushTags(cmd.Context(), cmd.ErrOrStderr(), res, opt.Tags, opt.Registry, pushTypes); err != nil {
 			return err
 		}
 	}
 	if o.iidfile != "" {
-		if err := writeFileAtomic(o.iidfile, []byte(res.ConfigDigest.String())); err != nil {
+		if err := atomicfile.WriteFile(o.iidfile, []byte(res.ConfigDigest.String()), 0o644); err != nil {
 			return fmt.Errorf("writing --iidfile: %w", err)
 		}
 	}
@@ -169,11 +146,45 @@ func runBuild(cmd *cobra.Command, g *globalOptions, o *buildOptions, contextDir 
 	return nil
 }
 
+// execute runs one build of contextDir with the flags of o: the path both
+// `ibuild build` and `ibuild compare` take. edit, if not nil, adjusts the
+// options first. On success the caller closes the returned Options.Store,
+// in which the result lives.
+func (o *buildOptions) execute(cmd *cobra.Command, g *globalOptions, contextDir string, edit func(*build.Options) error) (*build.Result, build.Options, []output, error) {
+	opt, outs, err := o.toOptions(cmd, g, contextDir)
+	if err == nil && edit != nil {
+		err = edit(&opt)
+	}
+	if err != nil {
+		return nil, opt, nil, err
+	}
+	if opt.Store, err = g.store(cmd); err != nil {
+		return nil, opt, nil, err
+	}
+	mode := o.progress
+	if o.quiet {
+		mode = "quiet"
+	}
+	pr, err := progress.New(mode, cmd.ErrOrStderr())
+	if err != nil {
+		opt.Store.Close()
+		return nil, opt, nil, err
+	}
+	opt.Progress = pr
+	res, err := build.Build(cmd.Context(), opt)
+	pr.Close()
+	if err != nil {
+		opt.Store.Close()
+		return nil, opt, nil, err
+	}
+	return res, opt, outs, nil
+}
+
 // toOptions validates the flags and turns them into build.Options.
-func (o *buildOptions) toOptions(cmd *cobra.Command, contextDir string) (build.Options, []output, error) {
+func (o *buildOptions) toOptions(cmd *cobra.Command, g *globalOptions, contextDir string) (build.Options, []output, error) {
 	opt := build.Options{ContextDir: contextDir, Target: o.target, NoCache: o.noCache,
-		NoCacheFilter: o.noCacheFilter, Pull: o.pull, Platform: o.platform, Network: o.network,
-		Isolation: o.isolation, Runtime: o.runtime, StepTimeout: o.stepTimeout, CompressionLevel: o.level}
+		NoCacheFilter: o.noCacheFilter, Pull: o.pull, Platform: o.platform, CompressionLevel: o.level}
+	opt.Run.Network, opt.Run.Isolation, opt.Run.Runtime, opt.Run.Timeout = o.network, o.isolation, o.runtime, o.stepTimeout
 	fi, err := os.Stat(contextDir)
 	if err != nil {
 		return opt, nil, fmt.Errorf("unable to prepare context: %w", err)
@@ -205,7 +216,7 @@ func (o *buildOptions) toOptions(cmd *cobra.Command, contextDir string) (build.O
 	if opt.Labels, err = parseKV(o.labels, "--label", false); err != nil {
 		return opt, nil, err
 	}
-	if opt.Secrets, err = parseSecrets(o.secrets); err != nil {
+	if opt.Run.Secrets, err = parseSecrets(o.secrets); err != nil {
 		return opt, nil, err
 	}
 	if o.network != "host" && o.network != "none" && o.network != "default" {
@@ -215,40 +226,62 @@ func (o *buildOptions) toOptions(cmd *cobra.Command, contextDir string) (build.O
 		return opt, nil, fmt.Errorf("invalid --isolation %q: want builtin or oci", o.isolation)
 	}
 	if o.memory != "" {
-		if opt.Limits.Memory, err = units.RAMInBytes(o.memory); err != nil {
+		if opt.Run.Limits.Memory, err = units.RAMInBytes(o.memory); err != nil {
 			return opt, nil, fmt.Errorf("invalid --memory %q: %w", o.memory, err)
 		}
 	}
-	opt.Limits.Pids, opt.Limits.CPUQuota = o.pidsLimit, o.cpuQuota
+	opt.Run.Limits.Pids, opt.Run.Limits.CPUQuota = o.pidsLimit, o.cpuQuota
 	for _, so := range o.securityOpts {
 		switch so {
 		case "no-new-privileges", "no-new-privileges=true", "no-new-privileges:true":
-			opt.NoNewPrivs = true
+			opt.Run.NoNewPrivs = true
 		default:
 			return opt, nil, fmt.Errorf("unsupported --security-opt %q", so)
 		}
 	}
-	if opt.SourceDateEpoch, err = sourceDateEpochWith(opt.BuildArgs); err != nil {
+	if opt.SourceDateEpoch, err = buildEpoch(cmd.Context(), contextDir, opt.BuildArgs); err != nil {
 		return opt, nil, err
 	}
 	if rc, err := os.ReadFile("/etc/resolv.conf"); err == nil {
-		opt.ResolvConf = rc
+		opt.Run.ResolvConf = rc
 	}
-	opt.Registry = []registry.Option{registry.WithInsecureRegistries(o.insecure...), keychainOpt()}
-	if opt.CacheFrom, err = parseCacheFrom(cmd.Context(), o.cacheFrom, opt.Registry); err != nil {
+	if opt.Registry, err = g.registryOptions(o.insecure); err != nil {
+		return opt, nil, err
+	}
+	opt.Download = g.timeouts()
+	if opt.MaxDownloadSize, err = g.downloadLimit(); err != nil {
+		return opt, nil, err
+	}
+	if opt.CacheFrom, err = parseCacheFrom(o.cacheFrom, opt.Registry); err != nil {
 		return opt, nil, err
 	}
 	if opt.CacheTo, err = parseCacheTo(o.cacheTo, opt.Registry); err != nil {
 		return opt, nil, err
 	}
-	if o.push && len(opt.Tags) == 0 {
-		return opt, nil, fmt.Errorf("--push needs at least one --tag")
-	}
 	outs, err := parseOutputs(o.outputs)
 	if err != nil {
 		return opt, nil, err
 	}
+	if _, push := o.pushTypes(outs); push && len(opt.Tags) == 0 {
+		return opt, nil, fmt.Errorf("--push and --output type=registry need at least one --tag")
+	}
 	return opt, outs, nil
+}
+
+// pushTypes says whether the build pushes its tags (--push or an output of
+// type=registry) and with which media types: OCI, as BuildKit's pushes,
+// unless type=registry,oci-mediatypes=false asks for Docker's.
+func (o *buildOptions) pushTypes(outs []output) (registry.MediaTypes, bool) {
+	push, types := o.push, registry.OCITypes
+	for _, out := range outs {
+		if out.typ == "registry" {
+			push = true
+			if out.dockerTypes {
+				types = registry.DockerTypes
+			}
+		}
+	}
+	return types, push
 }
 
 // parseKV parses K=V flags; with fromEnv, a bare K takes its value from the
@@ -279,21 +312,16 @@ func parseKV(vals []string, flag string, fromEnv bool) (map[string]string, error
 func parseSecrets(vals []string) (map[string]string, error) {
 	out := map[string]string{}
 	for _, v := range vals {
-		var id, src string
-		for _, f := range strings.Split(v, ",") {
-			k, val, _ := strings.Cut(f, "=")
-			switch k {
-			case "id":
-				id = val
-			case "src", "source":
-				src = val
-			case "type":
-				if val != "file" {
-					return nil, fmt.Errorf("invalid --secret %q: only type=file is supported", v)
-				}
-			default:
-				return nil, fmt.Errorf("invalid --secret %q: unknown key %q", v, k)
-			}
+		f, err := parseFields("--secret", v, "type", "id", "src", "source")
+		if err != nil {
+			return nil, err
+		}
+		if t, ok := f["type"]; ok && t != "file" {
+			return nil, fmt.Errorf("invalid --secret %q: only type=file is supported", v)
+		}
+		id, src := f["id"], f["src"]
+		if s, ok := f["source"]; ok {
+			src = s
 		}
 		if id == "" || src == "" {
 			return nil, fmt.Errorf("invalid --secret %q: want id=NAME,src=FILE", v)
@@ -327,25 +355,6 @@ func sourceDateEpochWith(args map[string]string) (*time.Time, error) {
 	}
 	t := time.Unix(n, 0).UTC()
 	return &t, nil
-}
-
-// writeFileAtomic writes data to a temp file beside name and renames it.
-func writeFileAtomic(name string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(name), ".ibuild-*")
-	if err != nil {
-		return err
-	}
-	_, werr := f.Write(data)
-	cerr := f.Close()
-	if err := errors.Join(werr, cerr); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	if err := os.Chmod(f.Name(), 0o644); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	return os.Rename(f.Name(), name)
 }
 
 // explainCache prints each step with CACHED or the reason it ran.

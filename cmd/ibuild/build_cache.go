@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/ibuild/ibuild/build"
@@ -23,28 +24,16 @@ func parseCacheSpec(flag, v, dirKey string) (cacheSpec, error) {
 	if !strings.Contains(v, "=") {
 		return cacheSpec{typ: "registry", ref: v, mode: cachesync.ModeMin}, nil
 	}
-	var s cacheSpec
-	var mode string
-	for _, f := range strings.Split(v, ",") {
-		k, val, ok := strings.Cut(f, "=")
-		if !ok {
-			return s, fmt.Errorf("invalid %s %q: %q is not KEY=VALUE", flag, v, f)
-		}
-		switch {
-		case k == "type":
-			s.typ = val
-		case k == "ref":
-			s.ref = val
-		case k == dirKey:
-			s.dir = val
-		case k == "mode" && flag == "--cache-to":
-			mode = val
-		default:
-			return s, fmt.Errorf("invalid %s %q: unknown key %q", flag, v, k)
-		}
+	keys := []string{"type", "ref", dirKey}
+	if flag == "--cache-to" {
+		keys = append(keys, "mode")
 	}
-	var err error
-	if s.mode, err = cachesync.ParseMode(mode); err != nil {
+	f, err := parseFields(flag, v, keys...)
+	if err != nil {
+		return cacheSpec{}, err
+	}
+	s := cacheSpec{typ: f["type"], ref: f["ref"], dir: f[dirKey]}
+	if s.mode, err = cachesync.ParseMode(f["mode"]); err != nil {
 		return s, fmt.Errorf("invalid %s %q: %w", flag, v, err)
 	}
 	switch {
@@ -72,7 +61,6 @@ type cacheEndpoint interface {
 // "src" or "dest", the key naming a local directory.
 func parseCacheEndpoints(flag, dirKey string, vals []string, opts []registry.Option) ([]cacheEndpoint, error) {
 	var out []cacheEndpoint
-	opts = append(append([]registry.Option(nil), opts...), keychainOpt())
 	for _, v := range vals {
 		s, err := parseCacheSpec(flag, v, dirKey)
 		if err != nil {
@@ -90,7 +78,7 @@ func parseCacheEndpoints(flag, dirKey string, vals []string, opts []registry.Opt
 // parseCacheFrom turns --cache-from values (type=registry,ref=… or
 // type=local,src=DIR) into step sources. Nothing is fetched until the
 // builder first looks a step up.
-func parseCacheFrom(_ context.Context, vals []string, opts []registry.Option) ([]build.StepSource, error) {
+func parseCacheFrom(vals []string, opts []registry.Option) ([]build.StepSource, error) {
 	eps, err := parseCacheEndpoints("--cache-from", "src", vals, opts)
 	out := make([]build.StepSource, len(eps))
 	for i, e := range eps {
@@ -110,12 +98,22 @@ func parseCacheTo(vals []string, opts []registry.Option) ([]build.StepSink, erro
 	return out, err
 }
 
-// pushTags pushes the built image to every tag (--push). Later tags may
-// mount blobs from earlier ones on the same registry.
-func pushTags(ctx context.Context, res *build.Result, tags []string, opts []registry.Option) error {
+// pushTags pushes the built image to every tag (--push) with media types
+// mt. Docker types cannot describe zstd layers: the image is then pushed
+// with OCI types and a warning, as BuildKit does. Later tags may mount blobs
+// from earlier ones on the same registry.
+func pushTags(ctx context.Context, stderr io.Writer, res *build.Result, tags []string, opts []registry.Option, mt registry.MediaTypes) error {
+	img, err := registry.WithMediaTypes(res.Image, mt)
+	if err != nil && mt == registry.DockerTypes {
+		fmt.Fprintf(stderr, "WARNING: pushing with OCI media types: %v\n", err)
+		img, err = registry.WithMediaTypes(res.Image, registry.OCITypes)
+	}
+	if err != nil {
+		return fmt.Errorf("pushing: %w", err)
+	}
 	for i, t := range tags {
-		o := append(append([]registry.Option(nil), opts...), keychainOpt(), registry.WithMountFrom(tags[:i]...))
-		if err := registry.Push(ctx, res.Image, t, o...); err != nil {
+		o := append(append([]registry.Option(nil), opts...), registry.WithMountFrom(tags[:i]...))
+		if err := registry.Push(ctx, img, t, o...); err != nil {
 			return err
 		}
 	}

@@ -61,7 +61,8 @@ func printUsage(cmd *cobra.Command, u cache.Usage, header bool) error {
 		c    cache.Category
 	}{
 		{"blobs", u.Blobs}, {"snapshots", u.Snapshots}, {"mounts", u.CacheMounts},
-		{"steps", u.Steps}, {"scratch", u.Scratch}, {"total", u.Total()},
+		{"steps", u.Steps}, {"explain", u.Explanations}, {"memos", u.ContextMemos},
+		{"scratch", u.Scratch}, {"total", u.Total()},
 	} {
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\n", r.name, r.c.Count, units.HumanSizeWithPrecision(float64(r.c.Size), 3), r.c.Size)
 	}

@@ -12,7 +12,6 @@ import (
 
 	"github.com/ibuild/ibuild/build"
 	"github.com/ibuild/ibuild/parser"
-	"github.com/ibuild/ibuild/progress"
 	"github.com/ibuild/ibuild/report"
 )
 
@@ -69,8 +68,12 @@ func runCompare(cmd *cobra.Command, g *globalOptions, o *compareOptions, args []
 	defer store.Close()
 	var variants []*report.Variant
 	if len(o.files) == 0 && len(o.bases) == 0 {
+		ropts, err := g.registryOptions(o.insecure)
+		if err != nil {
+			return err
+		}
 		for _, ref := range args {
-			v, err := analyzeRef(cmd.Context(), store, ref, rules, o.insecure)
+			v, err := analyzeRef(cmd.Context(), store, ref, rules, ropts)
 			if err != nil {
 				return err
 			}
@@ -128,10 +131,6 @@ func (o *compareOptions) specs(contextDir string) ([]variantSpec, error) {
 func (o *compareOptions) buildVariant(cmd *cobra.Command, g *globalOptions, contextDir string, sp variantSpec, rules []report.Rule) (*report.Variant, error) {
 	bo := o.build
 	bo.file = sp.file
-	opt, _, err := bo.toOptions(cmd, contextDir)
-	if err != nil {
-		return nil, err
-	}
 	data, err := os.ReadFile(sp.file)
 	if err != nil {
 		return nil, fmt.Errorf("reading Dockerfile: %w", err)
@@ -140,30 +139,25 @@ func (o *compareOptions) buildVariant(cmd *cobra.Command, g *globalOptions, cont
 	if sp.base != "" {
 		source = fmt.Sprintf("%s with base %s", sp.file, sp.base)
 		if o.baseArg != "" {
-			opt.BuildArgs[o.baseArg] = sp.base
 			source = fmt.Sprintf("%s with --build-arg %s=%s", sp.file, o.baseArg, sp.base)
 		} else if data, err = report.RewriteBase(sp.file, data, bo.target, sp.base); err != nil {
 			return nil, err
 		}
 	}
-	opt.DockerfileData = data
-	if opt.Store, err = g.store(cmd); err != nil {
+	start := time.Now()
+	res, opt, _, err := bo.execute(cmd, g, contextDir, func(opt *build.Options) error {
+		if sp.base != "" && o.baseArg != "" {
+			opt.BuildArgs[o.baseArg] = sp.base
+		}
+		opt.DockerfileData = data
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	defer opt.Store.Close()
-	pr, err := progress.New(bo.progress, cmd.ErrOrStderr())
-	if err != nil {
-		return nil, err
-	}
-	opt.Progress = pr
-	start := time.Now()
-	res, err := build.Build(cmd.Context(), opt)
-	pr.Close()
-	if err != nil {
-		return nil, err
-	}
 	elapsed := time.Since(start)
-	v, err := report.Analyze(cmd.Context(), res.Image, rules)
+	v, err := report.Analyze(cmd.Context(), res.Image, rules, opt.Store.LayerLimits()...)
 	if err != nil {
 		return nil, fmt.Errorf("analysing the built image: %w", err)
 	}

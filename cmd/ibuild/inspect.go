@@ -140,7 +140,11 @@ func newInspectCmd(g *globalOptions) *cobra.Command {
 				return err
 			}
 			defer store.Close()
-			v, err := analyzeRef(cmd.Context(), store, args[0], rules, o.insecure)
+			ropts, err := g.registryOptions(o.insecure)
+			if err != nil {
+				return err
+			}
+			v, err := analyzeRef(cmd.Context(), store, args[0], rules, ropts)
 			if err != nil {
 				return err
 			}
@@ -152,12 +156,12 @@ func newInspectCmd(g *globalOptions) *cobra.Command {
 }
 
 // analyzeRef opens and analyses the image ref names.
-func analyzeRef(ctx context.Context, store *cache.Store, ref string, rules []report.Rule, insecure []string) (*report.Variant, error) {
-	img, src, err := openImage(ctx, store, ref, insecure)
+func analyzeRef(ctx context.Context, store *cache.Store, ref string, rules []report.Rule, ropts []registry.Option) (*report.Variant, error) {
+	img, src, err := openImage(ctx, store, ref, ropts)
 	if err != nil {
 		return nil, err
 	}
-	v, err := report.Analyze(ctx, img, rules)
+	v, err := report.Analyze(ctx, img, rules, store.LayerLimits()...)
 	if err != nil {
 		return nil, fmt.Errorf("analysing %s: %w", ref, err)
 	}
@@ -166,9 +170,9 @@ func analyzeRef(ctx context.Context, store *cache.Store, ref string, rules []rep
 }
 
 // openImage resolves oci:DIR[:TAG], docker-archive:FILE[:TAG], a local tag
-// or, failing that, a registry reference. It returns the image and a
-// description of where it came from.
-func openImage(ctx context.Context, store *cache.Store, ref string, insecure []string) (v1.Image, string, error) {
+// or, failing that, a registry reference, read with ropts. It returns the
+// image and a description of where it came from.
+func openImage(ctx context.Context, store *cache.Store, ref string, ropts []registry.Option) (v1.Image, string, error) {
 	if rest, ok := strings.CutPrefix(ref, "oci:"); ok {
 		dir, tag := splitPathTag(rest)
 		img, err := registry.ReadOCILayout(ctx, dir, tag)
@@ -188,7 +192,7 @@ func openImage(ctx context.Context, store *cache.Store, ref string, insecure []s
 		img, err := store.Image(ctx, desc.Digest)
 		return img, "local " + n + "@" + desc.Digest.String(), err
 	}
-	img, err := registry.Image(ctx, ref, registry.WithInsecureRegistries(insecure...))
+	img, err := registry.Image(ctx, ref, ropts...)
 	if err != nil {
 		return nil, "", fmt.Errorf("image %s: not in the local store (%v), and from its registry: %w", ref, lerr, err)
 	}

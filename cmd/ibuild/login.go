@@ -32,7 +32,7 @@ func keychainOpt() registry.Option {
 	return registry.WithKeychain(registry.ConfigKeychain(dockerConfigDir()))
 }
 
-func newLoginCmd(_ *globalOptions) *cobra.Command {
+func newLoginCmd(g *globalOptions) *cobra.Command {
 	var user, password string
 	var stdin bool
 	var insecure []string
@@ -48,8 +48,11 @@ func newLoginCmd(_ *globalOptions) *cobra.Command {
 			if user == "" {
 				return errors.New("login: --username is required")
 			}
-			err = registry.Login(cmd.Context(), dockerConfigDir(), args[0], user, password,
-				registry.WithInsecureRegistries(insecure...))
+			ropts, err := g.registryOptions(insecure)
+			if err != nil {
+				return err
+			}
+			err = registry.Login(cmd.Context(), dockerConfigDir(), args[0], user, password, ropts...)
 			if err != nil {
 				return err
 			}

@@ -3,24 +3,30 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ibuild/ibuild/build"
 	"github.com/ibuild/ibuild/cache"
+	"github.com/ibuild/ibuild/internal/atomicfile"
 	"github.com/ibuild/ibuild/layer"
 	"github.com/ibuild/ibuild/registry"
 )
 
 // output is one -o/--output destination.
 type output struct {
-	typ  string // oci, docker, local
+	typ  string // oci, docker, local, registry
 	dest string
+	// dockerTypes pushes with Docker media types (type=registry,
+	// oci-mediatypes=false).
+	dockerTypes bool
 }
 
 // parseOutputs parses docker's -o syntax: "type=oci,dest=DIR", or a bare
-// path meaning type=local.
+// path meaning type=local. type=registry pushes every tag, as --push does,
+// and takes BuildKit's oci-mediatypes=true|false.
 func parseOutputs(vals []string) ([]output, error) {
 	var out []output
 	for _, v := range vals {
@@ -28,22 +34,32 @@ func parseOutputs(vals []string) ([]output, error) {
 			out = append(out, output{typ: "local", dest: v})
 			continue
 		}
-		var o output
-		for _, f := range strings.Split(v, ",") {
-			k, val, _ := strings.Cut(f, "=")
-			switch k {
-			case "type":
-				o.typ = val
-			case "dest":
-				o.dest = val
-			default:
-				return nil, fmt.Errorf("invalid --output %q: unknown key %q", v, k)
+		f, err := parseFields("--output", v, "type", "dest", "oci-mediatypes")
+		if err != nil {
+			return nil, err
+		}
+		o := output{typ: f["type"], dest: f["dest"]}
+		if mt, ok := f["oci-mediatypes"]; ok {
+			b, err := strconv.ParseBool(mt)
+			if err != nil {
+				return nil, fmt.Errorf("invalid --output %q: oci-mediatypes must be true or false", v)
 			}
+			o.dockerTypes = !b
 		}
 		switch o.typ {
-		case "oci", "docker", "local":
+		case "oci", "docker", "local", "registry":
 		default:
-			return nil, fmt.Errorf("invalid --output %q: type must be oci, docker or local", v)
+			return nil, fmt.Errorf("invalid --output %q: type must be oci, docker, local or registry", v)
+		}
+		if o.dockerTypes && o.typ != "registry" {
+			return nil, fmt.Errorf("invalid --output %q: oci-mediatypes applies to type=registry only (type=oci is OCI, type=docker is Docker)", v)
+		}
+		if o.typ == "registry" {
+			if o.dest != "" {
+				return nil, fmt.Errorf("invalid --output %q: type=registry pushes the --tag names and takes no dest", v)
+			}
+			out = append(out, o)
+			continue
 		}
 		if o.dest == "" {
 			return nil, fmt.Errorf("invalid --output %q: dest is required", v)
@@ -63,6 +79,8 @@ func (o output) write(cmd *cobra.Command, store *cache.Store, res *build.Result,
 		err = registry.WriteDockerArchive(ctx, o.dest, res.Image, tags)
 	case "local":
 		err = build.ExportRootfs(ctx, store, res.Layers, o.dest)
+	case "registry":
+		return nil // pushed by runBuild, with --push
 	}
 	if err != nil {
 		return fmt.Errorf("exporting type=%s to %s: %w", o.typ, o.dest, err)
@@ -91,5 +109,5 @@ func writeMetadata(name string, res *build.Result, tags []string) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(name, append(data, '\n'))
+	return atomicfile.WriteFile(name, append(data, '\n'), 0o644)
 }

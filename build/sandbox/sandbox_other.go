@@ -1,5 +1,7 @@
 //go:build !linux
 
+// Stubs of the sandbox where it cannot run: everything but Linux.
+
 package sandbox
 
 import (
