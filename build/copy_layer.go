@@ -373,9 +373,11 @@ func (c *copier) extract(tw *layer.TarWriter, a archiveSrc) error {
 		if hdr.Typeflag == tar.TypeLink {
 			hdr.Linkname = cleanRel(path.Join(a.dest, cleanRel(hdr.Linkname)))
 		}
-		if c.uid >= 0 {
-			hdr.Uid, hdr.Gid = c.uid, c.gid
-		}
+		// Entries keep the archive's owners even with --chown, which
+		// BuildKit applies only to the directories it creates for the
+		// destination (solver/llbsolver/file/unpack.go: MkdirAll with the
+		// chowner, then a plain Untar). Arguably a BuildKit bug, followed
+		// on purpose (case add-tar-chown-chmod).
 		if err := tw.WriteHeader(hdr); err != nil {
 			return fmt.Errorf("ADD %s: entry %q: %w", a.path, hdr.Name, err)
 		}
