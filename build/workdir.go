@@ -3,11 +3,13 @@ package build
 import (
 	"archive/tar"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"path"
 	"path/filepath"
 
+	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	bkparser "github.com/moby/buildkit/frontend/dockerfile/parser"
 
@@ -40,8 +42,18 @@ func (b *builder) mkdirLayer(ctx context.Context, st *stageState, dir string) (*
 		return nil, err
 	}
 	defer cleanup()
+	// Through symlinks, as BuildKit's mkdir: WORKDIR /link/sub creates
+	// sub in the link's target, never a directory in place of the link.
+	real, err := securejoin.SecureJoin(root, dir)
+	if err != nil {
+		return nil, fmt.Errorf("resolving %s: %w", dir, err)
+	}
+	rel, err := filepath.Rel(root, real)
+	if err != nil {
+		return nil, err
+	}
 	var missing []string
-	for d := cleanRel(dir); d != "" && d != "."; d = path.Dir(d) {
+	for d := cleanRel(filepath.ToSlash(rel)); d != "" && d != "."; d = path.Dir(d) {
 		fi, err := statIn(root, d)
 		if err == nil && fi.IsDir() {
 			break

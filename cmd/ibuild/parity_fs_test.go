@@ -142,3 +142,22 @@ COPY --chown=u3000:extra f /namegroup
 		}
 	}
 }
+
+// TestWorkdirThroughSymlink (with defect 7): WORKDIR /link/sub, /link a
+// symlink to /real, creates /real/sub, as BuildKit's mkdir does; the layer
+// used to hold a directory link/sub that replaced the symlink.
+func TestWorkdirThroughSymlink(t *testing.T) {
+	df := "FROM busybox\nRUN mkdir /real && ln -s /real /link\nWORKDIR /link/sub\nRUN pwd > /pwd.txt && touch here\n"
+	local := filepath.Join(t.TempDir(), "rootfs")
+	mustBuild(t, df, "--root", busyboxRoot(t), "-o", "type=local,dest="+local)
+	if got := readOut(t, local, "pwd.txt"); got != "/real/sub\n" {
+		t.Errorf("pwd = %q, want /real/sub", got)
+	}
+	tree := walkTree(t, local)
+	if e := tree["link"]; e.target != "/real" {
+		t.Errorf("/link is %v, want the symlink to /real", e)
+	}
+	if _, ok := tree["real/sub/here"]; !ok {
+		t.Errorf("/real/sub/here missing")
+	}
+}
