@@ -230,3 +230,29 @@ RUN echo "$HOME" > /tmp/env-home
 		}
 	})
 }
+
+// TestRunGroups (with defect 2): RUN's supplementary groups start with the
+// user's primary group, as BuildKit's executor sets them (ensureAdditionalGids),
+// then the /etc/group memberships of a USER given without a group.
+func TestRunGroups(t *testing.T) {
+	df := `FROM busybox
+RUN id > /id-root
+USER app
+RUN id > /tmp/id-app
+USER app:root
+RUN id > /tmp/id-grp
+`
+	forEngines(t, func(t *testing.T, eng []string) {
+		local := filepath.Join(t.TempDir(), "rootfs")
+		mustBuild(t, df, append([]string{"--root", busyboxRoot(t), "-o", "type=local,dest=" + local}, eng...)...)
+		for _, c := range []struct{ file, want string }{
+			{"id-root", "uid=0(root) gid=0(root) groups=0(root),10(wheel)\n"},
+			{"tmp/id-app", "uid=1000(app) gid=1000(app) groups=1000(app),1001(extra)\n"},
+			{"tmp/id-grp", "uid=1000(app) gid=0(root) groups=0(root)\n"},
+		} {
+			if got := readOut(t, local, c.file); got != c.want {
+				t.Errorf("/%s = %q, want %q", c.file, got, c.want)
+			}
+		}
+	})
+}
