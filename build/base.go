@@ -52,7 +52,7 @@ func (b *builder) fromBase(ctx context.Context, i int, chain []int) (*stageState
 			return nil, err
 		}
 		st := dep.clone()
-		st.index = i
+		st.index, st.baseStage = i, j+1
 		r := b.startStep(st, "FROM "+dep.name, ds.Location)
 		r.done(stepResult{cached: true, key: st.key}, nil)
 		return st, nil

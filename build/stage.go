@@ -37,6 +37,9 @@ type stageState struct {
 	// inherited CMD otherwise).
 	cmdSet  bool
 	noCache bool
+	// baseStage is 1 + the index of the stage FROM names, 0 for an image
+	// or scratch.
+	baseStage int
 	// steps counts the filesystem steps started in this stage.
 	steps int
 }
@@ -89,8 +92,14 @@ func (b *builder) buildStage(ctx context.Context, i int, chain []int) (*stageSta
 			st.noCache = true
 		}
 	}
-	// ONBUILD triggers of the base run first, then are cleared.
+	// ONBUILD triggers of the base run first, then are cleared. From a
+	// stage, BuildKit v0.17.3 runs the ONBUILDs that stage declares and
+	// keeps its OnBuild list in the config (arguably a bug, followed).
 	triggers := st.cfg.Config.OnBuild
+	var kept []string
+	if st.baseStage > 0 {
+		kept, triggers = triggers, declaredOnbuild(b.df.Stages[st.baseStage-1].Commands)
+	}
 	st.cfg.Config.OnBuild = nil
 	for _, t := range triggers {
 		cmd, err := parseTrigger(t)
@@ -101,12 +110,24 @@ func (b *builder) buildStage(ctx context.Context, i int, chain []int) (*stageSta
 			return nil, err
 		}
 	}
+	st.cfg.Config.OnBuild = kept
 	for _, cmd := range ds.Commands {
 		if err := b.dispatch(ctx, st, cmd, cmd.Location(), chain); err != nil {
 			return nil, err
 		}
 	}
 	return st, nil
+}
+
+// declaredOnbuild lists the ONBUILD expressions among cmds.
+func declaredOnbuild(cmds []instructions.Command) []string {
+	var out []string
+	for _, c := range cmds {
+		if ob, ok := c.(*instructions.OnbuildCommand); ok {
+			out = append(out, ob.Expression)
+		}
+	}
+	return out
 }
 
 func parseTrigger(expr string) (instructions.Command, error) {

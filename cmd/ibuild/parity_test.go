@@ -256,3 +256,28 @@ RUN id > /tmp/id-grp
 		}
 	})
 }
+
+// TestOnbuildFromStage: FROM <stage> runs the ONBUILDs that stage declares
+// (in its direct children only) and, as BuildKit v0.17.3 does, keeps the
+// stage's OnBuild list in the child's config (arguably a BuildKit bug,
+// followed; conformance cases onbuild-*). Expectations checked against
+// BuildKit v0.17.3.
+func TestOnbuildFromStage(t *testing.T) {
+	df := `FROM busybox AS parent
+ONBUILD RUN echo ran >> /log.txt
+FROM parent AS child
+ONBUILD ENV CHILD=1
+FROM child
+RUN cat /log.txt > /seen.txt
+`
+	cfg, local := buildConfig(t, map[string]string{"Dockerfile": df}, "--root", busyboxRoot(t))
+	if want := []string{"RUN echo ran >> /log.txt", "ENV CHILD=1"}; !reflect.DeepEqual(cfg.OnBuild, want) {
+		t.Errorf("OnBuild %q, want %q", cfg.OnBuild, want)
+	}
+	if want := []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "CHILD=1"}; !reflect.DeepEqual(cfg.Env, want) {
+		t.Errorf("Env %q, want %q (the child's trigger runs in its child)", cfg.Env, want)
+	}
+	if got := readOut(t, local, "seen.txt"); got != "ran\n" {
+		t.Errorf("/log.txt = %q, want the parent's trigger run once, in the child only", got)
+	}
+}
