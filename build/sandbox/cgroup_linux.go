@@ -169,6 +169,54 @@ func (c *cgroup) create(l Limits) error {
 			return fmt.Errorf("setting cgroup %s: %w", w.file, err)
 		}
 	}
+	if err := c.createDevices(); err != nil {
+		return err
+	}
+	// On a hybrid host the step also gets its own cgroup in the unified
+	// hierarchy (no controllers there), so that its cgroup namespace does
+	// not show the host's whole unified tree.
+	if dir, ok := c.dirs[""]; ok {
+		if err := mkdirRetry(dir); err != nil {
+			return fmt.Errorf("creating cgroup: %w", err)
+		}
+	}
+	return nil
+}
+
+// allowedDevices are the device rules of runc's AllowedDevices (libcontainer
+// specconv), which docker's containers get: creating any device node, and
+// using only /dev/null, zero, full, random, urandom, tty, console, ptmx,
+// the pseudo-terminals and /dev/net/tun.
+var allowedDevices = []string{
+	"c *:* m", "b *:* m",
+	"c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm",
+	"c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm", "c 10:200 rwm",
+}
+
+// createDevices makes the step's v1 devices cgroup, denying every device
+// but allowedDevices.
+func (c *cgroup) createDevices() error {
+	dir, ok := c.dirs["devices"]
+	if !ok {
+		return fmt.Errorf("cgroup controller devices is not mounted")
+	}
+	if err := mkdirRetry(dir); err != nil {
+		return fmt.Errorf("creating cgroup: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "devices.deny"), []byte("a"), 0o644); err != nil {
+		return fmt.Errorf("setting cgroup devices.deny: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, "devices.allow"), os.O_WRONLY, 0)
+	if err != nil {
+		return fmt.Errorf("setting cgroup devices.allow: %w", err)
+	}
+	defer f.Close()
+	for _, rule := range allowedDevices {
+		// One rule per write(2): the kernel parses one per call.
+		if _, err := f.WriteString(rule); err != nil {
+			return fmt.Errorf("setting cgroup devices.allow %q: %w", rule, err)
+		}
+	}
 	return nil
 }
 
