@@ -76,6 +76,10 @@ type Options struct {
 	StepTimeout time.Duration
 	// NoNewPrivs sets no_new_privs for RUN (--security-opt no-new-privileges).
 	NoNewPrivs bool
+	// Seccomp is RUN's seccomp profile as docker's --security-opt
+	// seccomp= takes it: "" for docker's default, "unconfined", or the
+	// text of a JSON profile.
+	Seccomp string
 	// ResolvConf and Hosts are the contents given to RUN steps.
 	ResolvConf, Hosts []byte
 

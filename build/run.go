@@ -162,7 +162,7 @@ func (b *builder) execute(ctx context.Context, st *stageState, args, env []strin
 		Network: sandbox.Network(network), Mounts: mounts,
 		Stdout: out.stream("stdout"), Stderr: out.stream("stderr"),
 		Limits: b.opt.Limits, Timeout: b.opt.StepTimeout, NoNewPrivs: b.opt.NoNewPrivs,
-		Isolation: b.opt.Isolation, Runtime: b.opt.Runtime,
+		Seccomp: b.opt.Seccomp, Isolation: b.opt.Isolation, Runtime: b.opt.Runtime,
 	}
 	reason := overlayUnsupported(b.opt.Store.Root())
 	if reason == "" {
