@@ -3,6 +3,7 @@ package sandbox
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -245,5 +246,51 @@ func TestBreakoutKeyring(t *testing.T) {
 				wantDenied(t, out, err, eacces)
 			})
 		})
+	}
+}
+
+// TestBreakoutDeviceFilter checks the eBPF device program (what the
+// builtin engine attaches on cgroup v2 hosts) on its own: a host shell in a
+// cgroup2 group carrying only the program cannot open the canary disk but
+// can use /dev/null, and can create device nodes.
+func TestBreakoutDeviceFilter(t *testing.T) {
+	minor, intact := loopCanary(t)
+	unified := filepath.Join(cgroupRoot, "unified")
+	if _, err := os.Stat(filepath.Join(unified, "cgroup.procs")); err != nil {
+		unified = cgroupRoot
+	}
+	dir := filepath.Join(unified, fmt.Sprintf("ibuild-devtest-%d", os.Getpid()))
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rmdirRetry(dir) })
+	if err := attachDeviceFilter(dir); err != nil {
+		t.Fatal(err)
+	}
+	tmp := t.TempDir()
+	script := fmt.Sprintf(`read go; head -c 11 /dev/loop%[1]d; echo PWNED | dd of=/dev/loop%[1]d conv=notrunc 2>&1; `+
+		`echo x > /dev/null && echo null-ok; mknod %[2]s/n c 1 3 && echo mknod-ok`, minor, tmp)
+	cmd := exec.Command("sh", "-c", script)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = buf, buf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), fmt.Append(nil, cmd.Process.Pid), 0o644); err != nil {
+		_ = cmd.Process.Kill()
+		t.Fatal(err)
+	}
+	fmt.Fprintln(stdin, "go")
+	_ = cmd.Wait()
+	out := buf.String()
+	if strings.Contains(out, "canary-disk") || !intact() {
+		t.Fatalf("the program let the shell reach the disk: %q", out)
+	}
+	if !strings.Contains(out, eperm) || !strings.Contains(out, "null-ok") || !strings.Contains(out, "mknod-ok") {
+		t.Fatalf("output %q: want %q for the disk, /dev/null and mknod working", out, eperm)
 	}
 }

@@ -179,6 +179,9 @@ func (c *cgroup) create(l Limits) error {
 		if err := mkdirRetry(dir); err != nil {
 			return fmt.Errorf("creating cgroup: %w", err)
 		}
+		// The same device rules as an eBPF program, as on cgroup v2: best
+		// effort here, where the v1 devices cgroup already enforces them.
+		_ = attachDeviceFilter(dir)
 	}
 	return nil
 }
@@ -232,6 +235,9 @@ func (c *cgroup) createV2(l Limits) error {
 	}
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return fmt.Errorf("creating cgroup: %w", err)
+	}
+	if err := attachDeviceFilter(dir); err != nil {
+		return err
 	}
 	writes := map[string]string{
 		"memory.max":      strconv.FormatInt(l.Memory, 10),
