@@ -169,8 +169,9 @@ func (c *cgroup) create(l Limits) error {
 			return fmt.Errorf("setting cgroup %s: %w", w.file, err)
 		}
 	}
-	if err := c.createDevices(); err != nil {
-		return err
+	devErr := c.createDevices()
+	if devErr != nil && !errors.Is(devErr, errNoDevicesController) {
+		return devErr
 	}
 	// On a hybrid host the step also gets its own cgroup in the unified
 	// hierarchy (no controllers there), so that its cgroup namespace does
@@ -179,11 +180,16 @@ func (c *cgroup) create(l Limits) error {
 		if err := mkdirRetry(dir); err != nil {
 			return fmt.Errorf("creating cgroup: %w", err)
 		}
-		// The same device rules as an eBPF program, as on cgroup v2: best
-		// effort here, where the v1 devices cgroup already enforces them.
-		_ = attachDeviceFilter(dir)
+		// The same device rules as an eBPF program, as on cgroup v2. Where
+		// the v1 devices cgroup enforces them this is defence in depth;
+		// without it, it is the allow-list.
+		if err := attachDeviceFilter(dir); err == nil {
+			devErr = nil
+		} else if devErr != nil {
+			devErr = fmt.Errorf("%w, and %w", devErr, err)
+		}
 	}
-	return nil
+	return devErr
 }
 
 // allowedDevices are the device rules of runc's AllowedDevices (libcontainer
@@ -196,12 +202,15 @@ var allowedDevices = []string{
 	"c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm", "c 10:200 rwm",
 }
 
+// errNoDevicesController: the v1 devices controller is not mounted.
+var errNoDevicesController = errors.New("cgroup controller devices is not mounted")
+
 // createDevices makes the step's v1 devices cgroup, denying every device
 // but allowedDevices.
 func (c *cgroup) createDevices() error {
 	dir, ok := c.dirs["devices"]
 	if !ok {
-		return fmt.Errorf("cgroup controller devices is not mounted")
+		return errNoDevicesController
 	}
 	if err := mkdirRetry(dir); err != nil {
 		return fmt.Errorf("creating cgroup: %w", err)
