@@ -116,6 +116,20 @@ func TestBreakoutSeccomp(t *testing.T) {
 					wantDenied(t, out, err, tc.want)
 				})
 			}
+			t.Run("filter in every mode", func(t *testing.T) {
+				for _, m := range []struct {
+					user string
+					nnp  bool
+				}{{"", false}, {"", true}, {"65534", false}, {"65534", true}} {
+					out, err := attack(t, iso, "grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status | tr '\\t\\n' '  '; unshare -U true 2>&1",
+						func(s *Spec) { s.User, s.NoNewPrivs = m.user, m.nnp })
+					want := fmt.Sprintf("NoNewPrivs: %d Seccomp: 2 ", map[bool]int{false: 0, true: 1}[m.nnp])
+					if !strings.HasPrefix(out, want) {
+						t.Errorf("user %q, no-new-privileges %v: output %q, want it to start with %q", m.user, m.nnp, out, want)
+					}
+					wantDenied(t, out, err, eperm)
+				}
+			})
 			t.Run("mknod allowed", func(t *testing.T) {
 				out, err := attack(t, iso, "mknod /tmp/d b 7 0 && mknod /tmp/c c 1 1 && echo made", nil)
 				if err != nil || strings.TrimSpace(out) != "made" {
