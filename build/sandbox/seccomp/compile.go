@@ -1,11 +1,11 @@
 package seccomp
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"runtime"
 	"slices"
-	"sort"
 
 	"github.com/elastic/go-seccomp-bpf/arch"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -203,26 +203,87 @@ func (a *asm) body(t *archTable, mask uint32, profile *specs.LinuxSeccomp, def u
 		a.jumpIf(bpf.JumpGreaterThan, maxNr, next, 1)
 		a.ret(retErrno | errnoENOSYS)
 	}
-	byAction := map[uint32][]uint32{}
-	var conditional []uint32
+	var entries []entry
 	for nr, rs := range rules {
+		e := entry{nr: nr, rules: rs}
 		if i := slices.IndexFunc(rs, func(r rule) bool { return len(r.conds) == 0 }); i >= 0 {
-			byAction[rs[i].ret] = append(byAction[rs[i].ret], nr)
-		} else {
-			conditional = append(conditional, nr)
+			e.ret, e.rules = rs[i].ret, nil
+		}
+		entries = append(entries, e)
+	}
+	slices.SortFunc(entries, func(x, y entry) int { return cmp.Compare(x.nr, y.nr) })
+	blocks := map[uint32]int{}
+	for _, e := range entries {
+		if e.rules != nil {
+			blocks[e.nr] = a.label()
 		}
 	}
-	for _, ret := range sortedKeys(byAction) {
-		a.oneOf(byAction[ret], ret)
-	}
-	slices.Sort(conditional)
-	for _, nr := range conditional {
-		if err := a.conditional(nr, rules[nr], t.bits64, def); err != nil {
+	a.tree(entries, def, blocks)
+	for _, e := range entries {
+		if e.rules == nil {
+			continue
+		}
+		a.set(blocks[e.nr])
+		if err := a.conditional(e.rules, t.bits64, def); err != nil {
 			return err
 		}
 	}
-	a.ret(def)
 	return nil
+}
+
+// entry is what one system call number does: ret, or, when rules is not
+// nil, the first of its conditional rules that matches.
+type entry struct {
+	nr    uint32
+	ret   uint32
+	rules []rule
+}
+
+// leafSize is the most entries tree tests one after the other.
+const leafSize = 16
+
+// tree emits a binary search over entries (sorted by number) on the system
+// call number in A, so that a call is decided in about 2·log2(n)+leafSize
+// steps; the kernel runs the filter for every system call number when it
+// is installed (to cache the calls it always allows), so this is also what
+// installing it costs. A number not in entries gets def.
+func (a *asm) tree(entries []entry, def uint32, blocks map[uint32]int) {
+	if len(entries) > leafSize {
+		mid := len(entries) / 2
+		right := a.label()
+		a.jumpIf(bpf.JumpGreaterOrEqual, entries[mid].nr, next, 1)
+		a.jump(right)
+		a.tree(entries[:mid], def, blocks)
+		a.set(right)
+		a.tree(entries[mid:], def, blocks)
+		return
+	}
+	// Equality tests, then "ret def", then one return per action and one
+	// jump per conditional block, all within reach of a short jump.
+	var rets []uint32
+	var conds []uint32
+	for _, e := range entries {
+		if e.rules != nil {
+			conds = append(conds, e.nr)
+		} else if !slices.Contains(rets, e.ret) {
+			rets = append(rets, e.ret)
+		}
+	}
+	k := len(entries)
+	for i, e := range entries {
+		t := 1 + slices.Index(rets, e.ret)
+		if e.rules != nil {
+			t = 1 + len(rets) + slices.Index(conds, e.nr)
+		}
+		a.jumpIf(bpf.JumpEqual, e.nr, k+t-i-1, next)
+	}
+	a.ret(def)
+	for _, r := range rets {
+		a.ret(r)
+	}
+	for _, nr := range conds {
+		a.jump(blocks[nr])
+	}
 }
 
 // splitRule returns the rules of one profile entry: one with all its
@@ -244,37 +305,9 @@ func splitRule(ret uint32, args []specs.LinuxSeccompArg) []rule {
 	return rs
 }
 
-func sortedKeys(m map[uint32][]uint32) []uint32 {
-	keys := make([]uint32, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
-	return keys
-}
-
-// oneOf returns ret when A is one of nrs: chunks of equality tests, each
-// followed by its own return, so that every conditional jump is short.
-func (a *asm) oneOf(nrs []uint32, ret uint32) {
-	slices.Sort(nrs)
-	const chunk = 250
-	for len(nrs) > 0 {
-		n := min(len(nrs), chunk)
-		for i, nr := range nrs[:n] {
-			a.jumpIf(bpf.JumpEqual, nr, n-i, 0)
-		}
-		a.raw(bpf.Jump{Skip: 1})
-		a.ret(ret)
-		nrs = nrs[n:]
-	}
-}
-
-// conditional emits the rules of system call nr, tried in order; when
+// conditional emits the rules of one system call, tried in order; when
 // none matches the call gets the default action.
-func (a *asm) conditional(nr uint32, rules []rule, bits64 bool, def uint32) error {
-	after := a.label()
-	a.jumpIf(bpf.JumpEqual, nr, 1, 0)
-	a.jump(after)
+func (a *asm) conditional(rules []rule, bits64 bool, def uint32) error {
 	for _, r := range rules {
 		fail := a.label()
 		for _, c := range r.conds {
@@ -286,7 +319,6 @@ func (a *asm) conditional(nr uint32, rules []rule, bits64 bool, def uint32) erro
 		a.set(fail)
 	}
 	a.ret(def)
-	a.set(after) // reached only by the jump above: A still holds the number
 	return nil
 }
 

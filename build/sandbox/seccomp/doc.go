@@ -21,6 +21,11 @@
 //   - a system call with an unconditional rule takes that rule's action;
 //     otherwise its conditional rules are tried in profile order and the
 //     first that matches decides; anything else takes the default action;
+//   - calls are found by a binary search on their number (libseccomp's
+//     "optimize 2"), not a linear scan: the kernel runs the filter for every
+//     system call number when it is installed, to cache the calls it always
+//     allows, and a scan made that cost about 0.9 ms per RUN step (a search:
+//     about 0.3 ms, mostly the kernel's fixed cost);
 //   - a system call numbered above every call the profile names for an
 //     architecture gets ENOSYS rather than the default action, as runc's
 //     generated stub does, so that a program probing a system call newer
