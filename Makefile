@@ -11,7 +11,7 @@ TEST_TIMEOUT ?= 25m
 FUZZTIME_SHORT ?= 10s
 FUZZTIME_LONG ?= 10m
 
-.PHONY: all build test deps install-deps testbases vet unit fuzz-short fuzz-long bench demo clean
+.PHONY: all build test deps install-deps testbases vet unit fuzz-short fuzz-long bench breakout demo clean
 
 all: build
 
@@ -53,6 +53,13 @@ fuzz-long:
 
 bench:
 	$(GO) test -bench . -run '^$$' ./...
+
+## breakout: the RUN-time attacks of SECURITY.md (devices, seccomp, cgroups,
+## keyrings, --security-opt, sudo), each checking a host canary; needs root.
+breakout: deps
+	$(MAKE) --no-print-directory testbases
+	hack/gotest.sh -count=1 -timeout $(TEST_TIMEOUT) -run 'Breakout|TestDefaultProfile|TestCompile' \
+		./build/sandbox/... ./cmd/ibuild
 
 ## demo: import a busybox base (made from Debian's busybox-static package),
 ## build examples/demo on it and print the image's layers.

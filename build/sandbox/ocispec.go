@@ -39,6 +39,10 @@ func OCISpec(spec Spec, rootfs string) (*specs.Spec, error) {
 		caps.Effective = DefaultCapabilities
 		caps.Permitted = DefaultCapabilities
 	}
+	sc, err := seccompProfile(spec.Seccomp)
+	if err != nil {
+		return nil, err
+	}
 	s := &specs.Spec{
 		Version: specs.Version,
 		Root:    &specs.Root{Path: rootfs},
@@ -58,6 +62,7 @@ func OCISpec(spec Spec, rootfs string) (*specs.Spec, error) {
 			Resources:     ociResources(spec.Limits),
 			MaskedPaths:   maskedPaths,
 			ReadonlyPaths: readonlyPaths,
+			Seccomp:       sc,
 		},
 	}
 	return s, nil
@@ -67,6 +72,7 @@ func ociNamespaces(n Network) []specs.LinuxNamespace {
 	ns := []specs.LinuxNamespace{
 		{Type: specs.PIDNamespace}, {Type: specs.IPCNamespace},
 		{Type: specs.UTSNamespace}, {Type: specs.MountNamespace},
+		{Type: specs.CgroupNamespace},
 	}
 	if n == NetworkNone {
 		ns = append(ns, specs.LinuxNamespace{Type: specs.NetworkNamespace})
@@ -96,9 +102,9 @@ func ociMounts(spec Spec, bundle string) []specs.Mount {
 		{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
 		{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
 		{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "noexec", "nodev", "ro"}},
-		{Destination: "/etc/hosts", Type: "bind", Source: filepath.Join(bundle, bundleHosts), Options: []string{"rbind", "rprivate"}},
-		{Destination: "/etc/resolv.conf", Type: "bind", Source: filepath.Join(bundle, bundleResolvConf), Options: []string{"rbind", "rprivate"}},
-		{Destination: "/etc/hostname", Type: "bind", Source: filepath.Join(bundle, bundleHostname), Options: []string{"rbind", "rprivate"}},
+		{Destination: "/etc/hosts", Type: "bind", Source: filepath.Join(bundle, bundleHosts), Options: []string{"rbind", "rprivate", "nodev"}},
+		{Destination: "/etc/resolv.conf", Type: "bind", Source: filepath.Join(bundle, bundleResolvConf), Options: []string{"rbind", "rprivate", "nodev"}},
+		{Destination: "/etc/hostname", Type: "bind", Source: filepath.Join(bundle, bundleHostname), Options: []string{"rbind", "rprivate", "nodev"}},
 	}
 	for _, m := range spec.Mounts {
 		ms = append(ms, ociUserMount(m))
@@ -111,7 +117,7 @@ func ociUserMount(m Mount) specs.Mount {
 		opts := append([]string{"nosuid", "nodev"}, m.Options...)
 		return specs.Mount{Destination: m.Target, Type: "tmpfs", Source: "tmpfs", Options: opts}
 	}
-	opts := []string{"rbind", "rprivate"}
+	opts := []string{"rbind", "rprivate", "nodev"}
 	if m.ReadOnly || m.Type == "secret" {
 		opts = append(opts, "ro")
 	}
