@@ -94,7 +94,7 @@ func (b *builder) copyStep(ctx context.Context, st *stageState, cs copySpec, cha
 			return stepResult{}, err
 		}
 		if len(local) > 0 {
-			if matches, err = src.ctx.Select(ctx, local); err != nil {
+			if matches, err = src.ctx.SelectAllowEmpty(ctx, local); err != nil {
 				return stepResult{}, err
 			}
 			if digest, err = src.ctx.Digest(ctx, matches, b.opt.Store.ContextMemo(src.ctx.Dir())); err != nil {
@@ -125,7 +125,7 @@ func (b *builder) copyStep(ctx context.Context, st *stageState, cs copySpec, cha
 			}
 			defer src.cleanup()
 			if len(local) > 0 {
-				if matches, err = src.ctx.Select(ctx, local); err != nil {
+				if matches, err = src.ctx.SelectAllowEmpty(ctx, local); err != nil {
 					return nil, err
 				}
 			}

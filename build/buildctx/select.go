@@ -60,6 +60,27 @@ func (c *Context) Select(ctx context.Context, srcs []string) ([]Match, error) {
 	return out, nil
 }
 
+// SelectAllowEmpty is Select for COPY and ADD, as BuildKit's Dockerfile
+// frontend runs them (AllowEmptyWildcard): a wildcard argument that matches
+// nothing selects nothing instead of failing. A literal path that is
+// missing still fails.
+func (c *Context) SelectAllowEmpty(ctx context.Context, srcs []string) ([]Match, error) {
+	out := make([]Match, 0, len(srcs))
+	for _, arg := range srcs {
+		m, err := c.selectOne(ctx, arg)
+		if errors.Is(err, ErrNotFound) {
+			if rel, cerr := cleanArg(arg); cerr == nil && containsWildcards(rel) {
+				continue
+			}
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
 func (c *Context) selectOne(ctx context.Context, arg string) (Match, error) {
 	rel, err := cleanArg(arg)
 	if err != nil {

@@ -176,6 +176,7 @@ func builtinChild(cfg childConfig, rootfs string) error {
 	if err != nil {
 		return err
 	}
+	spec.Env = withHome(spec.Env, u.Home)
 	unix.Umask(0o022)
 	if err := enterCwd(spec.Cwd); err != nil {
 		return err

@@ -49,7 +49,7 @@ func OCISpec(spec Spec, rootfs string) (*specs.Spec, error) {
 		Process: &specs.Process{
 			User:            specs.User{UID: u.UID, GID: u.GID, AdditionalGids: u.Groups},
 			Args:            spec.Args,
-			Env:             spec.Env,
+			Env:             withHome(spec.Env, u.Home),
 			Cwd:             spec.Cwd,
 			Capabilities:    caps,
 			Rlimits:         []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Hard: nofileLimit(), Soft: nofileLimit()}},

@@ -73,7 +73,8 @@ type Spec struct {
 	Rootfs string
 	// Args is the command line.
 	Args []string
-	// Env is exactly the environment of the command.
+	// Env is the environment of the command, plus HOME from the User's
+	// passwd entry ("/" without one) when Env has no HOME, as runc sets it.
 	Env []string
 	// Cwd is the working directory; it is created (root, 0755) when missing.
 	Cwd string

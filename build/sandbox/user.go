@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"strings"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/moby/sys/user"
@@ -47,6 +48,21 @@ func resolveUser(root, spec string) (execUser, error) {
 		eu.Groups = append(eu.Groups, uint32(g))
 	}
 	return eu, nil
+}
+
+// withHome returns env with HOME set to home unless env sets HOME already:
+// the user's passwd entry ("/" for a user without one), as runc and so
+// BuildKit give every RUN.
+func withHome(env []string, home string) []string {
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "HOME=") {
+			return env
+		}
+	}
+	if home == "" {
+		home = "/"
+	}
+	return append(append([]string(nil), env...), "HOME="+home)
 }
 
 // openInRoot opens unsafePath inside root, or returns nil if it is missing.

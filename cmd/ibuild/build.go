@@ -121,8 +121,8 @@ func runBuild(cmd *cobra.Command, g *globalOptions, o *buildOptions, contextDir 
 			return err
 		}
 	}
-	if o.push {
-		if err := pushTags(cmd.Context(), res, opt.Tags, opt.Registry); err != nil {
+	if pushTypes, push := o.pushTypes(outs); push {
+		if err := pushTags(cmd.Context(), cmd.ErrOrStderr(), res, opt.Tags, opt.Registry, pushTypes); err != nil {
 			return err
 		}
 	}
@@ -237,7 +237,7 @@ func (o *buildOptions) toOptions(cmd *cobra.Command, g *globalOptions, contextDi
 			return opt, nil, err
 		}
 	}
-	if opt.SourceDateEpoch, err = sourceDateEpochWith(opt.BuildArgs); err != nil {
+	if opt.SourceDateEpoch, err = buildEpoch(cmd.Context(), contextDir, opt.BuildArgs); err != nil {
 		return opt, nil, err
 	}
 	if rc, err := os.ReadFile("/etc/resolv.conf"); err == nil {
@@ -256,14 +256,30 @@ func (o *buildOptions) toOptions(cmd *cobra.Command, g *globalOptions, contextDi
 	if opt.CacheTo, err = parseCacheTo(o.cacheTo, opt.Registry); err != nil {
 		return opt, nil, err
 	}
-	if o.push && len(opt.Tags) == 0 {
-		return opt, nil, fmt.Errorf("--push needs at least one --tag")
-	}
 	outs, err := parseOutputs(o.outputs)
 	if err != nil {
 		return opt, nil, err
 	}
+	if _, push := o.pushTypes(outs); push && len(opt.Tags) == 0 {
+		return opt, nil, fmt.Errorf("--push and --output type=registry need at least one --tag")
+	}
 	return opt, outs, nil
+}
+
+// pushTypes says whether the build pushes its tags (--push or an output of
+// type=registry) and with which media types: OCI, as BuildKit's pushes,
+// unless type=registry,oci-mediatypes=false asks for Docker's.
+func (o *buildOptions) pushTypes(outs []output) (registry.MediaTypes, bool) {
+	push, types := o.push, registry.OCITypes
+	for _, out := range outs {
+		if out.typ == "registry" {
+			push = true
+			if out.dockerTypes {
+				types = registry.DockerTypes
+			}
+		}
+	}
+	return types, push
 }
 
 // parseKV parses K=V flags; with fromEnv, a bare K takes its value from the
