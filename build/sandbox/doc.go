@@ -4,9 +4,13 @@
 // The root filesystem is an overlay of Spec.Lowerdirs with Spec.Upperdir on
 // top, so after Run the upper directory holds exactly the step's changes in
 // overlayfs format (whiteouts are 0/0 character devices). Mount points the
-// sandbox needs (/proc, /dev, /sys, /etc/hosts, RUN --mount targets) come
+// sandbox needs (/etc/hosts, /etc/resolv.conf, RUN --mount targets) come
 // from an extra bottom-most lower layer of empty stubs (left out when the
 // image already has them all), so they never appear in the upper directory.
+// /proc, /dev and /sys are the exception: as BuildKit's runc does, the
+// sandbox creates them in the merged tree when the image lacks them, so the
+// first RUN on such a root commits them as empty directories. /etc/hosts
+// and /etc/resolv.conf are read-only; /etc/hostname is the image's own.
 // Where overlayfs cannot be used, Run fails with ErrOverlayUnavailable and
 // the caller may instead pass a plain directory as Spec.Rootfs, which the
 // command changes in place (the caller diffs it by scanning). The overlay is mounted "volatile" (no sync of the

@@ -96,9 +96,11 @@ func mountAll(cfg childConfig, rootfs string) ([]string, error) {
 			}
 		}
 	}
-	etc := map[string]string{"/etc/hosts": bundleHosts, "/etc/resolv.conf": bundleResolvConf, "/etc/hostname": bundleHostname}
-	for _, target := range []string{"/etc/hosts", "/etc/resolv.conf", "/etc/hostname"} {
-		m := Mount{Type: "bind", Source: filepath.Join(cfg.Dir, etc[target]), Target: target}
+	// As BuildKit: /etc/hosts and /etc/resolv.conf are read-only binds;
+	// /etc/hostname is the image's own file (see etcMountOptions).
+	etc := map[string]string{"/etc/hosts": bundleHosts, "/etc/resolv.conf": bundleResolvConf}
+	for _, target := range []string{"/etc/hosts", "/etc/resolv.conf"} {
+		m := Mount{Type: "bind", Source: filepath.Join(cfg.Dir, etc[target]), Target: target, ReadOnly: true, Options: etcMountOptions}
 		if err := mp.mount(m); err != nil {
 			return nil, err
 		}

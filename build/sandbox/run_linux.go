@@ -109,7 +109,7 @@ func explain(err error, cg *cgroup, spec Spec) error {
 }
 
 // writeBundleFiles creates the rootfs mount point, the stub layer (if any) and the
-// files mounted over /etc/hosts, /etc/resolv.conf and /etc/hostname.
+// files mounted over /etc/hosts and /etc/resolv.conf.
 func writeBundleFiles(cfg childConfig) error {
 	dir, spec := cfg.Dir, cfg.Spec
 	if err := os.Mkdir(filepath.Join(dir, dirRootfs), 0o755); err != nil {
@@ -123,7 +123,6 @@ func writeBundleFiles(cfg childConfig) error {
 	files := map[string][]byte{
 		bundleHosts:      spec.Hosts,
 		bundleResolvConf: spec.ResolvConf,
-		bundleHostname:   []byte(spec.Hostname + "\n"),
 	}
 	for name, data := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {

@@ -232,7 +232,7 @@ func withDefaults(spec Spec) (Spec, error) {
 // builtin and user mounts alike, parents before children.
 func mountTargets(spec Spec) (dirs, files []string) {
 	dirs = []string{"/proc", "/dev", "/sys"}
-	files = []string{"/etc/hosts", "/etc/resolv.conf", "/etc/hostname"}
+	files = []string{"/etc/hosts", "/etc/resolv.conf"}
 	for _, m := range spec.Mounts {
 		if m.Type == "secret" || isFileMount(m) {
 			files = append(files, path.Clean(m.Target))
