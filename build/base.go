@@ -53,6 +53,7 @@ func (b *builder) fromBase(ctx context.Context, i int, chain []int) (*stageState
 		}
 		st := dep.clone()
 		st.index = i
+		st.fromStage = true
 		r := b.startStep(st, "FROM "+dep.name, ds.Location)
 		r.done(stepResult{cached: true, key: st.key}, nil)
 		return st, nil
