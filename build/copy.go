@@ -237,6 +237,8 @@ type entry struct {
 	src  string // context-relative path of a regular file to read
 	data []byte // inline content (heredoc)
 	file string // host path of a downloaded file
+	// link is the source inode of a file with other hard links.
+	link linkKey
 }
 
 func statOwner(fi fs.FileInfo) (int, int) {

@@ -73,32 +73,48 @@ func (c *copier) plan(root string) error {
 		existingDir = true
 	}
 	asDir := c.destDir || existingDir
+	srcDir := false
 	for _, m := range c.matches {
 		if m.IsDir {
-			asDir = true
+			asDir, srcDir = true, true
 		}
 	}
-	// Resolve the destination (or its parent) through symlinks inside root.
-	base := c.dest
-	fileName := ""
-	if !asDir {
-		base, fileName = path.Dir(c.dest), path.Base(c.dest)
+	// BuildKit makes the destination directory (the parent of a file
+	// destination) first, failing on a file in the way.
+	mkdir := c.dest
+	if !c.destDir {
+		mkdir = path.Dir(c.dest)
 	}
-	real, err := securejoin.SecureJoin(root, base)
+	if err := checkMkdir(root, mkdir); err != nil {
+		return err
+	}
+	// Resolve the destination through symlinks inside root. A file
+	// destination that is a symlink is written through: BuildKit resolves
+	// the whole destination path, so the link's target gets the content.
+	real, err := securejoin.SecureJoin(root, c.dest)
 	if err != nil {
 		return fmt.Errorf("resolving destination %s: %w", c.dest, err)
 	}
 	baseRel, _ := filepath.Rel(root, real)
 	baseRel = cleanRel(filepath.ToSlash(baseRel))
+	fileName := ""
+	if !asDir {
+		baseRel, fileName = cleanRel(path.Dir(baseRel)), path.Base(baseRel)
+	}
+	if srcDir && !existingDir && baseRel != "" {
+		// A directory source creates its destination, even when empty:
+		// 0755, owned by --chown's user, as BuildKit's MkdirAll.
+		c.add(entry{hdr: &tar.Header{Typeflag: tar.TypeDir, Name: baseRel, Mode: 0o755, ModTime: c.b.opt.epoch()}})
+	}
 	target := func(rel string) string {
 		if !asDir {
 			return cleanRel(path.Join(baseRel, fileName))
 		}
 		return cleanRel(path.Join(baseRel, rel))
 	}
-	for _, m := range c.matches {
+	for i, m := range c.matches {
 		for _, f := range m.Files {
-			if err := c.addSource(f, target(f.Rel), asDir); err != nil {
+			if err := c.addSource(f, target(f.Rel), asDir, i+1); err != nil {
 				return err
 			}
 		}
@@ -118,8 +134,12 @@ func (c *copier) plan(root string) error {
 		c.add(entry{hdr: &tar.Header{Typeflag: tar.TypeReg, Name: target(rf.name), Mode: mode, Size: rf.size, ModTime: rf.modTime}, file: rf.file})
 	}
 	c.dedupe()
+	if err := c.checkReplace(root); err != nil {
+		return err
+	}
 	c.addParents(root)
 	sortEntries(c.entries)
+	c.linkHardlinks()
 	return nil
 }
 
@@ -146,8 +166,9 @@ func (c *copier) add(e entry) {
 	c.entries = append(c.entries, e)
 }
 
-// addSource adds one selected source file or directory.
-func (c *copier) addSource(f buildctx.Source, name string, asDir bool) error {
+// addSource adds one selected source file or directory of the src'th
+// source argument.
+func (c *copier) addSource(f buildctx.Source, name string, asDir bool, src int) error {
 	if name == "" || f.Rel == "" || f.Rel == "." {
 		return nil // the source directory itself: its destination is made by addParents
 	}
@@ -188,7 +209,7 @@ func (c *copier) addSource(f buildctx.Source, name string, asDir bool) error {
 			}
 		}
 		hdr.Typeflag, hdr.Size = tar.TypeReg, fi.Size()
-		c.add(entry{hdr: hdr, src: f.Path})
+		c.add(entry{hdr: hdr, src: f.Path, link: hardlinkKey(src, fi)})
 	default:
 		return fmt.Errorf("%s: cannot copy %s: not a regular file, directory or symlink", c.cs.name, f.Path)
 	}

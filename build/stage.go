@@ -37,9 +37,13 @@ type stageState struct {
 	// inherited CMD otherwise).
 	cmdSet  bool
 	noCache bool
-	// baseStage is 1 + the index of the stage FROM names, 0 for an image
-	// or scratch.
-	baseStage int
+	// ownOnBuild are the ONBUILD triggers this stage's own instructions
+	// added; fromStage says the stage starts from another stage. BuildKit
+	// runs a base stage's own triggers only (in its direct children) and
+	// leaves the base's whole OnBuild list in the child's config; an image
+	// base's triggers run and are cleared.
+	ownOnBuild []string
+	fromStage  bool
 	// steps counts the filesystem steps started in this stage.
 	steps int
 }
@@ -51,6 +55,7 @@ func (s *stageState) clone() *stageState {
 	c.args = s.args.clone()
 	c.env = append([]string(nil), s.env...)
 	c.argDecls = append([]string(nil), s.argDecls...)
+	c.ownOnBuild = append([]string(nil), s.ownOnBuild...)
 	return &c
 }
 
@@ -92,15 +97,15 @@ func (b *builder) buildStage(ctx context.Context, i int, chain []int) (*stageSta
 			st.noCache = true
 		}
 	}
-	// ONBUILD triggers of the base run first, then are cleared. From a
-	// stage, BuildKit v0.17.3 runs the ONBUILDs that stage declares and
-	// keeps its OnBuild list in the config (arguably a bug, followed).
+	// ONBUILD triggers of the base run first: an image's, which are then
+	// cleared, or a base stage's own, whose config list stays (BuildKit).
 	triggers := st.cfg.Config.OnBuild
-	var kept []string
-	if st.baseStage > 0 {
-		kept, triggers = triggers, declaredOnbuild(b.df.Stages[st.baseStage-1].Commands)
+	if st.fromStage {
+		triggers = st.ownOnBuild
+	} else {
+		st.cfg.Config.OnBuild = nil
 	}
-	st.cfg.Config.OnBuild = nil
+	st.ownOnBuild = nil
 	for _, t := range triggers {
 		cmd, err := parseTrigger(t)
 		if err != nil {
@@ -110,24 +115,12 @@ func (b *builder) buildStage(ctx context.Context, i int, chain []int) (*stageSta
 			return nil, err
 		}
 	}
-	st.cfg.Config.OnBuild = kept
 	for _, cmd := range ds.Commands {
 		if err := b.dispatch(ctx, st, cmd, cmd.Location(), chain); err != nil {
 			return nil, err
 		}
 	}
 	return st, nil
-}
-
-// declaredOnbuild lists the ONBUILD expressions among cmds.
-func declaredOnbuild(cmds []instructions.Command) []string {
-	var out []string
-	for _, c := range cmds {
-		if ob, ok := c.(*instructions.OnbuildCommand); ok {
-			out = append(out, ob.Expression)
-		}
-	}
-	return out
 }
 
 func parseTrigger(expr string) (instructions.Command, error) {
