@@ -11,7 +11,7 @@ TEST_TIMEOUT ?= 25m
 FUZZTIME_SHORT ?= 10s
 FUZZTIME_LONG ?= 10m
 
-.PHONY: all build test deps install-deps testbases vet unit fuzz-short fuzz-long bench demo clean conformance buildkit
+.PHONY: all build test deps install-deps testbases vet unit fuzz-short fuzz-long bench breakout demo clean
 
 all: build
 
@@ -53,6 +53,31 @@ fuzz-short:
 fuzz-long:
 	hack/fuzz.sh $(FUZZTIME_LONG)
 
+bench:
+	$(GO) test -bench . -run '^$$' ./...
+
+## breakout: the RUN-time attacks of SECURITY.md (devices, seccomp, cgroups,
+## keyrings, --security-opt, sudo), each checking a host canary; needs root.
+breakout: deps
+	$(MAKE) --no-print-directory testbases
+	hack/gotest.sh -count=1 -timeout $(TEST_TIMEOUT) -run 'Breakout|TestDefaultProfile|TestCompile' \
+		./build/sandbox/... ./cmd/ibuild
+
+## demo: import a busybox base (made from Debian's busybox-static package),
+## build examples/demo on it and print the image's layers.
+DEMO_ROOT ?= /var/tmp/ibuild-demo
+demo: deps build
+	hack/testbases.sh busybox
+	bin/ibuild --root $(DEMO_ROOT) import -t ibuild-demo/busybox $(IBUILD_TESTBASES)/busybox.tar
+	bin/ibuild --root $(DEMO_ROOT) --progress plain -t ibuild-demo/app -o type=oci,dest=demo-out/oci examples/demo
+	bin/ibuild --root $(DEMO_ROOT) history ibuild-demo/app
+	@echo "OCI layout written to demo-out/oci (try: skopeo inspect oci:demo-out/oci:latest)"
+
+clean:
+	rm -rf bin/
+
+.PHONY: conformance buildkit
+
 ## conformance: build every case of testdata/conformance with BuildKit (the
 ## pinned reference, installed by hack/buildkit.sh) and with ibuild, and
 ## compare the images (testdata/conformance/README.md).
@@ -71,19 +96,3 @@ conformance: deps build
 ## buildkit: install the pinned buildkitd/buildctl once per machine (prints their directory).
 buildkit:
 	hack/buildkit.sh
-
-bench:
-	$(GO) test -bench . -run '^$$' ./...
-
-## demo: import a busybox base (made from Debian's busybox-static package),
-## build examples/demo on it and print the image's layers.
-DEMO_ROOT ?= /var/tmp/ibuild-demo
-demo: deps build
-	hack/testbases.sh busybox
-	bin/ibuild --root $(DEMO_ROOT) import -t ibuild-demo/busybox $(IBUILD_TESTBASES)/busybox.tar
-	bin/ibuild --root $(DEMO_ROOT) --progress plain -t ibuild-demo/app -o type=oci,dest=demo-out/oci examples/demo
-	bin/ibuild --root $(DEMO_ROOT) history ibuild-demo/app
-	@echo "OCI layout written to demo-out/oci (try: skopeo inspect oci:demo-out/oci:latest)"
-
-clean:
-	rm -rf bin/

@@ -53,15 +53,15 @@ func (b *builder) fromBase(ctx context.Context, i int, chain []int) (*stageState
 		}
 		st := dep.clone()
 		st.index = i
+		st.fromStage = true
 		r := b.startStep(st, "FROM "+dep.name, ds.Location)
 		r.done(stepResult{cached: true, key: st.key}, nil)
 		return st, nil
 	}
 	if name == "scratch" {
 		st := scratchState()
-		st.cfg.Config.WorkingDir = "/" // as BuildKit's empty image
-		st.key = b.rootKey(st.key)
 		st.index = i
+		st.key = b.rootKey(st.key)
 		r := b.startStep(st, "FROM scratch", ds.Location)
 		r.done(stepResult{cached: true, key: st.key}, nil)
 		return st, nil
@@ -83,6 +83,7 @@ func scratchState() *stageState {
 	st.cfg.Architecture = p.Architecture
 	st.cfg.Variant = p.Variant
 	st.cfg.Config.Env = []string{"PATH=" + defaultPath}
+	st.cfg.Config.WorkingDir = "/" // as BuildKit's empty image
 	st.key = chainKey(v1.Hash{}, "scratch", p.String())
 	return st
 }

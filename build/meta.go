@@ -138,6 +138,7 @@ func (a configApplier) apply(st *stageState, cmd instructions.Command) error {
 		msg = "HEALTHCHECK " + jsonArgs(h.Test)
 	case *instructions.OnbuildCommand:
 		st.cfg.Config.OnBuild = append(st.cfg.Config.OnBuild, c.Expression)
+		st.ownOnBuild = append(st.ownOnBuild, c.Expression)
 		msg = "ONBUILD " + c.Expression
 	default:
 		return fmt.Errorf("unsupported instruction %s", strings.ToUpper(cmd.Name()))

@@ -37,6 +37,13 @@ type stageState struct {
 	// inherited CMD otherwise).
 	cmdSet  bool
 	noCache bool
+	// ownOnBuild are the ONBUILD triggers this stage's own instructions
+	// added; fromStage says the stage starts from another stage. BuildKit
+	// runs a base stage's own triggers only (in its direct children) and
+	// leaves the base's whole OnBuild list in the child's config; an image
+	// base's triggers run and are cleared.
+	ownOnBuild []string
+	fromStage  bool
 	// steps counts the filesystem steps started in this stage.
 	steps int
 }
@@ -48,6 +55,7 @@ func (s *stageState) clone() *stageState {
 	c.args = s.args.clone()
 	c.env = append([]string(nil), s.env...)
 	c.argDecls = append([]string(nil), s.argDecls...)
+	c.ownOnBuild = append([]string(nil), s.ownOnBuild...)
 	return &c
 }
 
@@ -89,9 +97,15 @@ func (b *builder) buildStage(ctx context.Context, i int, chain []int) (*stageSta
 			st.noCache = true
 		}
 	}
-	// ONBUILD triggers of the base run first, then are cleared.
+	// ONBUILD triggers of the base run first: an image's, which are then
+	// cleared, or a base stage's own, whose config list stays (BuildKit).
 	triggers := st.cfg.Config.OnBuild
-	st.cfg.Config.OnBuild = nil
+	if st.fromStage {
+		triggers = st.ownOnBuild
+	} else {
+		st.cfg.Config.OnBuild = nil
+	}
+	st.ownOnBuild = nil
 	for _, t := range triggers {
 		cmd, err := parseTrigger(t)
 		if err != nil {

@@ -61,8 +61,8 @@ func Load(dir string) (*Case, error) {
 	return c, nil
 }
 
-// LoadAll reads every case directory (one holding a case.json) in root,
-// sorted by name.
+// LoadAll reads every case directory (one holding a case.json, or a symlink
+// to one) in root, sorted by name.
 func LoadAll(root string) ([]*Case, error) {
 	ents, err := os.ReadDir(root)
 	if err != nil {
@@ -71,10 +71,8 @@ func LoadAll(root string) ([]*Case, error) {
 	var cases []*Case
 	var errs []error
 	for _, e := range ents {
-		if !e.IsDir() {
-			continue
-		}
 		dir := filepath.Join(root, e.Name())
+		// Stat, not e.IsDir: a case may be a symlink to a directory elsewhere.
 		if _, err := os.Stat(filepath.Join(dir, "case.json")); err != nil {
 			continue
 		}

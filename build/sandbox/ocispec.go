@@ -45,6 +45,10 @@ func OCISpec(spec Spec, rootfs string) (*specs.Spec, error) {
 		caps.Effective = DefaultCapabilities
 		caps.Permitted = DefaultCapabilities
 	}
+	sc, err := seccompProfile(spec.Seccomp)
+	if err != nil {
+		return nil, err
+	}
 	s := &specs.Spec{
 		Version: specs.Version,
 		Root:    &specs.Root{Path: rootfs},
@@ -64,6 +68,7 @@ func OCISpec(spec Spec, rootfs string) (*specs.Spec, error) {
 			Resources:     ociResources(spec.Limits),
 			MaskedPaths:   maskedPaths,
 			ReadonlyPaths: readonlyPaths,
+			Seccomp:       sc,
 		},
 	}
 	return s, nil
@@ -73,6 +78,7 @@ func ociNamespaces(n Network) []specs.LinuxNamespace {
 	ns := []specs.LinuxNamespace{
 		{Type: specs.PIDNamespace}, {Type: specs.IPCNamespace},
 		{Type: specs.UTSNamespace}, {Type: specs.MountNamespace},
+		{Type: specs.CgroupNamespace},
 	}
 	if n == NetworkNone {
 		ns = append(ns, specs.LinuxNamespace{Type: specs.NetworkNamespace})
@@ -116,7 +122,7 @@ func ociUserMount(m Mount) specs.Mount {
 		opts := append([]string{"nosuid", "nodev"}, m.Options...)
 		return specs.Mount{Destination: m.Target, Type: "tmpfs", Source: "tmpfs", Options: opts}
 	}
-	opts := []string{"rbind", "rprivate"}
+	opts := []string{"rbind", "rprivate", "nodev"}
 	if m.ReadOnly || m.Type == "secret" {
 		opts = append(opts, "ro")
 	}

@@ -43,6 +43,12 @@ func Run(ctx context.Context, spec Spec) error {
 	}
 	defer os.RemoveAll(dir)
 	cfg := childConfig{Mode: spec.Isolation, Spec: spec, Dir: dir, ID: filepath.Base(dir)}
+	if cfg.Filter, err = seccompFilter(spec.Seccomp); err != nil {
+		return err
+	}
+	if spec.Isolation == IsolationOCI {
+		cfg.Filter = nil // runc compiles the profile itself
+	}
 	if spec.Rootfs == "" && stubsNeeded(spec) {
 		cfg.Stubs = filepath.Join(dir, dirStubs)
 	}

@@ -108,6 +108,10 @@ type Settings struct {
 	// NoNewPrivs sets no_new_privs on the command (off by default, so that
 	// setuid programs work as under docker build).
 	NoNewPrivs bool
+	// Seccomp selects the seccomp filter as docker's --security-opt
+	// seccomp= does: "" is docker's default profile, "unconfined" none, and
+	// anything else the text of a JSON profile.
+	Seccomp string `json:",omitempty"`
 	// Isolation is IsolationBuiltin (default) or IsolationOCI.
 	Isolation string
 	// Runtime is the OCI runtime binary for IsolationOCI; "runc" when empty.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -80,7 +81,7 @@ func (o *buildOptions) bind(cmd *cobra.Command) {
 	f.Int64Var(&o.pidsLimit, "pids-limit", 0, "process limit per RUN step (0 = default)")
 	f.Int64Var(&o.cpuQuota, "cpu-quota", 0, "CPU µs per 100ms period per RUN step (0 = unlimited)")
 	f.DurationVar(&o.stepTimeout, "step-timeout", 0, "kill a RUN step after this long (0 = no limit)")
-	f.StringArrayVar(&o.securityOpts, "security-opt", nil, "security options for RUN (no-new-privileges)")
+	f.StringArrayVar(&o.securityOpts, "security-opt", nil, "security options for RUN: no-new-privileges, seccomp=unconfined, seccomp=PROFILE.json")
 	f.StringArrayVar(&o.insecure, "insecure-registry", nil, "registry host to reach over plain HTTP")
 	f.BoolVar(&o.push, "push", false, "push every tag after a successful build")
 	f.BoolVar(&o.explainCache, "explain-cache", false, "after the build, print why each step that ran missed the cache")
@@ -232,11 +233,8 @@ func (o *buildOptions) toOptions(cmd *cobra.Command, g *globalOptions, contextDi
 	}
 	opt.Run.Limits.Pids, opt.Run.Limits.CPUQuota = o.pidsLimit, o.cpuQuota
 	for _, so := range o.securityOpts {
-		switch so {
-		case "no-new-privileges", "no-new-privileges=true", "no-new-privileges:true":
-			opt.Run.NoNewPrivs = true
-		default:
-			return opt, nil, fmt.Errorf("unsupported --security-opt %q", so)
+		if err := parseSecurityOpt(so, &opt); err != nil {
+			return opt, nil, err
 		}
 	}
 	if opt.SourceDateEpoch, err = buildEpoch(cmd.Context(), contextDir, opt.BuildArgs); err != nil {
@@ -370,4 +368,39 @@ func explainCache(w io.Writer, res *build.Result) {
 		}
 		fmt.Fprintf(w, "  %s (%s): %s\n", s.Name, s.Location, why)
 	}
+}
+
+// parseSecurityOpt applies one --security-opt as docker does:
+// no-new-privileges, seccomp=unconfined or seccomp=FILE (a JSON profile,
+// read here; its rules are checked before the first RUN step).
+func parseSecurityOpt(so string, opt *build.Options) error {
+	switch so {
+	case "no-new-privileges", "no-new-privileges=true", "no-new-privileges:true":
+		opt.Run.NoNewPrivs = true
+		return nil
+	case "no-new-privileges=false", "no-new-privileges:false":
+		opt.Run.NoNewPrivs = false
+		return nil
+	}
+	key, value, ok := strings.Cut(so, "=")
+	if !ok {
+		key, value, ok = strings.Cut(so, ":")
+	}
+	if !ok || key != "seccomp" || value == "" {
+		return fmt.Errorf("unsupported --security-opt %q", so)
+	}
+	if value == "unconfined" {
+		opt.Run.Seccomp = value
+		return nil
+	}
+	data, err := os.ReadFile(value)
+	if err != nil {
+		return fmt.Errorf("--security-opt seccomp: reading profile: %w", err)
+	}
+	var profile map[string]any
+	if err := json.Unmarshal(data, &profile); err != nil {
+		return fmt.Errorf("--security-opt seccomp: profile %s: %w", value, err)
+	}
+	opt.Run.Seccomp = string(data)
+	return nil
 }

@@ -39,8 +39,8 @@ func parseOutputs(vals []string) ([]output, error) {
 			return nil, err
 		}
 		o := output{typ: f["type"], dest: f["dest"]}
-		if mt, ok := f["oci-mediatypes"]; ok {
-			b, err := strconv.ParseBool(mt)
+		if s, ok := f["oci-mediatypes"]; ok {
+			b, err := strconv.ParseBool(s)
 			if err != nil {
 				return nil, fmt.Errorf("invalid --output %q: oci-mediatypes must be true or false", v)
 			}
