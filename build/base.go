@@ -175,6 +175,9 @@ func stateFromImage(img v1.Image) (*stageState, error) {
 		return nil, err
 	}
 	st := &stageState{args: newArgScope(), cfg: *cf.DeepCopy()}
+	if st.healthStartInterval, err = healthStartInterval(img); err != nil {
+		return nil, err
+	}
 	// A base with Docker layer types (what `docker push` writes) still
 	// yields an image with OCI types throughout, as BuildKit's does: the
 	// blobs are the same, only their format's name changes.

@@ -44,6 +44,9 @@ type stageState struct {
 	// base's triggers run and are cleared.
 	ownOnBuild []string
 	fromStage  bool
+	// healthStartInterval is the healthcheck's StartInterval, which
+	// go-containerregistry's HealthConfig lacks; newImage writes it.
+	healthStartInterval time.Duration
 	// steps counts the filesystem steps started in this stage.
 	steps int
 }
