@@ -51,8 +51,12 @@ func fileOpOwner(root, spec string) (int, int, error) {
 	if id, ok := fileOpID(g); ok {
 		return uid, id, nil
 	}
+	// A group missing from the image (or no /etc/group) keeps the gid,
+	// as in BuildKit; an unreadable file (a FIFO, a directory) fails.
 	if id, err := lookupGroup(root, g); err == nil {
 		gid = id
+	} else if !errors.Is(err, errNoGroup) {
+		return 0, 0, fmt.Errorf("group %s: %w", g, err)
 	}
 	return uid, gid, nil
 }
@@ -79,8 +83,8 @@ func lookupGroup(root, name string) (int, error) {
 	}
 	f, err := openImageFile(root, "/etc/group")
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return 0, fmt.Errorf("unable to find group %s: no /etc/group in the image", name)
+		if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+			return 0, fmt.Errorf("unable to find group %s: no /etc/group in the image: %w", name, errNoGroup)
 		}
 		return 0, fmt.Errorf("unable to find group %s: %w", name, err)
 	}
@@ -93,17 +97,21 @@ func lookupGroup(root, name string) (int, error) {
 		return 0, fmt.Errorf("unable to find group %s: %w", name, err)
 	}
 	if len(groups) == 0 {
-		return 0, fmt.Errorf("unable to find group %s: no matching entries in group file", name)
+		return 0, fmt.Errorf("unable to find group %s: no matching entries in group file: %w", name, errNoGroup)
 	}
 	return groups[0].Gid, nil
 }
+
+// errNoGroup is wrapped by lookupGroup's errors for a group the image does
+// not have (no /etc/group, or no entry).
+var errNoGroup = errors.New("no such group")
 
 // errNoPasswd is readPasswd's error for an image without /etc/passwd.
 var errNoPasswd = errors.New("no /etc/passwd in the image")
 
 func readPasswd(root string, filter func(user.User) bool) ([]user.User, error) {
 	f, err := openImageFile(root, "/etc/passwd")
-	if errors.Is(err, os.ErrNotExist) {
+	if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 		return nil, errNoPasswd
 	}
 	if err != nil {
