@@ -41,7 +41,7 @@ func Run(ctx context.Context, spec Spec) error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
+	defer removeScratch(dir)
 	cfg := childConfig{Mode: spec.Isolation, Spec: spec, Dir: dir, ID: filepath.Base(dir)}
 	if cfg.Filter, err = seccompFilter(spec.Seccomp); err != nil {
 		return err
