@@ -152,7 +152,12 @@ func runChild(ctx context.Context, cfg childConfig, cg *cgroup) error {
 			return err
 		}
 	}
-	if err := json.NewEncoder(p.cfgW).Encode(cfg); err != nil {
+	cfg.FilterLen = len(cfg.Filter)
+	data, err := json.Marshal(cfg)
+	if err == nil {
+		_, err = p.cfgW.Write(append(data, cfg.Filter...))
+	}
+	if err != nil {
 		kill()
 		<-p.done
 		return fmt.Errorf("configuring sandbox: %w", err)
