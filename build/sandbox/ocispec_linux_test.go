@@ -21,7 +21,7 @@ func TestOCISpec(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := got.Process
-	if p.User.UID != 1000 || p.User.GID != 1000 || !slices.Equal(p.User.AdditionalGids, []uint32{2000, 3000}) {
+	if p.User.UID != 1000 || p.User.GID != 1000 || !slices.Equal(p.User.AdditionalGids, []uint32{1000, 2000, 3000}) { // the primary group first, as BuildKit's
 		t.Errorf("user = %+v", p.User)
 	}
 	if p.Cwd != "/work" || p.NoNewPrivileges || !slices.Equal(p.Args, s.Args) {
