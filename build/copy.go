@@ -182,7 +182,9 @@ func (b *builder) openSource(ctx context.Context, ref sourceRef) (*copySource, e
 	if err != nil {
 		return nil, err
 	}
-	c, err := buildctx.Open(root, "")
+	// Symlinks in another stage or an image resolve inside its root, as
+	// in BuildKit (absolute targets from that root).
+	c, err := buildctx.Open(root, "", buildctx.WithRootedSymlinks())
 	if err != nil {
 		cleanup()
 		return nil, err
