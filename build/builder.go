@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -134,6 +133,10 @@ func (b *builder) run(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	chain := b.targetChain(target)
+	for i := range res.Steps {
+		res.Steps[i].InTarget = chain[res.Steps[i].StageIndex]
+	}
 	for _, sink := range b.opt.CacheTo {
 		if err := sink.Export(ctx, b.opt.Store, b.exportList(target)); err != nil {
 			return nil, fmt.Errorf("exporting cache: %w", err)
@@ -180,17 +183,7 @@ func (b *builder) targetIndex() (int, error) {
 
 // stageRef resolves a name used in FROM or --from to an earlier stage.
 func (b *builder) stageRef(name string, before int) (int, bool) {
-	i, ok := b.df.StageIndex(name)
-	if !ok {
-		return 0, false
-	}
-	if _, err := strconv.Atoi(name); err != nil && b.df.Stages[i].Name == "" {
-		return 0, false
-	}
-	if i >= before {
-		return 0, false
-	}
-	return i, true
+	return b.df.StageRef(name, before)
 }
 
 // stage builds stage i once, building the stages it depends on first.
