@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -58,9 +59,16 @@ type stageBuild struct {
 	err  error
 }
 
+// errNeedsLinux is Build's error on other systems.
+var errNeedsLinux = errors.New("building images needs Linux (overlayfs and namespaces)")
+
 // Build runs the build described by opt and stores the resulting image.
-// Errors name the Dockerfile and line of the failing instruction.
+// Errors name the Dockerfile and line of the failing instruction. Builds
+// run only on Linux.
 func Build(ctx context.Context, opt Options) (*Result, error) {
+	if runtime.GOOS != "linux" {
+		return nil, errNeedsLinux
+	}
 	b, err := newBuilder(opt)
 	if err != nil {
 		return nil, err
