@@ -1,6 +1,7 @@
 package ibuild_test
 
 import (
+	"go/ast"
 	"go/parser"
 	"go/token"
 	"io/fs"
@@ -206,4 +207,49 @@ func sortedKeys(m map[string][]string) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// mountCalls are the system calls that mount or unmount file systems.
+var mountCalls = []string{"Mount", "Unmount", "Fsopen", "Fsmount", "FsconfigCreate", "FsconfigSetString", "MoveMount", "MountSetattr", "OpenTree"}
+
+// TestOnlyRootfsMounts: in build, only build/rootfs mounts (and the
+// sandbox, inside the step's namespaces); the rest of build asks rootfs.
+func TestOnlyRootfsMounts(t *testing.T) {
+	fset := token.NewFileSet()
+	var found []string
+	err := filepath.WalkDir("build", func(path string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if e.IsDir() {
+			if path == filepath.Join("build", "rootfs") || path == filepath.Join("build", "sandbox") || e.Name() == "testdata" {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		f, err := parser.ParseFile(fset, path, nil, 0)
+		if err != nil {
+			return err
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			sel, ok := n.(*ast.SelectorExpr)
+			if !ok {
+				return true
+			}
+			if pkg, ok := sel.X.(*ast.Ident); ok && (pkg.Name == "unix" || pkg.Name == "syscall") && slices.Contains(mountCalls, sel.Sel.Name) {
+				found = append(found, fset.Position(sel.Pos()).String()+": "+pkg.Name+"."+sel.Sel.Name)
+			}
+			return true
+		})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(found) > 0 {
+		t.Errorf("build code outside build/rootfs mounts (ask build/rootfs instead):\n  %s", strings.Join(found, "\n  "))
+	}
 }
