@@ -11,19 +11,21 @@ TEST_TIMEOUT ?= 25m
 FUZZTIME_SHORT ?= 10s
 FUZZTIME_LONG ?= 10m
 
-.PHONY: all build test deps install-deps testbases vet unit fuzz-short fuzz-long bench demo clean
+.PHONY: all build test deps install-deps testbases vet unit fuzz-short fuzz-long bench breakout demo clean
 
 all: build
 
 build:
 	$(GO) build -o bin/ibuild ./cmd/ibuild
 
-## test: everything CI checks, in order: packages, test bases, vet, unit tests, short fuzzing.
+## test: everything CI checks, in order: packages, test bases, vet, unit tests, short fuzzing,
+## the BuildKit conformance suite (its first run on a machine also builds the pinned BuildKit).
 test: deps
 	$(MAKE) --no-print-directory testbases
 	$(MAKE) --no-print-directory vet
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory fuzz-short
+	$(MAKE) --no-print-directory conformance
 
 ## deps: install missing Debian packages when root (quick no-op when all are present), check Go.
 deps:
@@ -59,6 +61,13 @@ fuzz-long:
 bench:
 	$(GO) test -bench . -run '^$$' ./...
 
+## breakout: the RUN-time attacks of SECURITY.md (devices, seccomp, cgroups,
+## keyrings, --security-opt, sudo), each checking a host canary; needs root.
+breakout: deps
+	$(MAKE) --no-print-directory testbases
+	hack/gotest.sh -count=1 -timeout $(TEST_TIMEOUT) -run 'Breakout|TestDefaultProfile|TestCompile' \
+		./build/sandbox/... ./cmd/ibuild
+
 ## demo: import a busybox base (made from Debian's busybox-static package),
 ## build examples/demo on it and print the image's layers.
 DEMO_ROOT ?= /var/tmp/ibuild-demo
@@ -71,3 +80,24 @@ demo: deps build
 
 clean:
 	rm -rf bin/
+
+.PHONY: conformance buildkit
+
+## conformance: build every case of testdata/conformance with BuildKit (the
+## pinned reference, installed by hack/buildkit.sh) and with ibuild, and
+## compare the images (testdata/conformance/README.md).
+## RUN=REGEX picks cases (make conformance RUN=env-home), CONFORMANCE_CASES=DIR
+## takes the cases from another directory. `go -C conformance test` without a
+## package argument streams the per-case lines and the summary even on success.
+CONFORMANCE_PARALLEL ?= 3
+RUN ?=
+conformance: deps build
+	hack/testbases.sh
+	bk=$$(hack/buildkit.sh) && \
+	IBUILD_CONFORMANCE=1 IBUILD_BIN=$(CURDIR)/bin/ibuild IBUILD_BUILDKIT_BIN="$$bk" \
+	$(if $(CONFORMANCE_CASES),CONFORMANCE_CASES=$(abspath $(CONFORMANCE_CASES))) \
+	$(GO) -C conformance test -count=1 -timeout 30m -parallel $(CONFORMANCE_PARALLEL) -run 'TestConformance/case/$(RUN)'
+
+## buildkit: install the pinned buildkitd/buildctl once per machine (prints their directory).
+buildkit:
+	hack/buildkit.sh

@@ -48,6 +48,25 @@ func (a *argScope) pairs() []string {
 var proxyArgs = []string{"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy",
 	"FTP_PROXY", "ftp_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"}
 
+// proxyEnv is what RUN gets of the proxy build args: each given one (in
+// either case) in both cases, as BuildKit's ProxyEnv, upper case first.
+// When both cases are given, the upper-case value wins. They never reach
+// the image config or history unless an ARG declares them.
+func proxyEnv(buildArgs map[string]string) []string {
+	var out []string
+	for i := 0; i < len(proxyArgs); i += 2 {
+		upper, lower := proxyArgs[i], proxyArgs[i+1]
+		v, ok := buildArgs[upper]
+		if !ok {
+			v, ok = buildArgs[lower]
+		}
+		if ok && v != "" {
+			out = append(out, upper+"="+v, lower+"="+v)
+		}
+	}
+	return out
+}
+
 func predefinedArg(k string) bool {
 	for _, p := range proxyArgs {
 		if p == k {
@@ -137,6 +156,18 @@ func setEnv(env []string, k, v string) []string {
 		out = append(out, k+"="+v)
 	}
 	return out
+}
+
+// addEnv sets k=v in env as BuildKit's state env does: any earlier entry
+// for k is dropped and k=v goes last.
+func addEnv(env []string, k, v string) []string {
+	out := make([]string, 0, len(env)+1)
+	for _, e := range env {
+		if envKey(e) != k {
+			out = append(out, e)
+		}
+	}
+	return append(out, k+"="+v)
 }
 
 // lookupEnv finds k in env.

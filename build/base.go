@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -14,6 +17,20 @@ import (
 
 // from resolves the FROM of stage i: scratch, an earlier stage, or an image.
 func (b *builder) from(ctx context.Context, i int, chain []int) (*stageState, error) {
+	st, err := b.fromBase(ctx, i, chain)
+	if err != nil {
+		return nil, err
+	}
+	// The image config's env is (re)applied over the state env inherited
+	// from a base stage, as BuildKit does.
+	for _, kv := range st.cfg.Config.Env {
+		k, v, _ := strings.Cut(kv, "=")
+		st.env = addEnv(st.env, k, v)
+	}
+	return st, nil
+}
+
+func (b *builder) fromBase(ctx context.Context, i int, chain []int) (*stageState, error) {
 	ds := b.df.Stages[i]
 	name, _, err := b.lex().ProcessWord(ds.BaseName, envGetter(b.global, nil))
 	if err != nil {
@@ -36,6 +53,7 @@ func (b *builder) from(ctx context.Context, i int, chain []int) (*stageState, er
 		}
 		st := dep.clone()
 		st.index = i
+		st.fromStage = true
 		r := b.startStep(st, "FROM "+dep.name, ds.Location)
 		r.done(stepResult{cached: true, from: true, key: st.key}, nil)
 		return st, nil
@@ -43,6 +61,7 @@ func (b *builder) from(ctx context.Context, i int, chain []int) (*stageState, er
 	if name == "scratch" {
 		st := scratchState()
 		st.index = i
+		st.key = b.rootKey(st.key)
 		r := b.startStep(st, "FROM scratch", ds.Location)
 		r.done(stepResult{cached: true, from: true, key: st.key}, nil)
 		return st, nil
@@ -64,8 +83,28 @@ func scratchState() *stageState {
 	st.cfg.Architecture = p.Architecture
 	st.cfg.Variant = p.Variant
 	st.cfg.Config.Env = []string{"PATH=" + defaultPath}
+	st.cfg.Config.WorkingDir = "/" // as BuildKit's empty image
 	st.key = chainKey(v1.Hash{}, "scratch", p.String())
 	return st
+}
+
+// settings are the build settings that change the bytes of every layer a
+// step makes, or what its cache record holds (history dates), without
+// showing in the step's own inputs.
+func (b *builder) settings() map[string]string {
+	return map[string]string{
+		"epoch":             b.opt.epoch().Format(time.RFC3339),
+		"compression":       string(b.opt.Compression),
+		"compression level": strconv.Itoa(b.opt.CompressionLevel),
+		"platform":          hostPlatform().String(),
+	}
+}
+
+// rootKey is the key a stage starts from: its base's, with the build
+// settings folded in, so that every step's key (chained from it) changes
+// with them and a layer made with other settings is never reused.
+func (b *builder) rootKey(base v1.Hash) v1.Hash {
+	return chainKey(base, "settings", b.settings())
 }
 
 // imageBase loads a base image from the local store, pulling it first if
@@ -83,6 +122,7 @@ func (b *builder) imageBase(ctx context.Context, ref string) (*stageState, bool,
 	if _, ok := lookupEnv(st.cfg.Config.Env, "PATH"); !ok {
 		st.cfg.Config.Env = append(st.cfg.Config.Env, "PATH="+defaultPath)
 	}
+	st.key = b.rootKey(st.key)
 	return st, cached, nil
 }
 
@@ -135,8 +175,11 @@ func stateFromImage(img v1.Image) (*stageState, error) {
 		return nil, err
 	}
 	st := &stageState{args: newArgScope(), cfg: *cf.DeepCopy()}
+	// A base with Docker layer types (what `docker push` writes) still
+	// yields an image with OCI types throughout, as BuildKit's does: the
+	// blobs are the same, only their format's name changes.
 	for i, l := range m.Layers {
-		st.layers = append(st.layers, layer.Info{Digest: l.Digest, DiffID: cf.RootFS.DiffIDs[i], Size: l.Size, MediaType: l.MediaType})
+		st.layers = append(st.layers, layer.Info{Digest: l.Digest, DiffID: cf.RootFS.DiffIDs[i], Size: l.Size, MediaType: layer.OCIMediaType(l.MediaType)})
 	}
 	st.cfg.RootFS = v1.RootFS{}
 	st.key = chainKey(v1.Hash{}, "image", dig.String())

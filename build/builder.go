@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -91,7 +90,9 @@ func newBuilder(opt Options) (*builder, error) {
 	}
 	src := opt.DockerfileData
 	if src == nil {
-		data, err := os.ReadFile(opt.Dockerfile)
+		// Beneath the context like its other files: a Dockerfile that is
+		// a symlink to a host file must not be read (and quoted in errors).
+		data, err := buildctx.ReadFileIn(opt.ContextDir, opt.Dockerfile)
 		if err != nil {
 			return nil, fmt.Errorf("reading Dockerfile: %w", err)
 		}

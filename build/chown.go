@@ -6,54 +6,67 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/moby/sys/user"
 )
 
 // resolveChown turns a --chown value into numeric ids, looking names up in
-// the image's own /etc/passwd and /etc/group (never the host's). It returns
-// -1, -1 when chown is empty.
+// the image's own /etc/passwd and /etc/group (never the host's), as
+// BuildKit does (see fileOpOwner: a name missing there is 0, not an
+// error). It returns -1, -1 when chown is empty.
 func resolveChown(root, chown string) (int, int, error) {
 	if chown == "" {
 		return -1, -1, nil
 	}
-	u, g, hasGroup := strings.Cut(chown, ":")
-	uid, pwGid, err := lookupUser(root, u)
+	uid, gid, err := fileOpOwner(root, chown)
 	if err != nil {
 		return 0, 0, fmt.Errorf("--chown=%s: %w", chown, err)
-	}
-	gid := pwGid
-	if hasGroup {
-		if gid, err = lookupGroup(root, g); err != nil {
-			return 0, 0, fmt.Errorf("--chown=%s: %w", chown, err)
-		}
-	} else if _, numeric := strconv.Atoi(u); numeric == nil {
-		gid = uid // docker: a numeric user without a group uses the same id
 	}
 	return uid, gid, nil
 }
 
-// lookupUser returns the uid and primary gid of a user name or id.
-func lookupUser(root, name string) (int, int, error) {
-	if id, err := strconv.Atoi(name); err == nil {
-		if id < 0 {
-			return 0, 0, fmt.Errorf("invalid user id %d", id)
+// fileOpOwner resolves a USER value ("user" or "user:group", names or
+// ids) the way BuildKit's file operations do (llb.WithUser, readUser): a
+// name is looked up in the image's /etc/passwd or /etc/group and is 0 when
+// missing; a numeric user without a group is also its own gid; "root" is 0.
+func fileOpOwner(root, spec string) (int, int, error) {
+	u, g, hasGroup := strings.Cut(spec, ":")
+	uid, gid := 0, 0
+	if id, ok := fileOpID(u); ok {
+		uid, gid = id, id
+	} else {
+		users, err := readPasswd(root, func(pu user.User) bool { return pu.Name == u })
+		if err != nil && !errors.Is(err, errNoPasswd) {
+			return 0, 0, fmt.Errorf("user %s: %w", u, err)
 		}
-		gid := id
-		if users, err := readPasswd(root, func(u user.User) bool { return u.Uid == id }); err == nil && len(users) > 0 {
-			gid = users[0].Gid
+		if len(users) > 0 {
+			uid, gid = users[0].Uid, users[0].Gid
 		}
-		return id, gid, nil
 	}
-	users, err := readPasswd(root, func(u user.User) bool { return u.Name == name })
-	if err != nil {
-		return 0, 0, fmt.Errorf("unable to find user %s: %w", name, err)
+	if !hasGroup {
+		return uid, gid, nil
 	}
-	if len(users) == 0 {
-		return 0, 0, fmt.Errorf("unable to find user %s: no matching entries in passwd file", name)
+	if id, ok := fileOpID(g); ok {
+		return uid, id, nil
 	}
-	return users[0].Uid, users[0].Gid, nil
+	if id, err := lookupGroup(root, g); err == nil {
+		gid = id
+	}
+	return uid, gid, nil
+}
+
+// fileOpID parses a numeric id as BuildKit's llb does ("root" is 0).
+func fileOpID(s string) (int, bool) {
+	if s == "root" {
+		return 0, true
+	}
+	id, err := strconv.ParseInt(s, 10, 32)
+	if err != nil || id < 0 {
+		return 0, false
+	}
+	return int(id), true
 }
 
 // lookupGroup returns the gid of a group name or id.
@@ -64,11 +77,15 @@ func lookupGroup(root, name string) (int, error) {
 		}
 		return id, nil
 	}
-	p, err := securejoin.SecureJoin(root, "/etc/group")
+	f, err := openImageFile(root, "/etc/group")
 	if err != nil {
-		return 0, err
+		if errors.Is(err, os.ErrNotExist) {
+			return 0, fmt.Errorf("unable to find group %s: no /etc/group in the image", name)
+		}
+		return 0, fmt.Errorf("unable to find group %s: %w", name, err)
 	}
-	groups, err := user.ParseGroupFileFilter(p, func(g user.Group) bool { return g.Name == name })
+	defer f.Close()
+	groups, err := user.ParseGroupFilter(f, func(g user.Group) bool { return g.Name == name })
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return 0, fmt.Errorf("unable to find group %s: no /etc/group in the image", name)
@@ -81,14 +98,42 @@ func lookupGroup(root, name string) (int, error) {
 	return groups[0].Gid, nil
 }
 
+// errNoPasswd is readPasswd's error for an image without /etc/passwd.
+var errNoPasswd = errors.New("no /etc/passwd in the image")
+
 func readPasswd(root string, filter func(user.User) bool) ([]user.User, error) {
-	p, err := securejoin.SecureJoin(root, "/etc/passwd")
+	f, err := openImageFile(root, "/etc/passwd")
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, errNoPasswd
+	}
 	if err != nil {
 		return nil, err
 	}
-	users, err := user.ParsePasswdFileFilter(p, filter)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, errors.New("no /etc/passwd in the image")
+	defer f.Close()
+	return user.ParsePasswdFilter(f, filter)
+}
+
+// openImageFile opens name in the image rooted at root as data: its
+// symlinks resolved inside root, the last component not followed, and
+// O_NONBLOCK so that a FIFO planted by the image cannot block the build;
+// anything but a regular file is refused after the open.
+func openImageFile(root, name string) (*os.File, error) {
+	p, err := securejoin.SecureJoin(root, name)
+	if err != nil {
+		return nil, err
 	}
-	return users, err
+	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("%s in the image is not a regular file (%v)", name, fi.Mode().Type())
+	}
+	return f, nil
 }

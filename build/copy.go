@@ -93,7 +93,7 @@ func (b *builder) copyStep(ctx context.Context, st *stageState, cs copySpec, cha
 			return stepResult{}, err
 		}
 		if len(local) > 0 {
-			if matches, err = src.ctx.Select(ctx, local); err != nil {
+			if matches, err = src.ctx.SelectAllowEmpty(ctx, local); err != nil {
 				return stepResult{}, err
 			}
 			if digest, err = src.ctx.Digest(ctx, matches, b.opt.Store.ContextMemo(src.ctx.Dir())); err != nil {
@@ -124,7 +124,7 @@ func (b *builder) copyStep(ctx context.Context, st *stageState, cs copySpec, cha
 			}
 			defer src.cleanup()
 			if len(local) > 0 {
-				if matches, err = src.ctx.Select(ctx, local); err != nil {
+				if matches, err = src.ctx.SelectAllowEmpty(ctx, local); err != nil {
 					return nil, err
 				}
 			}
@@ -236,6 +236,8 @@ type entry struct {
 	src  string // context-relative path of a regular file to read
 	data []byte // inline content (heredoc)
 	file string // host path of a downloaded file
+	// link is the source inode of a file with other hard links.
+	link linkKey
 }
 
 func statOwner(fi fs.FileInfo) (int, int) {

@@ -10,7 +10,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"strings"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 
@@ -63,47 +62,59 @@ func (c *copier) writeLayer(ctx context.Context) (*layer.Info, error) {
 
 // plan decides every entry's name, header and content.
 func (c *copier) plan(root string) error {
-	nsrc := len(c.cs.srcs.SourcePaths) + len(c.cs.srcs.SourceContents)
-	wildcard := false
-	for _, p := range c.cs.srcs.SourcePaths {
-		if strings.ContainsAny(p, "*?[") {
-			wildcard = true
-		}
-	}
+	// As BuildKit v0.17.3: the destination is a directory when written
+	// with a trailing slash, when it is one already, or when a source is a
+	// directory. Otherwise every file source is copied onto it in turn, the
+	// last one winning, whatever their number: BuildKit has no "must be a
+	// directory" error (the classic builder had; arguably a BuildKit bug,
+	// followed on purpose). A glob matching nothing selected nothing.
 	existingDir := false
 	if fi, err := statIn(root, c.dest); err == nil && fi.IsDir() {
 		existingDir = true
 	}
 	asDir := c.destDir || existingDir
-	if (nsrc > 1 || wildcard) && !asDir {
-		return fmt.Errorf("when using %s with more than one source file, the destination must be a directory and end with a /", c.cs.name)
-	}
+	srcDir := false
 	for _, m := range c.matches {
 		if m.IsDir {
-			asDir = true
+			asDir, srcDir = true, true
 		}
 	}
-	// Resolve the destination (or its parent) through symlinks inside root.
-	base := c.dest
-	fileName := ""
-	if !asDir {
-		base, fileName = path.Dir(c.dest), path.Base(c.dest)
+	// BuildKit makes the destination directory (the parent of a file
+	// destination) first, failing on a file in the way.
+	mkdir := c.dest
+	if !c.destDir {
+		mkdir = path.Dir(c.dest)
 	}
-	real, err := securejoin.SecureJoin(root, base)
+	if err := checkMkdir(root, mkdir); err != nil {
+		return err
+	}
+	// Resolve the destination through symlinks inside root. A file
+	// destination that is a symlink is written through: BuildKit resolves
+	// the whole destination path, so the link's target gets the content.
+	real, err := securejoin.SecureJoin(root, c.dest)
 	if err != nil {
 		return fmt.Errorf("resolving destination %s: %w", c.dest, err)
 	}
 	baseRel, _ := filepath.Rel(root, real)
 	baseRel = cleanRel(filepath.ToSlash(baseRel))
+	fileName := ""
+	if !asDir {
+		baseRel, fileName = cleanRel(path.Dir(baseRel)), path.Base(baseRel)
+	}
+	if srcDir && !existingDir && baseRel != "" {
+		// A directory source creates its destination, even when empty:
+		// 0755, owned by --chown's user, as BuildKit's MkdirAll.
+		c.add(entry{hdr: &tar.Header{Typeflag: tar.TypeDir, Name: baseRel, Mode: 0o755, ModTime: c.b.opt.epoch()}})
+	}
 	target := func(rel string) string {
 		if !asDir {
 			return cleanRel(path.Join(baseRel, fileName))
 		}
 		return cleanRel(path.Join(baseRel, rel))
 	}
-	for _, m := range c.matches {
+	for i, m := range c.matches {
 		for _, f := range m.Files {
-			if err := c.addSource(f, target(f.Rel), asDir); err != nil {
+			if err := c.addSource(f, target(f.Rel), asDir, i+1); err != nil {
 				return err
 			}
 		}
@@ -122,9 +133,30 @@ func (c *copier) plan(root string) error {
 		}
 		c.add(entry{hdr: &tar.Header{Typeflag: tar.TypeReg, Name: target(rf.name), Mode: mode, Size: rf.size, ModTime: rf.modTime}, file: rf.file})
 	}
+	c.dedupe()
+	if err := c.checkReplace(root); err != nil {
+		return err
+	}
 	c.addParents(root)
 	sortEntries(c.entries)
+	c.linkHardlinks()
 	return nil
+}
+
+// dedupe keeps, of entries with the same name, the last planned one: the
+// file a later source copies onto the same path replaces the earlier one.
+func (c *copier) dedupe() {
+	last := map[string]int{}
+	for i, e := range c.entries {
+		last[e.hdr.Name] = i
+	}
+	kept := c.entries[:0]
+	for i, e := range c.entries {
+		if last[e.hdr.Name] == i {
+			kept = append(kept, e)
+		}
+	}
+	c.entries = kept
 }
 
 func (c *copier) add(e entry) {
@@ -134,8 +166,9 @@ func (c *copier) add(e entry) {
 	c.entries = append(c.entries, e)
 }
 
-// addSource adds one selected source file or directory.
-func (c *copier) addSource(f buildctx.Source, name string, asDir bool) error {
+// addSource adds one selected source file or directory of the src'th
+// source argument.
+func (c *copier) addSource(f buildctx.Source, name string, asDir bool, src int) error {
 	if name == "" || f.Rel == "" || f.Rel == "." {
 		return nil // the source directory itself: its destination is made by addParents
 	}
@@ -176,7 +209,7 @@ func (c *copier) addSource(f buildctx.Source, name string, asDir bool) error {
 			}
 		}
 		hdr.Typeflag, hdr.Size = tar.TypeReg, fi.Size()
-		c.add(entry{hdr: hdr, src: f.Path})
+		c.add(entry{hdr: hdr, src: f.Path, link: hardlinkKey(src, fi)})
 	default:
 		return fmt.Errorf("%s: cannot copy %s: not a regular file, directory or symlink", c.cs.name, f.Path)
 	}
@@ -215,12 +248,40 @@ func (c *copier) addParents(root string) {
 				continue
 			}
 			have[d] = true
-			if _, err := os.Lstat(filepath.Join(root, d)); err == nil {
+			if hdr, exists := existingDir(root, d); exists {
+				// Restated as it is (not chowned): the layer's snapshot
+				// must not give it default metadata.
+				if hdr != nil {
+					c.entries = append(c.entries, entry{hdr: hdr})
+				}
 				continue
 			}
 			c.add(entry{hdr: &tar.Header{Typeflag: tar.TypeDir, Name: d, Mode: 0o755, ModTime: c.b.opt.epoch()}})
 		}
 	}
+}
+
+// existingDir reports whether rel exists in root and, when it is a
+// directory, returns a header restating it as it is there: owner, mode and
+// time. A layer holding files below an existing directory carries such an
+// entry, as BuildKit's (containerd's differ adds every parent), so that the
+// layer's extracted snapshot, which overlays the lower layers, does not
+// present the directory as root-owned 0755.
+func existingDir(root, rel string) (*tar.Header, bool) {
+	parent, err := securejoin.SecureJoin(root, path.Dir(rel))
+	if err != nil {
+		return nil, false
+	}
+	fi, err := os.Lstat(filepath.Join(parent, path.Base(rel)))
+	if err != nil {
+		return nil, false
+	}
+	if !fi.IsDir() {
+		return nil, true
+	}
+	uid, gid := statOwner(fi)
+	perm := fi.Mode() & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
+	return &tar.Header{Typeflag: tar.TypeDir, Name: rel, Mode: tarMode(perm), Uid: uid, Gid: gid, ModTime: fi.ModTime()}, true
 }
 
 // write streams the planned entries and the extracted archives as a tar.

@@ -85,6 +85,15 @@ func (b *builder) missReason(st *stageState, n int, cur *stepInputs) string {
 	if prev.Key == cur.Key {
 		return "cache record missing or evicted"
 	}
+	var settings []string
+	for _, k := range sortedKeys(b.settings(), nil) {
+		if v, ok := prev.Inputs[k]; ok && v != cur.Inputs[k] {
+			settings = append(settings, k+" changed")
+		}
+	}
+	if len(settings) > 0 {
+		return strings.Join(settings, "; ")
+	}
 	if prev.Parent != cur.Parent {
 		return "parent step changed"
 	}

@@ -49,6 +49,7 @@ func newImage(store *cache.Store, st *stageState, created v1.Time) (v1.Image, er
 	}
 	for _, l := range st.layers {
 		d := l.Descriptor()
+		d.MediaType = layer.OCIMediaType(d.MediaType)
 		if d.MediaType == "" {
 			d.MediaType = types.OCILayer
 		}

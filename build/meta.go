@@ -11,6 +11,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/shell"
 	"golang.org/x/sys/unix"
 
 	"github.com/ibuild/ibuild/parser"
@@ -65,6 +66,7 @@ func (a configApplier) apply(st *stageState, cmd instructions.Command) error {
 		var parts []string
 		for _, kv := range c.Env {
 			st.cfg.Config.Env = setEnv(st.cfg.Config.Env, kv.Key, kv.Value)
+			st.env = addEnv(st.env, kv.Key, kv.Value)
 			parts = append(parts, kv.Key+"="+kv.Value)
 		}
 		msg = "ENV " + strings.Join(parts, " ")
@@ -109,7 +111,7 @@ func (a configApplier) apply(st *stageState, cmd instructions.Command) error {
 		st.cfg.Config.User = c.User
 		msg = "USER " + c.User
 	case *instructions.WorkdirCommand: // import --change only; builds use workdir()
-		st.cfg.Config.WorkingDir = st.resolvePath(c.Path)
+		st.cfg.Config.WorkingDir = st.workdirPath(c.Path)
 		msg = "WORKDIR " + st.cfg.Config.WorkingDir
 	case *instructions.CmdCommand:
 		st.cfg.Config.Cmd = st.withShell(c.ShellDependantCmdLine)
@@ -136,6 +138,7 @@ func (a configApplier) apply(st *stageState, cmd instructions.Command) error {
 		msg = "HEALTHCHECK " + jsonArgs(h.Test)
 	case *instructions.OnbuildCommand:
 		st.cfg.Config.OnBuild = append(st.cfg.Config.OnBuild, c.Expression)
+		st.ownOnBuild = append(st.ownOnBuild, c.Expression)
 		msg = "ONBUILD " + c.Expression
 	default:
 		return fmt.Errorf("unsupported instruction %s", strings.ToUpper(cmd.Name()))
@@ -156,7 +159,7 @@ func (a configApplier) arg(st *stageState, c *instructions.ArgCommand) error {
 		if v, ok := a.buildArgs[kv.Key]; ok {
 			val = &v
 		} else if kv.Value != nil {
-			v, _, err := parser.NewLex(a.escape).ProcessWord(*kv.Value, envGetter(st.args, st.cfg.Config.Env))
+			v, _, err := parser.NewLex(a.escape).ProcessWord(*kv.Value, shell.EnvsFromSlice(st.env))
 			if err != nil {
 				return err
 			}
@@ -169,8 +172,10 @@ func (a configApplier) arg(st *stageState, c *instructions.ArgCommand) error {
 		part := kv.Key
 		if val != nil {
 			st.args.set(kv.Key, *val)
+			st.env = addEnv(st.env, kv.Key, *val)
 			part += "=" + *val
 		}
+		st.argDecls = append(st.argDecls, kv.Key)
 		parts = append(parts, part)
 	}
 	msg := "ARG " + strings.Join(parts, " ")
@@ -198,9 +203,24 @@ func (s *stageState) resolvePath(p string) string {
 	return path.Join(wd, p)
 }
 
+// workdirPath is the working directory that WORKDIR p sets, as BuildKit
+// computes it: an absolute p as written (after expansion: a trailing slash,
+// "." or ".." are kept); a relative one joined to the current directory and
+// cleaned.
+func (s *stageState) workdirPath(p string) string {
+	if path.IsAbs(p) {
+		return p
+	}
+	wd := s.cfg.Config.WorkingDir
+	if wd == "" {
+		wd = "/"
+	}
+	return path.Join("/", wd, p)
+}
+
 func (a configApplier) exposePorts(st *stageState, raw []string) ([]string, error) {
 	var out []string
-	env := envGetter(st.args, st.cfg.Config.Env)
+	env := shell.EnvsFromSlice(st.env)
 	for _, r := range raw {
 		words, err := parser.NewLex(a.escape).ProcessWords(r, env)
 		if err != nil {

@@ -15,9 +15,11 @@ import (
 )
 
 // DefaultEpoch is the timestamp used for image and history creation times and
-// as the clamp for file modification times when no SOURCE_DATE_EPOCH is
-// given: builds are reproducible by default, as ko's are.
-var DefaultEpoch = time.Unix(0, 0).UTC()
+// as the clamp for file modification times when no SOURCE_DATE_EPOCH (nor,
+// in ibuild's command, a git commit time) is given: builds are reproducible
+// by default, and with a date that zip, Python wheels and other tools that
+// reject times before 1980 accept.
+var DefaultEpoch = time.Date(1980, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // Options describes one build. ContextDir and Store are required.
 type Options struct {
@@ -60,6 +62,11 @@ type Options struct {
 	Store *cache.Store
 	// Registry options for pulling bases.
 	Registry []registry.Option
+	// Download bounds ADD <url> transfers: the idle and total timeouts
+	// (zero fields take registry's defaults), with at most MaxDownloadSize
+	// bytes per file (0 = DefaultMaxDownloadSize).
+	Download        registry.Timeouts
+	MaxDownloadSize int64
 	// Progress receives step events; nil discards them.
 	Progress progress.Sink
 

@@ -32,6 +32,11 @@ func (b *builder) mountRootfs(ctx context.Context, layers []layer.Info) (string,
 	return rootfs.Mount(ctx, b.opt.Store, layers)
 }
 
+// readOnlyOverlay returns a read-only view of dir that a step can bind.
+func (b *builder) readOnlyOverlay(dir string) (string, func(), error) {
+	return rootfs.ReadOnly(b.opt.Store, dir)
+}
+
 // scratchOverlay returns a writable view of host whose writes are thrown
 // away.
 func (b *builder) scratchOverlay(host string) (string, func(), error) {

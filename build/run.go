@@ -4,10 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -17,6 +20,7 @@ import (
 	bkparser "github.com/moby/buildkit/frontend/dockerfile/parser"
 
 	"github.com/ibuild/ibuild/build/sandbox"
+	"github.com/ibuild/ibuild/cache"
 	"github.com/ibuild/ibuild/layer"
 )
 
@@ -27,7 +31,9 @@ func runArgs(st *stageState, c *instructions.RunCommand) ([]string, error) {
 		if len(args) != 1 || !c.PrependShell {
 			return nil, fmt.Errorf("parsing produced an invalid run command: %v", args)
 		}
-		if hd := bkparser.MustParseHeredoc(args[0]); hd != nil {
+		if sc := shebangScript(c); sc != nil {
+			args = []string{path.Join(scriptDir, sc.name)}
+		} else if hd := bkparser.MustParseHeredoc(args[0]); hd != nil {
 			data := c.Files[0].Data
 			if c.Files[0].Chomp {
 				data = bkparser.ChompHeredocContent(data)
@@ -50,21 +56,66 @@ func runArgs(st *stageState, c *instructions.RunCommand) ([]string, error) {
 	return args, nil
 }
 
-// runEnv is the environment of a RUN: the image's env plus the ARGs in
-// scope that ENV does not override, plus proxy build args.
-func (b *builder) runEnv(st *stageState) []string {
-	env := append([]string(nil), st.cfg.Config.Env...)
-	for _, kv := range st.args.pairs() {
-		k := envKey(kv)
-		if _, ok := lookupEnv(env, k); !ok {
-			env = append(env, kv)
-		}
+// scriptDir is where a RUN heredoc with a shebang is mounted, read-only,
+// as in BuildKit.
+const scriptDir = "/dev/pipes"
+
+// script is a RUN heredoc that starts with "#!": BuildKit writes it to a
+// file (mode 0755, named after the heredoc) and runs that file, so that the
+// interpreter named by the shebang runs it, not /bin/sh -c.
+type script struct{ name, data string }
+
+// shebangScript returns the script of a RUN with a single heredoc whose
+// body starts with "#!", or nil.
+func shebangScript(c *instructions.RunCommand) *script {
+	if len(c.Files) == 0 || len(c.CmdLine) != 1 || bkparser.MustParseHeredoc(c.CmdLine[0]) == nil {
+		return nil
 	}
-	for _, k := range proxyArgs {
-		if v, ok := b.opt.BuildArgs[k]; ok {
-			if _, set := lookupEnv(env, k); !set {
-				env = append(env, k+"="+v)
-			}
+	f := c.Files[0]
+	if !strings.HasPrefix(f.Data, "#!") {
+		return nil
+	}
+	name := path.Base(f.Name)
+	if name == "." || name == ".." || name == "/" {
+		return nil
+	}
+	data := f.Data
+	if f.Chomp {
+		data = bkparser.ChompHeredocContent(data)
+	}
+	return &script{name: name, data: data}
+}
+
+// mountScript writes sc into a fresh directory and returns the read-only
+// mount of it at scriptDir, and its removal.
+func (b *builder) mountScript(sc *script) (sandbox.Mount, func(), error) {
+	dir, err := b.opt.Store.TempDir("script-")
+	if err != nil {
+		return sandbox.Mount{}, nil, err
+	}
+	cleanup := func() { os.RemoveAll(dir) }
+	err = os.Chmod(dir, 0o755) // any USER reads it, as BuildKit's
+	if err == nil {
+		err = os.WriteFile(filepath.Join(dir, sc.name), []byte(sc.data), 0o755)
+	}
+	if err == nil {
+		err = os.Chmod(filepath.Join(dir, sc.name), 0o755) // whatever the umask
+	}
+	if err != nil {
+		cleanup()
+		return sandbox.Mount{}, nil, fmt.Errorf("writing heredoc script: %w", err)
+	}
+	return sandbox.Mount{Type: "bind", Source: dir, Target: scriptDir, ReadOnly: true}, cleanup, nil
+}
+
+// runEnv is the environment of a RUN: the stage's state env (the image's
+// env, ENVs and ARGs, the last setting of a name winning), plus proxy
+// build args.
+func (b *builder) runEnv(st *stageState) []string {
+	env := append([]string(nil), st.env...)
+	for _, kv := range proxyEnv(b.opt.BuildArgs) {
+		if _, set := lookupEnv(env, envKey(kv)); !set {
+			env = append(env, kv)
 		}
 	}
 	if _, ok := lookupEnv(env, "PATH"); !ok {
@@ -99,6 +150,11 @@ func (b *builder) runInner(ctx context.Context, st *stageState, c *instructions.
 	if err != nil {
 		return stepResult{}, err
 	}
+	sc := shebangScript(c)
+	if sc != nil {
+		sum := sha256.Sum256([]byte(sc.data))
+		mkeys = append(mkeys, "script "+sc.name+" sha256:"+hex.EncodeToString(sum[:]))
+	}
 	env := b.runEnv(st)
 	key := chainKey(st.key, "RUN", args, env, st.cfg.Config.User, st.cfg.Config.WorkingDir, network, mkeys, hostPlatform().String())
 	in := envInputs(env, args, mkeys)
@@ -116,15 +172,28 @@ func (b *builder) runInner(ctx context.Context, st *stageState, c *instructions.
 			return nil, err
 		}
 		defer mounts.cleanup()
+		if sc != nil {
+			m, cleanup, err := b.mountScript(sc)
+			if err != nil {
+				return nil, err
+			}
+			defer cleanup()
+			mounts.mounts = append(mounts.mounts, m)
+		}
 		return b.execute(ctx, st, args, append(env, mounts.env...), network, mounts.mounts, r)
 	}})
 }
 
-// historyArgs is BuildKit's "|N K=V ..." prefix for ARGs in scope.
+// historyArgs is BuildKit's "|N K=V ..." prefix: every ARG declared, with
+// its value in the state env ("" when it has none).
 func historyArgs(st *stageState) string {
-	p := st.args.pairs()
-	if len(p) == 0 {
+	if len(st.argDecls) == 0 {
 		return ""
+	}
+	p := make([]string, len(st.argDecls))
+	for i, k := range st.argDecls {
+		v, _ := lookupEnv(st.env, k)
+		p[i] = k + "=" + v
 	}
 	return fmt.Sprintf("|%d %s ", len(p), strings.Join(p, " "))
 }
@@ -148,6 +217,9 @@ func (b *builder) execute(ctx context.Context, st *stageState, args, env []strin
 		spec.Hosts = defaultHosts
 	}
 	reason := overlayUnsupported(b.opt.Store.Root())
+	// The bundle lives in the private state directory, where the next
+	// build collects it if this one is killed.
+	spec.ScratchDir = filepath.Join(b.opt.Store.Root(), cache.ScratchDir)
 	if reason == "" {
 		info, err := b.executeOverlay(ctx, st, spec, out, r)
 		if !errors.Is(err, sandbox.ErrOverlayUnavailable) {

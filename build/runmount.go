@@ -191,6 +191,9 @@ func (b *builder) bindMount(ctx context.Context, p mountPlan, set *runMountSet) 
 	if _, err := os.Lstat(host); err != nil {
 		return sandbox.Mount{}, fmt.Errorf("bind mount source %s: %w", source, err)
 	}
+	if src.context && root == src.root {
+		return b.contextBind(src, source, p, set)
+	}
 	sm := sandbox.Mount{Type: "bind", Source: host, Target: p.target, ReadOnly: true}
 	if !p.m.ReadOnly {
 		// Writes to a rw bind mount are discarded: mount an overlay with
@@ -215,4 +218,43 @@ func (b *builder) contextFiltered() bool {
 	}
 	rel, err := filepath.Rel(b.ctxDir.Dir(), b.opt.Store.Root())
 	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
+}
+
+// contextBind mounts source from the context directory itself (no ignore
+// file applies). What source names is resolved beneath the context and
+// opened once; the sandbox then gets an overlay (or, for a file, a copy)
+// made from that descriptor, never the path: a parent directory swapped
+// for a symlink to a host directory meanwhile is not followed. A mount of
+// the descriptor itself would not do, as the step's mount namespace cannot
+// bind a mount of the builder's.
+func (b *builder) contextBind(src *copySource, source string, p mountPlan, set *runMountSet) (sandbox.Mount, error) {
+	f, err := src.ctx.OpenPath(source)
+	if err != nil {
+		return sandbox.Mount{}, fmt.Errorf("bind mount source %s: %w", source, err)
+	}
+	set.cleanups = append(set.cleanups, func() { f.Close() })
+	fi, err := f.Stat()
+	if err != nil {
+		return sandbox.Mount{}, fmt.Errorf("bind mount source %s: %w", source, err)
+	}
+	fdPath := fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), f.Fd())
+	sm := sandbox.Mount{Type: "bind", Target: p.target, ReadOnly: p.m.ReadOnly}
+	if fi.IsDir() && p.m.ReadOnly {
+		dir, cleanup, err := b.readOnlyOverlay(fdPath)
+		if err != nil {
+			return sandbox.Mount{}, fmt.Errorf("bind mount source %s: %w", source, err)
+		}
+		set.cleanups = append(set.cleanups, cleanup)
+		sm.Source = dir
+		return sm, nil
+	}
+	// A writable overlay of a directory, or a copy of a file (writes to
+	// either are discarded; a read-only file mount stays read-only).
+	dir, cleanup, err := b.scratchOverlay(fdPath)
+	if err != nil {
+		return sandbox.Mount{}, fmt.Errorf("bind mount source %s: %w", source, err)
+	}
+	set.cleanups = append(set.cleanups, cleanup)
+	sm.Source = dir
+	return sm, nil
 }

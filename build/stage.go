@@ -10,6 +10,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	bkparser "github.com/moby/buildkit/frontend/dockerfile/parser"
+	"github.com/moby/buildkit/frontend/dockerfile/shell"
 
 	"github.com/ibuild/ibuild/layer"
 	"github.com/ibuild/ibuild/parser"
@@ -24,10 +25,26 @@ type stageState struct {
 	layers []layer.Info
 	key    v1.Hash
 	args   *argScope
+	// env is the environment RUN steps get and words are expanded with,
+	// as BuildKit's LLB state env: the image's, then each ENV and each ARG
+	// with a value, in order, the last setting of a name winning. An ARG
+	// thus shadows an earlier ENV of its name for RUN but not in the image
+	// config. A FROM <stage> inherits it.
+	env []string
+	// argDecls are the names of the ARGs declared so far (this stage's and
+	// its base stages'), for RUN's history text.
+	argDecls []string
 	// cmdSet records whether this stage set CMD (ENTRYPOINT resets an
 	// inherited CMD otherwise).
 	cmdSet  bool
 	noCache bool
+	// ownOnBuild are the ONBUILD triggers this stage's own instructions
+	// added; fromStage says the stage starts from another stage. BuildKit
+	// runs a base stage's own triggers only (in its direct children) and
+	// leaves the base's whole OnBuild list in the child's config; an image
+	// base's triggers run and are cleared.
+	ownOnBuild []string
+	fromStage  bool
 	// steps counts the filesystem steps started in this stage.
 	steps int
 }
@@ -37,6 +54,9 @@ func (s *stageState) clone() *stageState {
 	c.layers = append([]layer.Info(nil), s.layers...)
 	c.cfg = *s.cfg.DeepCopy()
 	c.args = s.args.clone()
+	c.env = append([]string(nil), s.env...)
+	c.argDecls = append([]string(nil), s.argDecls...)
+	c.ownOnBuild = append([]string(nil), s.ownOnBuild...)
 	return &c
 }
 
@@ -78,9 +98,15 @@ func (b *builder) buildStage(ctx context.Context, i int, chain []int) (*stageSta
 			st.noCache = true
 		}
 	}
-	// ONBUILD triggers of the base run first, then are cleared.
+	// ONBUILD triggers of the base run first: an image's, which are then
+	// cleared, or a base stage's own, whose config list stays (BuildKit).
 	triggers := st.cfg.Config.OnBuild
-	st.cfg.Config.OnBuild = nil
+	if st.fromStage {
+		triggers = st.ownOnBuild
+	} else {
+		st.cfg.Config.OnBuild = nil
+	}
+	st.ownOnBuild = nil
 	for _, t := range triggers {
 		cmd, err := parseTrigger(t)
 		if err != nil {
@@ -111,7 +137,7 @@ func parseTrigger(expr string) (instructions.Command, error) {
 
 // dispatch expands and runs one instruction. loc is where errors point.
 func (b *builder) dispatch(ctx context.Context, st *stageState, cmd instructions.Command, loc []bkparser.Range, chain []int) error {
-	env := envGetter(st.args, st.cfg.Config.Env)
+	env := shell.EnvsFromSlice(st.env)
 	if _, isArg := cmd.(*instructions.ArgCommand); !isArg {
 		if ex, ok := cmd.(instructions.SupportsSingleWordExpansion); ok {
 			err := ex.Expand(func(word string) (string, error) {

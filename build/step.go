@@ -53,7 +53,14 @@ func (b *builder) step(ctx context.Context, st *stageState, text string, loc []b
 // explains the miss. Either way the step becomes st's latest.
 func (b *builder) cached(ctx context.Context, st *stageState, r *stepRun, p stepPlan) (stepResult, error) {
 	res := stepResult{key: p.key}
-	in := &stepInputs{Key: p.key.String(), Parent: st.key.String(), Inputs: p.inputs, files: p.files}
+	inputs := map[string]string{}
+	for k, v := range p.inputs {
+		inputs[k] = v
+	}
+	for k, v := range b.settings() {
+		inputs[k] = v // in the key through the stage's root key
+	}
+	in := &stepInputs{Key: p.key.String(), Parent: st.key.String(), Inputs: inputs, files: p.files}
 	rec, err := b.cachedRecord(ctx, st, p.key)
 	if err != nil {
 		return res, err

@@ -15,17 +15,17 @@ import (
 )
 
 // workdir sets the working directory and, as BuildKit does, creates it
-// (root-owned, 0755, with missing parents) when the image lacks it. The
-// creation is a step of its own, cached like the others; it yields a layer
-// only when something was created.
+// (0755, with missing parents, owned by the current USER) when the image
+// lacks it. The creation is a step of its own, cached like the others; it
+// yields a layer only when something was created.
 func (b *builder) workdir(ctx context.Context, st *stageState, c *instructions.WorkdirCommand, loc []bkparser.Range) error {
-	st.cfg.Config.WorkingDir = st.resolvePath(c.Path)
+	st.cfg.Config.WorkingDir = st.workdirPath(c.Path)
 	dir := st.cfg.Config.WorkingDir
 	createdBy := "WORKDIR " + dir
 	return b.step(ctx, st, createdBy, loc, func(ctx context.Context, r *stepRun) (stepResult, error) {
 		return b.cached(ctx, st, r, stepPlan{
-			key:       chainKey(st.key, "WORKDIR", dir, hostPlatform().String()),
-			inputs:    map[string]string{"workdir": dir},
+			key:       chainKey(st.key, "WORKDIR", dir, st.cfg.Config.User, hostPlatform().String()),
+			inputs:    map[string]string{"workdir": dir, "user": st.cfg.Config.User},
 			createdBy: createdBy,
 			exec:      func(ctx context.Context) (*layer.Info, error) { return b.mkdirLayer(ctx, st, dir) },
 		})
@@ -59,12 +59,27 @@ func (b *builder) mkdirLayer(ctx context.Context, st *stageState, dir string) (*
 	if len(missing) == 0 {
 		return nil, nil
 	}
+	uid, gid := 0, 0
+	if u := st.cfg.Config.User; u != "" {
+		if uid, gid, err = fileOpOwner(root, u); err != nil {
+			return nil, err
+		}
+	}
 	epoch := b.opt.epoch()
+	var hdrs []*tar.Header
+	// The existing parents, restated as they are, then the new directories.
+	for d := path.Dir(missing[len(missing)-1]); d != "." && d != "/"; d = path.Dir(d) {
+		if hdr, _ := existingDir(root, d); hdr != nil {
+			hdrs = append([]*tar.Header{hdr}, hdrs...)
+		}
+	}
+	for i := len(missing) - 1; i >= 0; i-- {
+		hdrs = append(hdrs, &tar.Header{Typeflag: tar.TypeDir, Name: missing[i], Mode: 0o755, Uid: uid, Gid: gid, ModTime: epoch})
+	}
 	pr, pw := io.Pipe()
 	go func() {
 		tw := layer.NewTarWriter(pw, layer.TarOptions{SourceDateEpoch: &epoch})
-		for i := len(missing) - 1; i >= 0; i-- {
-			hdr := &tar.Header{Typeflag: tar.TypeDir, Name: missing[i], Mode: 0o755, ModTime: epoch}
+		for _, hdr := range hdrs {
 			if err := tw.WriteHeader(hdr); err != nil {
 				pw.CloseWithError(err)
 				return

@@ -33,3 +33,12 @@ func upgradeLock(context.Context, *os.File) (bool, error) { return true, nil }
 
 // downgradeLock is a no-op without flock.
 func downgradeLock(*os.File) error { return nil }
+
+// pidGone reports false: without kill(pid, 0) every owner may be alive.
+func pidGone(int) bool { return false }
+
+// holdOwner does nothing without flock.
+func holdOwner(string) error { return nil }
+
+// ownerGone reports false: without flock every owner may be alive.
+func ownerGone(string, int) (func(), bool) { return nil, false }

@@ -6,6 +6,9 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -110,4 +113,74 @@ func upgradeLock(ctx context.Context, f *os.File) (bool, error) {
 // downgradeLock converts an exclusive flock on f back to a shared one.
 func downgradeLock(f *os.File) error {
 	return unix.Flock(int(f.Fd()), unix.LOCK_SH)
+}
+
+// pidGone reports whether no process has the id pid.
+func pidGone(pid int) bool { return unix.Kill(pid, 0) == unix.ESRCH }
+
+// ownerLocks holds this process's owner lock file per directory.
+var ownerLocks sync.Map
+
+// ownerFile names the file whose shared flock marks process pid's
+// entries in a directory as live.
+func ownerFile(pid int) string { return ownerPrefix + strconv.Itoa(pid) }
+
+// holdOwner takes, once per process and directory, a shared flock on
+// dir/.owner-PID and keeps it until the process exits. Entries named after
+// the pid are then known to be live to any sweeper, even one in another
+// pid namespace where the number means nothing.
+func holdOwner(dir string) error {
+	if _, ok := ownerLocks.Load(dir); ok {
+		return nil
+	}
+	p := filepath.Join(dir, ownerFile(os.Getpid()))
+	for {
+		f, err := os.OpenFile(p, os.O_RDONLY|os.O_CREATE, 0o600)
+		if err != nil {
+			return err
+		}
+		if err := flockRetry(f, unix.LOCK_SH); err != nil {
+			f.Close()
+			return err
+		}
+		// A sweeper may have removed the file while we waited for the lock.
+		fi, err1 := f.Stat()
+		pi, err2 := os.Stat(p)
+		if err1 == nil && err2 == nil && os.SameFile(fi, pi) {
+			if _, loaded := ownerLocks.LoadOrStore(dir, f); loaded {
+				f.Close()
+			}
+			return nil
+		}
+		f.Close()
+	}
+}
+
+func flockRetry(f *os.File, how int) error {
+	for {
+		err := unix.Flock(int(f.Fd()), how)
+		if err != unix.EINTR {
+			return err
+		}
+	}
+}
+
+// ownerGone reports whether process pid's entries in dir are debris: no
+// process holds dir/.owner-PID (or, for entries made before owner files,
+// no process has that pid). While gone is true the caller holds the
+// owner file exclusively; release removes it and lets go.
+func ownerGone(dir string, pid int) (release func(), gone bool) {
+	p := filepath.Join(dir, ownerFile(pid))
+	f, err := os.Open(p)
+	if err != nil {
+		return func() {}, pidGone(pid)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		return nil, false
+	}
+	return func() {
+		os.Remove(p)
+		f.Close()
+	}, true
 }

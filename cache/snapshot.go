@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -180,12 +181,17 @@ func (s *Store) AdoptSnapshot(ctx context.Context, diffID v1.Hash, dir string) (
 
 // TempDir makes a fresh directory under ROOT/mounts, on the same file
 // system as the snapshots, for a RUN's overlay upper, work and merged
-// directories. The caller removes it.
+// directories. The caller removes it. Its name, pattern + pid + "-" +
+// random, carries the process id, so that Open can collect the directories
+// of a builder killed with SIGKILL.
 func (s *Store) TempDir(pattern string) (string, error) {
-	if err := os.MkdirAll(s.path(mountsDir), 0o755); err != nil {
+	if err := os.MkdirAll(s.path(mountsDir), 0o700); err != nil {
 		return "", err
 	}
-	d, err := os.MkdirTemp(s.path(mountsDir), pattern)
+	if err := holdOwner(s.path(mountsDir)); err != nil {
+		return "", fmt.Errorf("creating temp dir: %w", err)
+	}
+	d, err := os.MkdirTemp(s.path(mountsDir), pattern+strconv.Itoa(os.Getpid())+"-")
 	if err != nil {
 		return "", fmt.Errorf("creating temp dir: %w", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -109,12 +110,8 @@ func Open(ctx context.Context, root string, opt ...Option) (*Store, error) {
 	if s.opts.warn == nil {
 		s.opts.warn = io.Discard
 	}
-	for _, d := range []string{
-		filepath.Join(blobsDir, "sha256"), ingestDir, snapshotsDir, stepsDir, mountsDir, stampsDir, usageDir,
-	} {
-		if err := os.MkdirAll(s.path(d), 0o755); err != nil {
-			return nil, fmt.Errorf("opening store %s: %w", abs, err)
-		}
+	if err := s.makePrivate(); err != nil {
+		return nil, fmt.Errorf("opening store %s: %w", abs, err)
 	}
 	if s.gc, err = lockShared(ctx, s.path(gcLockFile)); err != nil {
 		return nil, fmt.Errorf("opening store %s: locking %s: %w", abs, gcLockFile, err)
@@ -128,6 +125,54 @@ func Open(ctx context.Context, root string, opt ...Option) (*Store, error) {
 		return nil, fmt.Errorf("opening store %s: %w", abs, err)
 	}
 	return s, nil
+}
+
+// privateDirs are the store's directories, the root ("") first. Each is
+// created 0700 and an existing one is chmodded to 0700: extracted layers
+// keep their setuid-root files and 0640 secrets, and blobs hold the same
+// bytes, so no other host user may reach any of them (CVE-2021-41103).
+// The root alone would do; the others are defence in depth against a root
+// loosened by hand. CacheMountsDir belongs to the builder.
+var privateDirs = []string{
+	"", blobsDir, filepath.Join(blobsDir, "sha256"), ingestDir, snapshotsDir, stepsDir, mountsDir,
+	stampsDir, usageDir, CacheMountsDir, ScratchDir,
+}
+
+// CacheMountsDir is the directory under the root that holds the
+// directories of RUN --mount=type=cache.
+const CacheMountsDir = "cache-mounts"
+
+// ScratchDir is the directory under the root where the sandbox keeps each
+// RUN's bundle; a builder killed with SIGKILL leaves its debris there for
+// the next run to collect.
+const ScratchDir = "sandbox"
+
+// makePrivate creates the store's directories 0700 and tightens those
+// of an older store that were created world-readable.
+func (s *Store) makePrivate() error {
+	for _, d := range privateDirs {
+		p := s.path(d)
+		if err := os.MkdirAll(p, 0o700); err != nil {
+			return err
+		}
+		stat := os.Lstat
+		if d == "" {
+			stat = os.Stat // the root may be a symlink to the real place
+		}
+		fi, err := stat(p)
+		if err != nil {
+			return err
+		}
+		if !fi.IsDir() {
+			return fmt.Errorf("%s is not a directory", p)
+		}
+		if fi.Mode().Perm() != 0o700 {
+			if err := os.Chmod(p, 0o700); err != nil {
+				return fmt.Errorf("making %s private: %w", p, err)
+			}
+		}
+	}
+	return nil
 }
 
 // warnf reports a problem the store recovered from.
@@ -210,7 +255,72 @@ func (s *Store) sweep() error {
 	if err := sweepDir(s.path(ingestDir), func(string) bool { return true }); err != nil {
 		return err
 	}
-	return sweepDir(s.path(snapshotsDir), func(n string) bool { return strings.HasPrefix(n, snapTmpGlob) })
+	if err := sweepDir(s.path(snapshotsDir), func(n string) bool { return strings.HasPrefix(n, snapTmpGlob) }); err != nil {
+		return err
+	}
+	return s.sweepMounts()
+}
+
+// sweepMounts removes the TempDir directories of builders that are no
+// longer running (no process holds their owner lock, see holdOwner), unmounting whatever a killed builder left mounted there
+// first so that removing them cannot reach into a mounted file system.
+func (s *Store) sweepMounts() error {
+	ents, err := os.ReadDir(s.path(mountsDir))
+	if err != nil {
+		return err
+	}
+	byOwner := map[int][]string{}
+	for _, e := range ents {
+		if rest, ok := strings.CutPrefix(e.Name(), ownerPrefix); ok {
+			// An owner file, maybe alone: removed with its owner's entries.
+			if pid, err := strconv.Atoi(rest); err == nil && pid != os.Getpid() {
+				if _, seen := byOwner[pid]; !seen {
+					byOwner[pid] = nil
+				}
+			}
+			continue
+		}
+		if pid, ok := tempOwner(e.Name()); ok && pid != os.Getpid() {
+			byOwner[pid] = append(byOwner[pid], e.Name())
+		}
+	}
+	for pid, names := range byOwner {
+		release, gone := ownerGone(s.path(mountsDir), pid)
+		if !gone {
+			continue
+		}
+		for _, n := range names {
+			p := s.path(mountsDir, n)
+			if err := unmountBelow(p); err != nil {
+				release()
+				return err
+			}
+			if err := os.RemoveAll(p); err != nil {
+				release()
+				return err
+			}
+		}
+		release()
+	}
+	return nil
+}
+
+// ownerPrefix starts the name of an owner lock file (see holdOwner).
+const ownerPrefix = ".owner-"
+
+// tempOwner parses the pid out of a TempDir name "PATTERN PID-RANDOM".
+func tempOwner(name string) (int, bool) {
+	i := strings.LastIndexByte(name, '-')
+	if i < 0 {
+		return 0, false
+	}
+	rest := name[:i]
+	j := len(rest)
+	for j > 0 && rest[j-1] >= '0' && rest[j-1] <= '9' {
+		j--
+	}
+	pid, err := strconv.Atoi(rest[j:])
+	return pid, err == nil && pid > 0
 }
 
 // emptyIndex is a valid OCI image index with no manifests.

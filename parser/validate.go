@@ -170,6 +170,10 @@ func (d *Dockerfile) checkFrom(i int, from string, lex *shell.Lex, verb string) 
 		if cur == "" {
 			cur = strconv.Itoa(i)
 		}
+		if j == i && verb == "copy from" {
+			// BuildKit finds a stage copying from itself as a cycle.
+			return fmt.Errorf("circular dependency detected on stage: %s", cur)
+		}
 		return fmt.Errorf("cannot %s stage %q, it needs to be defined before current stage %q", verb, from, cur)
 	}
 	return nil

@@ -126,7 +126,7 @@ func usesHelper(cf *configfile.ConfigFile, key string) bool {
 // checkLogin pings the registry, authenticates (for a token registry, this
 // is the token exchange) and requires GET /v2/ to succeed.
 func checkLogin(ctx context.Context, reg name.Registry, auth authn.Authenticator, o *options) error {
-	rt := o.transport
+	rt := o.bounded()
 	if o.userAgent != "" {
 		rt = transport.NewUserAgent(rt, o.userAgent)
 	}

@@ -98,10 +98,14 @@ func (b *cappedBody) Read(p []byte) (int, error) {
 }
 
 // checkConfigSize fails an image whose manifest declares a config larger
-// than limit, before the config is fetched.
+// than limit, or a config or layer size that is not positive, before the
+// config is fetched.
 func checkConfigSize(img v1.Image, limit int64) error {
 	m, err := img.Manifest()
 	if err != nil {
+		return err
+	}
+	if err := checkDescriptors(m); err != nil {
 		return err
 	}
 	if m.Config.Size > limit {

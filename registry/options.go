@@ -40,6 +40,7 @@ type options struct {
 	chunkSize    int64
 
 	maxManifest, maxConfig int64
+	timeouts               Timeouts
 }
 
 // WithInsecureRegistries marks registries insecure, as docker's
@@ -141,7 +142,13 @@ func makeOptions(opts ...Option) (*options, error) {
 
 // remote returns the go-containerregistry options for one call.
 func (o *options) remote(ctx context.Context) []remote.Option {
-	return o.remoteVia(ctx, o.transport)
+	return o.remoteVia(ctx, o.bounded())
+}
+
+// bounded is o.transport with the redirect bound and the timeouts
+// ([WithTimeouts]) applied: every request of this package goes through it.
+func (o *options) bounded() http.RoundTripper {
+	return o.timeouts.Transport(o.transport)
 }
 
 // remoteVia is remote with rt (which wraps o.transport) as the transport.

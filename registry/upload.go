@@ -58,7 +58,7 @@ func newUploader(ctx context.Context, o *options, r name.Reference, rep *blobRep
 	if err != nil {
 		return nil, fmt.Errorf("resolving credentials: %w", err)
 	}
-	var rt http.RoundTripper = reauth{inner: o.transport}
+	var rt http.RoundTripper = reauth{inner: o.bounded()}
 	if o.userAgent != "" {
 		rt = transport.NewUserAgent(rt, o.userAgent)
 	}

@@ -30,11 +30,16 @@ const maxSymlinks = 40
 // for concurrent use.
 type Context struct {
 	dir        string // absolute, symlinks resolved
+	given      string // absolute, as given to Open
 	ignoreFile string
 	excluded   []string // context-relative paths excluded outright (WithExclude)
 
 	mu sync.Mutex // patternmatcher compiles lazily and is not concurrency-safe
 	pm *patternmatcher.PatternMatcher
+
+	rootOnce sync.Once // opens root, the descriptor paths are opened beneath
+	root     *os.File
+	rootErr  error
 }
 
 // Open opens dir as a context. ignoreFile is the path of the ignore file to
@@ -60,7 +65,7 @@ func Open(dir, ignoreFile string, opts ...Option) (*Context, error) {
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("opening build context %s: not a directory", dir)
 	}
-	c := &Context{dir: real, ignoreFile: ignoreFile}
+	c := &Context{dir: real, given: abs, ignoreFile: ignoreFile}
 	var o options
 	for _, opt := range opts {
 		opt(&o)
@@ -68,7 +73,7 @@ func Open(dir, ignoreFile string, opts ...Option) (*Context, error) {
 	c.excluded = excludedPaths(real, o.exclude)
 	var patterns []string
 	if ignoreFile != "" {
-		patterns, err = readIgnoreFile(ignoreFile)
+		patterns, err = c.readIgnoreFile(ignoreFile)
 		if err != nil {
 			return nil, err
 		}
@@ -99,8 +104,11 @@ func validatePatterns(patterns []string) error {
 	return nil
 }
 
-func readIgnoreFile(name string) ([]string, error) {
-	f, err := os.Open(name)
+// readIgnoreFile reads the ignore file name, beneath the context when it
+// lies inside it (a .dockerignore that is a symlink to a host file is
+// refused) and never blocking on a FIFO.
+func (c *Context) readIgnoreFile(name string) ([]string, error) {
+	f, err := c.openHostFile(name)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -242,8 +250,7 @@ func (c *Context) resolve(p string, followLast bool) (string, error) {
 		if len(todo) == 0 && !followLast {
 			break
 		}
-		host := c.abs(path.Join(done...))
-		fi, err := os.Lstat(host)
+		fi, err := c.lstat(path.Join(done...))
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				return path.Join(append(done, todo...)...), nil
@@ -256,7 +263,7 @@ func (c *Context) resolve(p string, followLast bool) (string, error) {
 		if links++; links > maxSymlinks {
 			return "", fmt.Errorf("resolving %s: too many levels of symbolic links", p)
 		}
-		target, err := os.Readlink(host)
+		target, err := c.readlink(path.Join(done...))
 		if err != nil {
 			return "", fmt.Errorf("resolving %s: %w", p, err)
 		}

@@ -8,7 +8,6 @@ import (
 	"hash"
 	"io"
 	"io/fs"
-	"os"
 	"runtime"
 	"strconv"
 	"sync/atomic"
@@ -88,7 +87,7 @@ func (c *Context) combine(matches []Match, sums []string) (string, error) {
 			st := statOf(s.Info)
 			var target string
 			if s.Info.Mode()&fs.ModeSymlink != 0 {
-				t, err := os.Readlink(c.abs(s.Path))
+				t, err := c.readlink(s.Path)
 				if err != nil {
 					return "", fmt.Errorf("digesting build context: %w", err)
 				}

@@ -64,7 +64,7 @@ func (c *Context) exportOne(s Source, to string) error {
 		}
 		return setMeta(to, s.Info)
 	case mode&fs.ModeSymlink != 0:
-		target, err := os.Readlink(c.abs(s.Path))
+		target, err := c.readlink(s.Path)
 		if err != nil {
 			return err
 		}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path"
 	"path/filepath"
 	"sort"
@@ -53,6 +52,27 @@ func (c *Context) Select(ctx context.Context, srcs []string) ([]Match, error) {
 	out := make([]Match, 0, len(srcs))
 	for _, arg := range srcs {
 		m, err := c.selectOne(ctx, arg)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// SelectAllowEmpty is Select for COPY and ADD, as BuildKit's Dockerfile
+// frontend runs them (AllowEmptyWildcard): a wildcard argument that matches
+// nothing selects nothing instead of failing. A literal path that is
+// missing still fails.
+func (c *Context) SelectAllowEmpty(ctx context.Context, srcs []string) ([]Match, error) {
+	out := make([]Match, 0, len(srcs))
+	for _, arg := range srcs {
+		m, err := c.selectOne(ctx, arg)
+		if errors.Is(err, ErrNotFound) {
+			if rel, cerr := cleanArg(arg); cerr == nil && containsWildcards(rel) {
+				continue
+			}
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -109,7 +129,7 @@ func (c *Context) selectRoot(ctx context.Context, arg, p string) ([]Source, bool
 	if err != nil {
 		return nil, false, fmt.Errorf("%s: %w", arg, err)
 	}
-	fi, err := os.Lstat(c.abs(real))
+	fi, err := c.lstat(real)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, false, fmt.Errorf("%s: %s not found in build context %s: %w", arg, p, c.dir, ErrNotFound)
 	}
@@ -165,10 +185,16 @@ func (c *Context) walk(ctx context.Context, dir, relBase string) ([]Source, erro
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	entries, err := os.ReadDir(c.abs(dir))
+	d, err := c.openDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("reading directory %s: %w", c.abs(dir), err)
 	}
+	defer d.Close()
+	entries, err := d.ReadDir(-1)
+	if err != nil {
+		return nil, fmt.Errorf("reading directory %s: %w", c.abs(dir), err)
+	}
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
 	type kept struct {
 		e       fs.DirEntry
 		ignored bool
@@ -190,7 +216,7 @@ func (c *Context) walk(ctx context.Context, dir, relBase string) ([]Source, erro
 		keep = append(keep, kept{e, ignored})
 		names = append(names, e.Name())
 	}
-	infos, err := lstatDir(c.abs(dir), names)
+	infos, err := lstatDir(d, names)
 	if err != nil {
 		return nil, fmt.Errorf("walking build context: %w", err)
 	}
@@ -268,7 +294,7 @@ func (c *Context) glob(p string) ([]string, error) {
 			if err != nil {
 				continue // a link out of the context holds no matches
 			}
-			entries, err := os.ReadDir(c.abs(real))
+			entries, err := c.readDir(real)
 			if err != nil {
 				continue // not a directory, or missing: no matches here
 			}
@@ -334,4 +360,16 @@ func typeName(m fs.FileMode) string {
 		return "symlink"
 	}
 	return "special file"
+}
+
+// readDir lists the context-relative directory p, sorted by name.
+func (c *Context) readDir(p string) ([]fs.DirEntry, error) {
+	d, err := c.openDir(p)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	entries, err := d.ReadDir(-1)
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
+	return entries, err
 }

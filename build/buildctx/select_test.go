@@ -203,3 +203,22 @@ func TestSelectCanceled(t *testing.T) {
 		t.Errorf("err = %v, want context.Canceled", err)
 	}
 }
+
+// TestSelectAllowEmpty: a wildcard matching nothing (or only ignored
+// files) selects nothing; a missing literal still fails with ErrNotFound.
+func TestSelectAllowEmpty(t *testing.T) {
+	c := selectTree(t)
+	ms, err := c.SelectAllowEmpty(context.Background(), []string{"a.txt", "nomatch*", "*.log", "src/*.c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) != 1 || ms[0].Arg != "a.txt" {
+		t.Errorf("got %d matches (%v), want only a.txt", len(ms), ms)
+	}
+	if ms, err := c.SelectAllowEmpty(context.Background(), []string{"nomatch*"}); err != nil || len(ms) != 0 {
+		t.Errorf("SelectAllowEmpty(nomatch*) = %v, %v; want nothing, no error", ms, err)
+	}
+	if _, err := c.SelectAllowEmpty(context.Background(), []string{"a.txt", "missing.txt"}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("SelectAllowEmpty(missing.txt) err = %v, want ErrNotFound", err)
+	}
+}

@@ -33,16 +33,12 @@ func statOf(fi fs.FileInfo) fileStat {
 	}
 }
 
-// lstatDir lstats the entries of the directory dir, relative to one open
-// directory descriptor, so that the kernel resolves one name per entry
+// lstatDir lstats the entries of the open directory d, relative to its
+// descriptor, so that the kernel resolves one name per entry
 // instead of the whole path: the walk of an unchanged context is mostly
 // these calls. Entries that vanished are left nil.
-func lstatDir(dir string, names []string) ([]fs.FileInfo, error) {
-	d, err := os.Open(dir)
-	if err != nil {
-		return nil, err
-	}
-	defer d.Close()
+func lstatDir(d *os.File, names []string) ([]fs.FileInfo, error) {
+	dir := d.Name()
 	fd := int(d.Fd())
 	out := make([]fs.FileInfo, len(names))
 	// Two allocations per directory rather than two per entry.
@@ -109,4 +105,10 @@ func (s *statInfo) Mode() fs.FileMode {
 		m |= fs.ModeSticky
 	}
 	return m
+}
+
+// openNonBlock opens name read-only, following symlinks, without blocking
+// on a FIFO.
+func openNonBlock(name string) (*os.File, error) {
+	return os.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
 }

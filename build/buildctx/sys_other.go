@@ -15,8 +15,9 @@ func openNoFollow(name string) (*os.File, error) { return os.Open(name) }
 // statOf returns no ownership or identity fields on this OS.
 func statOf(fs.FileInfo) fileStat { return fileStat{} }
 
-// lstatDir lstats the entries of dir one path at a time.
-func lstatDir(dir string, names []string) ([]fs.FileInfo, error) {
+// lstatDir lstats the entries of the open directory d one path at a time.
+func lstatDir(d *os.File, names []string) ([]fs.FileInfo, error) {
+	dir := d.Name()
 	out := make([]fs.FileInfo, len(names))
 	for i, name := range names {
 		fi, err := os.Lstat(dir + string(os.PathSeparator) + name)
@@ -30,3 +31,6 @@ func lstatDir(dir string, names []string) ([]fs.FileInfo, error) {
 	}
 	return out, nil
 }
+
+// openNonBlock opens name read-only.
+func openNonBlock(name string) (*os.File, error) { return os.Open(name) }

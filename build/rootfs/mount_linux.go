@@ -152,6 +152,22 @@ func detachedOverlay(lower []string, upper, work string) (string, func(), error)
 	return fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), mfd), func() { once.Do(func() { f.Close() }) }, nil
 }
 
+// ReadOnly returns a read-only overlay of dir (over an empty directory:
+// overlayfs wants two layers without an upper one), detached from the
+// builder's mount namespace so that a step can bind it.
+func ReadOnly(store *cache.Store, dir string) (string, func(), error) {
+	empty, err := store.TempDir("bindro-")
+	if err != nil {
+		return "", nil, err
+	}
+	root, cleanup, err := detachedOverlay([]string{dir, empty}, "", "")
+	if err != nil {
+		os.Remove(empty)
+		return "", nil, fmt.Errorf("mounting a read-only overlay of %s: %w", dir, err)
+	}
+	return root, func() { cleanup(); os.Remove(empty) }, nil
+}
+
 // Scratch returns a writable view of host whose writes are thrown away: an
 // overlay with a temporary upper dir for a directory, a temporary copy for
 // a file.

@@ -17,6 +17,9 @@ func Mount(context.Context, *cache.Store, []layer.Info) (string, func(), error) 
 	return "", nil, ErrUnsupported
 }
 
+// ReadOnly is unsupported off Linux.
+func ReadOnly(*cache.Store, string) (string, func(), error) { return "", nil, ErrUnsupported }
+
 // Scratch is unsupported off Linux.
 func Scratch(*cache.Store, string) (string, func(), error) { return "", nil, ErrUnsupported }
 

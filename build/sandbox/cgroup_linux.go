@@ -169,6 +169,66 @@ func (c *cgroup) create(l Limits) error {
 			return fmt.Errorf("setting cgroup %s: %w", w.file, err)
 		}
 	}
+	devErr := c.createDevices()
+	if devErr != nil && !errors.Is(devErr, errNoDevicesController) {
+		return devErr
+	}
+	// On a hybrid host the step also gets its own cgroup in the unified
+	// hierarchy (no controllers there), so that its cgroup namespace does
+	// not show the host's whole unified tree.
+	if dir, ok := c.dirs[""]; ok {
+		if err := mkdirRetry(dir); err != nil {
+			return fmt.Errorf("creating cgroup: %w", err)
+		}
+		// The same device rules as an eBPF program, as on cgroup v2. Where
+		// the v1 devices cgroup enforces them this is defence in depth;
+		// without it, it is the allow-list.
+		if err := attachDeviceFilter(dir); err == nil {
+			devErr = nil
+		} else if devErr != nil {
+			devErr = fmt.Errorf("%w, and %w", devErr, err)
+		}
+	}
+	return devErr
+}
+
+// allowedDevices are the device rules of runc's AllowedDevices (libcontainer
+// specconv), which docker's containers get: creating any device node, and
+// using only /dev/null, zero, full, random, urandom, tty, console, ptmx,
+// the pseudo-terminals and /dev/net/tun.
+var allowedDevices = []string{
+	"c *:* m", "b *:* m",
+	"c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm",
+	"c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm", "c 10:200 rwm",
+}
+
+// errNoDevicesController: the v1 devices controller is not mounted.
+var errNoDevicesController = errors.New("cgroup controller devices is not mounted")
+
+// createDevices makes the step's v1 devices cgroup, denying every device
+// but allowedDevices.
+func (c *cgroup) createDevices() error {
+	dir, ok := c.dirs["devices"]
+	if !ok {
+		return errNoDevicesController
+	}
+	if err := mkdirRetry(dir); err != nil {
+		return fmt.Errorf("creating cgroup: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "devices.deny"), []byte("a"), 0o644); err != nil {
+		return fmt.Errorf("setting cgroup devices.deny: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, "devices.allow"), os.O_WRONLY, 0)
+	if err != nil {
+		return fmt.Errorf("setting cgroup devices.allow: %w", err)
+	}
+	defer f.Close()
+	for _, rule := range allowedDevices {
+		// One rule per write(2): the kernel parses one per call.
+		if _, err := f.WriteString(rule); err != nil {
+			return fmt.Errorf("setting cgroup devices.allow %q: %w", rule, err)
+		}
+	}
 	return nil
 }
 
@@ -184,6 +244,9 @@ func (c *cgroup) createV2(l Limits) error {
 	}
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return fmt.Errorf("creating cgroup: %w", err)
+	}
+	if err := attachDeviceFilter(dir); err != nil {
+		return err
 	}
 	writes := map[string]string{
 		"memory.max":      strconv.FormatInt(l.Memory, 10),

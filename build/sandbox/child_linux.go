@@ -44,6 +44,9 @@ type childConfig struct {
 	// Stubs is the stub layer below Spec.Lowerdirs, or "" when every mount
 	// target already exists in them.
 	Stubs string
+	// Filter is the seccomp program of Spec.Seccomp (see seccompFilter),
+	// empty when unconfined; builtin engine only.
+	Filter []byte `json:",omitempty"`
 }
 
 // Paths inside childConfig.Dir.
@@ -85,8 +88,11 @@ func childMain() error {
 	if cfg.Mode == modeBuiltin {
 		// The mount namespace is made now, not when the init was started
 		// (maybe as a spare), so that it holds the host's current mounts
-		// (bind mount sources). Namespaces are per thread: this one execs.
-		flags := unix.CLONE_NEWNS
+		// (bind mount sources), and the cgroup namespace now that the
+		// parent has moved the init into the step's cgroups, so that the
+		// step's cgroup is the root of the command's view. Namespaces are
+		// per thread: this one execs.
+		flags := unix.CLONE_NEWNS | unix.CLONE_NEWCGROUP
 		if cfg.Spec.Network == NetworkNone {
 			flags |= unix.CLONE_NEWNET
 		}
@@ -113,6 +119,9 @@ func mountRoot(cfg childConfig, rootfs string) error {
 	if cfg.Spec.Rootfs != "" {
 		if err := unix.Mount(cfg.Spec.Rootfs, rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 			return fmt.Errorf("bind-mounting root file system %s: %w", cfg.Spec.Rootfs, err)
+		}
+		if err := unix.Mount("", rootfs, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_NODEV, ""); err != nil {
+			return fmt.Errorf("remounting root file system %s nodev: %w", cfg.Spec.Rootfs, err)
 		}
 		return nil
 	}
@@ -167,6 +176,7 @@ func builtinChild(cfg childConfig, rootfs string) error {
 	if err != nil {
 		return err
 	}
+	spec.Env = withHome(spec.Env, u.Home)
 	unix.Umask(0o022)
 	if err := enterCwd(spec.Cwd); err != nil {
 		return err
@@ -179,11 +189,29 @@ func builtinChild(cfg childConfig, rootfs string) error {
 	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
 		return fmt.Errorf("setting RLIMIT_NOFILE: %w", err)
 	}
+	if err := joinSessionKeyring(cfg.ID); err != nil {
+		return err
+	}
+	// As in runc: without no_new_privs, loading a filter needs
+	// CAP_SYS_ADMIN, so it is loaded before the capabilities are dropped
+	// (docker's profile allows the calls that follow: prctl, capset,
+	// setgroups, setresuid, close_range, execve); with no_new_privs it is
+	// loaded last, just before exec.
+	if !spec.NoNewPrivs {
+		if err := installFilter(cfg.Filter); err != nil {
+			return err
+		}
+	}
 	if err := dropPrivileges(u, lastCap, spec.NoNewPrivs); err != nil {
 		return err
 	}
 	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		return fmt.Errorf("closing file descriptors: %w", err)
+	}
+	if spec.NoNewPrivs {
+		if err := installFilter(cfg.Filter); err != nil {
+			return err
+		}
 	}
 	err = unix.Exec(argv0, spec.Args, spec.Env)
 	return fmt.Errorf("exec %s: %w", spec.Args[0], err)

@@ -4,9 +4,13 @@
 // The root filesystem is an overlay of Spec.Lowerdirs with Spec.Upperdir on
 // top, so after Run the upper directory holds exactly the step's changes in
 // overlayfs format (whiteouts are 0/0 character devices). Mount points the
-// sandbox needs (/proc, /dev, /sys, /etc/hosts, RUN --mount targets) come
+// sandbox needs (/etc/hosts, /etc/resolv.conf, RUN --mount targets) come
 // from an extra bottom-most lower layer of empty stubs (left out when the
 // image already has them all), so they never appear in the upper directory.
+// /proc, /dev and /sys are the exception: as BuildKit's runc does, the
+// sandbox creates them in the merged tree when the image lacks them, so the
+// first RUN on such a root commits them as empty directories. /etc/hosts
+// and /etc/resolv.conf are read-only; /etc/hostname is the image's own.
 // Where overlayfs cannot be used, Run fails with ErrOverlayUnavailable and
 // the caller may instead pass a plain directory as Spec.Rootfs, which the
 // command changes in place (the caller diffs it by scanning). The overlay is mounted "volatile" (no sync of the
@@ -21,9 +25,13 @@
 //     pipe, makes its mount (and, with NetworkNone, network) namespace,
 //     mounts the overlay, /proc, /dev,
 //     /sys and the bind mounts, pivots into the new root, masks /proc paths
-//     as runc does, drops capabilities to docker's default set, switches to
-//     the USER (resolved from the container's own /etc/passwd and /etc/group
-//     read as data) and execs the command, which is PID 1 of its namespace.
+//     as runc does, joins a new session keyring, installs docker's seccomp
+//     filter (Spec.Seccomp; see package seccomp), drops capabilities to
+//     docker's default set, switches to the USER (resolved from the
+//     container's own /etc/passwd and /etc/group read as data) and execs the
+//     command, which is PID 1 of its namespace. It also unshares a cgroup
+//     namespace once it is in the step's cgroups. The overlay and every bind
+//     mount are nodev.
 //     Any binary that imports this package can therefore act as the init.
 //     Starting a Go binary costs more than the rest of a step, so the init
 //     of the next step is started ahead of time (Prewarm, and whenever a
@@ -34,9 +42,11 @@
 //     runtime such as runc, from a helper process that owns a private mount
 //     namespace holding the overlay.
 //
-// Each step runs in its own cgroup (v1 memory, pids and cpu controllers, or
-// v2) nested below the builder's own cgroup, with a default process limit
-// and memory limit that keep a fork bomb or memory hog from harming the host.
+// Each step runs in its own cgroup (v1 memory, pids, cpu and devices
+// controllers plus the unified hierarchy of a hybrid host, or v2) nested
+// below the builder's own cgroup, with a default process limit and memory
+// limit that keep a fork bomb or memory hog from harming the host, and on v1
+// a devices cgroup that allows only docker's default devices.
 // When the context is cancelled or Spec.Timeout expires, Run kills the PID
 // namespace's init (the kernel then kills everything else in it), kills any
 // stragglers through the cgroup, removes the cgroup and returns. Step

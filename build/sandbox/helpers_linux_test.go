@@ -34,9 +34,10 @@ func TestMain(m *testing.M) {
 }
 
 // buildRootfs makes a minimal image: static busybox with applet links,
-// /etc/passwd and /etc/group with a "builder" user in two extra groups.
+// /etc/passwd and /etc/group with a "builder" user in two extra groups, and
+// the /proc, /dev and /sys of real images.
 func buildRootfs(dir string) error {
-	for _, d := range []string{"bin", "etc", "tmp", "root"} {
+	for _, d := range []string{"bin", "etc", "tmp", "root", "proc", "dev", "sys"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
 			return err
 		}

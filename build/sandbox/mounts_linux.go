@@ -26,7 +26,7 @@ func mountOverlay(lowers []string, upper, work, target string) error {
 	}
 	data := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s",
 		strings.Join(lowers, ":"), upper, work)
-	if err := unix.Mount("overlay", target, "overlay", 0, data); err != nil {
+	if err := unix.Mount("overlay", target, "overlay", unix.MS_NODEV, data); err != nil {
 		return fmt.Errorf("mounting overlay: %w", err)
 	}
 	return nil
@@ -55,7 +55,9 @@ func fsmountOverlay(lowers []string, upper, work, target string) error {
 	if err := unix.FsconfigCreate(fd); err != nil {
 		return err
 	}
-	mfd, err := unix.Fsmount(fd, unix.FSMOUNT_CLOEXEC, 0)
+	// nodev: a device node in an image layer or made by the command
+	// opens nowhere but in /dev (see allowedDevices).
+	mfd, err := unix.Fsmount(fd, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_NODEV)
 	if err != nil {
 		return err
 	}
@@ -94,9 +96,11 @@ func mountAll(cfg childConfig, rootfs string) ([]string, error) {
 			}
 		}
 	}
-	etc := map[string]string{"/etc/hosts": bundleHosts, "/etc/resolv.conf": bundleResolvConf, "/etc/hostname": bundleHostname}
-	for _, target := range []string{"/etc/hosts", "/etc/resolv.conf", "/etc/hostname"} {
-		m := Mount{Type: "bind", Source: filepath.Join(cfg.Dir, etc[target]), Target: target}
+	// As BuildKit: /etc/hosts and /etc/resolv.conf are read-only binds;
+	// /etc/hostname is the image's own file (see etcMountOptions).
+	etc := map[string]string{"/etc/hosts": bundleHosts, "/etc/resolv.conf": bundleResolvConf}
+	for _, target := range []string{"/etc/hosts", "/etc/resolv.conf"} {
+		m := Mount{Type: "bind", Source: filepath.Join(cfg.Dir, etc[target]), Target: target, ReadOnly: true, Options: etcMountOptions}
 		if err := mp.mount(m); err != nil {
 			return nil, err
 		}
@@ -178,17 +182,18 @@ func (mp *mountPoints) mount(m Mount) error {
 	if err := unix.Mount(m.Source, p, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("bind-mounting %s on %s: %w", m.Source, m.Target, err)
 	}
+	// nodev on every bind: a device node in the context, a stage or a
+	// cache opens as nothing.
 	flags, _ := splitOptions(m.Options)
+	flags |= unix.MS_NODEV
 	if m.ReadOnly || m.Type == "secret" {
 		flags |= unix.MS_RDONLY
 	}
 	if m.Type == "secret" {
 		flags |= unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
 	}
-	if flags != 0 {
-		if err := unix.Mount("", p, "", unix.MS_BIND|unix.MS_REMOUNT|flags, ""); err != nil {
-			return fmt.Errorf("remounting %s read-only: %w", m.Target, err)
-		}
+	if err := unix.Mount("", p, "", unix.MS_BIND|unix.MS_REMOUNT|flags, ""); err != nil {
+		return fmt.Errorf("remounting %s: %w", m.Target, err)
 	}
 	return nil
 }

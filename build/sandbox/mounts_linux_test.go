@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -52,7 +53,7 @@ func userMountsCase(t *testing.T) runCase {
 }
 
 // scratchCase runs with no lower layers (FROM scratch) and busybox
-// bind-mounted in; the upper directory must stay empty.
+// bind-mounted in; the upper directory gets only /proc, /dev and /sys.
 func scratchCase() runCase {
 	return runCase{
 		name:   "scratch",
@@ -64,8 +65,17 @@ func scratchCase() runCase {
 		},
 		check: func(t *testing.T, s Spec, out string, err error) {
 			wantOutput("from scratch")(t, s, out, err)
-			if got := upperEntries(t, s.Upperdir); len(got) != 0 {
-				t.Errorf("upper = %q, want empty", got)
+			// BuildKit's runc leaves the /proc, /dev and /sys mount
+			// points in the layer of a RUN on a root without them
+			// (conformance case run-env-path-default).
+			want := []string{"dev", "proc", "sys"}
+			if got := upperEntries(t, s.Upperdir); !slices.Equal(got, want) {
+				t.Errorf("upper = %q, want %q", got, want)
+			}
+			for _, d := range want {
+				if fi, err := os.Lstat(filepath.Join(s.Upperdir, d)); err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o755 {
+					t.Errorf("upper %s: %v; want a 0755 directory", d, err)
+				}
 			}
 		},
 	}
@@ -88,5 +98,34 @@ func TestExitStatus(t *testing.T) {
 		if got != tt.want {
 			t.Errorf("%s: code %d, want %d", tt.script, got, tt.want)
 		}
+	}
+}
+
+// etcFilesCase: as in BuildKit, /etc/hosts and /etc/resolv.conf are
+// read-only and stay out of the layer, while /etc/hostname is the image's
+// own file, which a RUN may remove (conformance cases run-etc-mounts and
+// whiteout-base-files).
+func etcFilesCase() runCase {
+	return runCase{
+		name: "etc files",
+		script: "for f in /etc/hosts /etc/resolv.conf; do (echo x >> $f) 2>/dev/null && echo $f writable || echo $f read-only; done; " +
+			"cat /etc/hostname && rm /etc/hostname && echo removed",
+		setup: func(t *testing.T, s *Spec) {
+			img := t.TempDir()
+			if err := os.Mkdir(filepath.Join(img, "etc"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(img, "etc/hostname"), []byte("image-file\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			s.Lowerdirs = append([]string{img}, s.Lowerdirs...)
+		},
+		check: func(t *testing.T, s Spec, out string, err error) {
+			wantOutput("/etc/hosts read-only\n/etc/resolv.conf read-only\nimage-file\nremoved")(t, s, out, err)
+			want := []string{"etc", "etc/hostname"}
+			if got := upperEntries(t, s.Upperdir); !slices.Equal(got, want) {
+				t.Errorf("upper = %q, want %q (the removed /etc/hostname only)", got, want)
+			}
+		},
 	}
 }

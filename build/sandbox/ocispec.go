@@ -8,12 +8,18 @@ import (
 )
 
 // Names of the files beside the rootfs of an OCI bundle that OCISpec mounts
-// over /etc/hosts, /etc/resolv.conf and /etc/hostname.
+// over /etc/hosts and /etc/resolv.conf.
 const (
 	bundleHosts      = "hosts"
 	bundleResolvConf = "resolv.conf"
-	bundleHostname   = "hostname"
 )
+
+// etcMountOptions are BuildKit's options for the /etc/hosts and
+// /etc/resolv.conf binds (executor/oci withROBind): read-only, so that
+// a RUN cannot change them (nor commit them). BuildKit mounts nothing over
+// /etc/hostname: a RUN sees, changes or removes the image's own file, and
+// the change is committed.
+var etcMountOptions = []string{"nosuid", "noexec", "nodev"}
 
 // maxNofile is RLIMIT_NOFILE of the command, as in BuildKit, unless the
 // builder's own hard limit is lower.
@@ -21,10 +27,10 @@ const maxNofile = 1048576
 
 // OCISpec returns the runtime-spec configuration that runs spec in a bundle
 // whose root filesystem is rootfs (the merged overlay, already mounted). The
-// USER is resolved from rootfs's /etc/passwd and /etc/group. /etc/hosts,
-// /etc/resolv.conf and /etc/hostname are bind-mounted from files named
-// "hosts", "resolv.conf" and "hostname" in rootfs's parent directory (the
-// bundle), which the caller writes. Linux.CgroupsPath is left empty.
+// USER is resolved from rootfs's /etc/passwd and /etc/group. /etc/hosts and
+// /etc/resolv.conf are bind-mounted read-only from files named "hosts" and
+// "resolv.conf" in rootfs's parent directory (the bundle), which the caller
+// writes. Linux.CgroupsPath is left empty.
 func OCISpec(spec Spec, rootfs string) (*specs.Spec, error) {
 	spec, err := withDefaults(spec)
 	if err != nil {
@@ -39,13 +45,17 @@ func OCISpec(spec Spec, rootfs string) (*specs.Spec, error) {
 		caps.Effective = DefaultCapabilities
 		caps.Permitted = DefaultCapabilities
 	}
+	sc, err := seccompProfile(spec.Seccomp)
+	if err != nil {
+		return nil, err
+	}
 	s := &specs.Spec{
 		Version: specs.Version,
 		Root:    &specs.Root{Path: rootfs},
 		Process: &specs.Process{
 			User:            specs.User{UID: u.UID, GID: u.GID, AdditionalGids: u.Groups},
 			Args:            spec.Args,
-			Env:             spec.Env,
+			Env:             withHome(spec.Env, u.Home),
 			Cwd:             spec.Cwd,
 			Capabilities:    caps,
 			Rlimits:         []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Hard: nofileLimit(), Soft: nofileLimit()}},
@@ -58,6 +68,7 @@ func OCISpec(spec Spec, rootfs string) (*specs.Spec, error) {
 			Resources:     ociResources(spec.Limits),
 			MaskedPaths:   maskedPaths,
 			ReadonlyPaths: readonlyPaths,
+			Seccomp:       sc,
 		},
 	}
 	return s, nil
@@ -67,6 +78,7 @@ func ociNamespaces(n Network) []specs.LinuxNamespace {
 	ns := []specs.LinuxNamespace{
 		{Type: specs.PIDNamespace}, {Type: specs.IPCNamespace},
 		{Type: specs.UTSNamespace}, {Type: specs.MountNamespace},
+		{Type: specs.CgroupNamespace},
 	}
 	if n == NetworkNone {
 		ns = append(ns, specs.LinuxNamespace{Type: specs.NetworkNamespace})
@@ -96,9 +108,8 @@ func ociMounts(spec Spec, bundle string) []specs.Mount {
 		{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
 		{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
 		{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "noexec", "nodev", "ro"}},
-		{Destination: "/etc/hosts", Type: "bind", Source: filepath.Join(bundle, bundleHosts), Options: []string{"rbind", "rprivate"}},
-		{Destination: "/etc/resolv.conf", Type: "bind", Source: filepath.Join(bundle, bundleResolvConf), Options: []string{"rbind", "rprivate"}},
-		{Destination: "/etc/hostname", Type: "bind", Source: filepath.Join(bundle, bundleHostname), Options: []string{"rbind", "rprivate"}},
+		{Destination: "/etc/hosts", Type: "bind", Source: filepath.Join(bundle, bundleHosts), Options: append([]string{"rbind", "rprivate", "ro"}, etcMountOptions...)},
+		{Destination: "/etc/resolv.conf", Type: "bind", Source: filepath.Join(bundle, bundleResolvConf), Options: append([]string{"rbind", "rprivate", "ro"}, etcMountOptions...)},
 	}
 	for _, m := range spec.Mounts {
 		ms = append(ms, ociUserMount(m))
@@ -111,7 +122,7 @@ func ociUserMount(m Mount) specs.Mount {
 		opts := append([]string{"nosuid", "nodev"}, m.Options...)
 		return specs.Mount{Destination: m.Target, Type: "tmpfs", Source: "tmpfs", Options: opts}
 	}
-	opts := []string{"rbind", "rprivate"}
+	opts := []string{"rbind", "rprivate", "nodev"}
 	if m.ReadOnly || m.Type == "secret" {
 		opts = append(opts, "ro")
 	}

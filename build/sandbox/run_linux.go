@@ -37,12 +37,18 @@ func Run(ctx context.Context, spec Spec) error {
 	}
 	// The builder's pid in the name lets a later builder remove the
 	// cgroups of one that was killed before it could (sweepStaleCgroups).
-	dir, err := os.MkdirTemp("", fmt.Sprintf("%s%d-", stepPrefix, os.Getpid()))
+	dir, err := makeScratch(spec.ScratchDir)
 	if err != nil {
-		return fmt.Errorf("creating sandbox directory: %w", err)
+		return err
 	}
 	defer os.RemoveAll(dir)
 	cfg := childConfig{Mode: spec.Isolation, Spec: spec, Dir: dir, ID: filepath.Base(dir)}
+	if cfg.Filter, err = seccompFilter(spec.Seccomp); err != nil {
+		return err
+	}
+	if spec.Isolation == IsolationOCI {
+		cfg.Filter = nil // runc compiles the profile itself
+	}
 	if spec.Rootfs == "" && stubsNeeded(spec) {
 		cfg.Stubs = filepath.Join(dir, dirStubs)
 	}
@@ -103,7 +109,7 @@ func explain(err error, cg *cgroup, spec Spec) error {
 }
 
 // writeBundleFiles creates the rootfs mount point, the stub layer (if any) and the
-// files mounted over /etc/hosts, /etc/resolv.conf and /etc/hostname.
+// files mounted over /etc/hosts and /etc/resolv.conf.
 func writeBundleFiles(cfg childConfig) error {
 	dir, spec := cfg.Dir, cfg.Spec
 	if err := os.Mkdir(filepath.Join(dir, dirRootfs), 0o755); err != nil {
@@ -117,7 +123,6 @@ func writeBundleFiles(cfg childConfig) error {
 	files := map[string][]byte{
 		bundleHosts:      spec.Hosts,
 		bundleResolvConf: spec.ResolvConf,
-		bundleHostname:   []byte(spec.Hostname + "\n"),
 	}
 	for name, data := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {

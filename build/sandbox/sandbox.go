@@ -73,7 +73,8 @@ type Spec struct {
 	Rootfs string
 	// Args is the command line.
 	Args []string
-	// Env is exactly the environment of the command.
+	// Env is the environment of the command, plus HOME from the User's
+	// passwd entry ("/" without one) when Env has no HOME, as runc sets it.
 	Env []string
 	// Cwd is the working directory; it is created (root, 0755) when missing.
 	Cwd string
@@ -107,10 +108,19 @@ type Settings struct {
 	// NoNewPrivs sets no_new_privs on the command (off by default, so that
 	// setuid programs work as under docker build).
 	NoNewPrivs bool
+	// Seccomp selects the seccomp filter as docker's --security-opt
+	// seccomp= does: "" is docker's default profile, "unconfined" none, and
+	// anything else the text of a JSON profile.
+	Seccomp string `json:",omitempty"`
 	// Isolation is IsolationBuiltin (default) or IsolationOCI.
 	Isolation string
 	// Runtime is the OCI runtime binary for IsolationOCI; "runc" when empty.
 	Runtime string
+	// ScratchDir is where Run keeps the step's bundle (mount point, stub
+	// layer, /etc/hosts); os.TempDir() when empty. Give a private directory
+	// of the state directory: a builder killed with SIGKILL leaves its
+	// bundle there, and the next Run with the same ScratchDir removes it.
+	ScratchDir string
 }
 
 // ErrOverlayUnavailable is wrapped by Run's error when the overlay root
@@ -222,7 +232,7 @@ func withDefaults(spec Spec) (Spec, error) {
 // builtin and user mounts alike, parents before children.
 func mountTargets(spec Spec) (dirs, files []string) {
 	dirs = []string{"/proc", "/dev", "/sys"}
-	files = []string{"/etc/hosts", "/etc/resolv.conf", "/etc/hostname"}
+	files = []string{"/etc/hosts", "/etc/resolv.conf"}
 	for _, m := range spec.Mounts {
 		if m.Type == "secret" || isFileMount(m) {
 			files = append(files, path.Clean(m.Target))

@@ -82,9 +82,10 @@ func runCases(t *testing.T) []runCase {
 		{name: "env", script: "echo $FOO", setup: func(t *testing.T, s *Spec) {
 			s.Env = append(s.Env, "FOO=bar baz")
 		}, check: wantOutput("bar baz")},
-		{name: "hostname", script: "hostname; cat /etc/hostname", setup: func(t *testing.T, s *Spec) {
+		{name: "hostname", script: "hostname", setup: func(t *testing.T, s *Spec) {
 			s.Hostname = "steppy"
-		}, check: wantOutput("steppy\nsteppy")},
+		}, check: wantOutput("steppy")},
+		etcFilesCase(),
 		{name: "default hostname", script: "hostname", check: wantOutput(DefaultHostname)},
 		{name: "hosts and resolv.conf", script: "cat /etc/hosts /etc/resolv.conf",
 			check: wantOutput("127.0.0.1 localhost\nnameserver 192.0.2.1")},

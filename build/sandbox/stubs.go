@@ -13,14 +13,24 @@ import (
 	securejoin "github.com/cyphar/filepath-securejoin"
 )
 
+// keptMountPoints are the mount points that, like runc under BuildKit, the
+// sandbox leaves in the step's layer when the image lacks them: BuildKit
+// removes only the stubs of /etc/hosts, /etc/resolv.conf and RUN --mount
+// targets (executor.MountStubsCleaner), so the first RUN on a root file
+// system without /proc, /dev or /sys commits them as empty 0755 directories.
+var keptMountPoints = map[string]bool{"/proc": true, "/dev": true, "/sys": true}
+
 // makeStubLayer fills dir, which becomes the bottom-most overlay lower layer,
-// with an empty directory or file for every mount target of spec. The merged
-// tree then has every mount point without anything being written to the
-// upper directory.
+// with an empty directory or file for every mount target of spec but the
+// keptMountPoints, which the sandbox creates in the merged tree. The merged
+// tree then has the other mount points without anything being written to
+// the upper directory.
 func makeStubLayer(dir string, spec Spec) error {
 	dirs, files := mountTargets(spec)
-	dirs = append(dirs, "/dev/pts", "/dev/shm", "/dev/mqueue")
 	for _, d := range dirs {
+		if keptMountPoints[path.Clean(d)] {
+			continue
+		}
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
 			return err
 		}
@@ -49,7 +59,7 @@ func sweepStubs(upper string, lowers []string, paths []string) {
 	sort.Slice(paths, func(i, j int) bool { return len(paths[i]) > len(paths[j]) })
 	for _, p := range paths {
 		p = path.Clean("/" + p)
-		if p == "/" || inAnyLower(lowers, p) || hasSymlinkParent(upper, p) {
+		if p == "/" || keptMountPoints[p] || inAnyLower(lowers, p) || hasSymlinkParent(upper, p) {
 			continue
 		}
 		full := filepath.Join(upper, p)
@@ -141,7 +151,7 @@ func sweepCreated(rootfs string, existed map[string]bool, paths []string) {
 	sort.Slice(paths, func(i, j int) bool { return len(paths[i]) > len(paths[j]) })
 	for _, p := range paths {
 		p = path.Clean("/" + p)
-		if p == "/" || existed[p] || hasSymlinkParent(rootfs, p) {
+		if p == "/" || keptMountPoints[p] || existed[p] || hasSymlinkParent(rootfs, p) {
 			continue
 		}
 		full := filepath.Join(rootfs, p)
@@ -158,11 +168,15 @@ func sweepCreated(rootfs string, existed map[string]bool, paths []string) {
 // PrepareRootfs creates in spec.Rootfs every mount point the sandbox needs
 // that is missing there (empty directories and files, as the stub layer
 // does for an overlay), so that a differ comparing the tree before and
-// after the step sees only what the command changed. Paths resolve inside
-// the rootfs.
+// after the step sees only what the command changed. The keptMountPoints
+// are left to the sandbox, which creates them during the step, so that the
+// differ sees them as BuildKit's does. Paths resolve inside the rootfs.
 func PrepareRootfs(spec Spec) error {
 	dirs, files := mountTargets(spec)
 	for _, d := range dirs {
+		if keptMountPoints[path.Clean(d)] {
+			continue
+		}
 		p, err := securejoin.SecureJoin(spec.Rootfs, d)
 		if err != nil {
 			return fmt.Errorf("mount point %s: %w", d, err)

@@ -6,9 +6,11 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"strings"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/moby/sys/user"
+	"golang.org/x/sys/unix"
 )
 
 // execUser is a resolved USER: ids only, never names.
@@ -48,13 +50,30 @@ func resolveUser(root, spec string) (execUser, error) {
 	return eu, nil
 }
 
+// withHome returns env with HOME set to home unless env sets HOME already:
+// the user's passwd entry ("/" for a user without one), as runc and so
+// BuildKit give every RUN.
+func withHome(env []string, home string) []string {
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "HOME=") {
+			return env
+		}
+	}
+	if home == "" {
+		home = "/"
+	}
+	return append(append([]string(nil), env...), "HOME="+home)
+}
+
 // openInRoot opens unsafePath inside root, or returns nil if it is missing.
 func openInRoot(root, unsafePath string) (*os.File, error) {
 	p, err := securejoin.SecureJoin(root, unsafePath)
 	if err != nil {
 		return nil, fmt.Errorf("resolving %s: %w", unsafePath, err)
 	}
-	f, err := os.Open(p)
+	// O_NONBLOCK: an image's /etc/passwd may be a FIFO, and open(2)
+	// would wait for a writer before the type check below could refuse it.
+	f, err := os.OpenFile(p, os.O_RDONLY|unix.O_NONBLOCK|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -80,7 +81,7 @@ func (o *buildOptions) bind(cmd *cobra.Command) {
 	f.Int64Var(&o.pidsLimit, "pids-limit", 0, "process limit per RUN step (0 = default)")
 	f.Int64Var(&o.cpuQuota, "cpu-quota", 0, "CPU µs per 100ms period per RUN step (0 = unlimited)")
 	f.DurationVar(&o.stepTimeout, "step-timeout", 0, "kill a RUN step after this long (0 = no limit)")
-	f.StringArrayVar(&o.securityOpts, "security-opt", nil, "security options for RUN (no-new-privileges)")
+	f.StringArrayVar(&o.securityOpts, "security-opt", nil, "security options for RUN: no-new-privileges, seccomp=unconfined, seccomp=PROFILE.json")
 	f.StringArrayVar(&o.insecure, "insecure-registry", nil, "registry host to reach over plain HTTP")
 	f.BoolVar(&o.push, "push", false, "push every tag after a successful build")
 	f.BoolVar(&o.explainCache, "explain-cache", false, "after the build, print why each step that ran missed the cache")
@@ -120,8 +121,8 @@ func runBuild(cmd *cobra.Command, g *globalOptions, o *buildOptions, contextDir 
 			return err
 		}
 	}
-	if o.push {
-		if err := pushTags(cmd.Context(), res, opt.Tags, opt.Registry); err != nil {
+	if pushTypes, push := o.pushTypes(outs); push {
+		if err := pushTags(cmd.Context(), cmd.ErrOrStderr(), res, opt.Tags, opt.Registry, pushTypes); err != nil {
 			return err
 		}
 	}
@@ -232,14 +233,11 @@ func (o *buildOptions) toOptions(cmd *cobra.Command, g *globalOptions, contextDi
 	}
 	opt.Run.Limits.Pids, opt.Run.Limits.CPUQuota = o.pidsLimit, o.cpuQuota
 	for _, so := range o.securityOpts {
-		switch so {
-		case "no-new-privileges", "no-new-privileges=true", "no-new-privileges:true":
-			opt.Run.NoNewPrivs = true
-		default:
-			return opt, nil, fmt.Errorf("unsupported --security-opt %q", so)
+		if err := parseSecurityOpt(so, &opt); err != nil {
+			return opt, nil, err
 		}
 	}
-	if opt.SourceDateEpoch, err = sourceDateEpochWith(opt.BuildArgs); err != nil {
+	if opt.SourceDateEpoch, err = buildEpoch(cmd.Context(), contextDir, opt.BuildArgs); err != nil {
 		return opt, nil, err
 	}
 	if rc, err := os.ReadFile("/etc/resolv.conf"); err == nil {
@@ -248,20 +246,40 @@ func (o *buildOptions) toOptions(cmd *cobra.Command, g *globalOptions, contextDi
 	if opt.Registry, err = g.registryOptions(o.insecure); err != nil {
 		return opt, nil, err
 	}
+	opt.Download = g.timeouts()
+	if opt.MaxDownloadSize, err = g.downloadLimit(); err != nil {
+		return opt, nil, err
+	}
 	if opt.CacheFrom, err = parseCacheFrom(o.cacheFrom, opt.Registry); err != nil {
 		return opt, nil, err
 	}
 	if opt.CacheTo, err = parseCacheTo(o.cacheTo, opt.Registry); err != nil {
 		return opt, nil, err
 	}
-	if o.push && len(opt.Tags) == 0 {
-		return opt, nil, fmt.Errorf("--push needs at least one --tag")
-	}
 	outs, err := parseOutputs(o.outputs)
 	if err != nil {
 		return opt, nil, err
 	}
+	if _, push := o.pushTypes(outs); push && len(opt.Tags) == 0 {
+		return opt, nil, fmt.Errorf("--push and --output type=registry need at least one --tag")
+	}
 	return opt, outs, nil
+}
+
+// pushTypes says whether the build pushes its tags (--push or an output of
+// type=registry) and with which media types: OCI, as BuildKit's pushes,
+// unless type=registry,oci-mediatypes=false asks for Docker's.
+func (o *buildOptions) pushTypes(outs []output) (registry.MediaTypes, bool) {
+	push, types := o.push, registry.OCITypes
+	for _, out := range outs {
+		if out.typ == "registry" {
+			push = true
+			if out.dockerTypes {
+				types = registry.DockerTypes
+			}
+		}
+	}
+	return types, push
 }
 
 // parseKV parses K=V flags; with fromEnv, a bare K takes its value from the
@@ -350,4 +368,39 @@ func explainCache(w io.Writer, res *build.Result) {
 		}
 		fmt.Fprintf(w, "  %s (%s): %s\n", s.Name, s.Location, why)
 	}
+}
+
+// parseSecurityOpt applies one --security-opt as docker does:
+// no-new-privileges, seccomp=unconfined or seccomp=FILE (a JSON profile,
+// read here; its rules are checked before the first RUN step).
+func parseSecurityOpt(so string, opt *build.Options) error {
+	switch so {
+	case "no-new-privileges", "no-new-privileges=true", "no-new-privileges:true":
+		opt.Run.NoNewPrivs = true
+		return nil
+	case "no-new-privileges=false", "no-new-privileges:false":
+		opt.Run.NoNewPrivs = false
+		return nil
+	}
+	key, value, ok := strings.Cut(so, "=")
+	if !ok {
+		key, value, ok = strings.Cut(so, ":")
+	}
+	if !ok || key != "seccomp" || value == "" {
+		return fmt.Errorf("unsupported --security-opt %q", so)
+	}
+	if value == "unconfined" {
+		opt.Run.Seccomp = value
+		return nil
+	}
+	data, err := os.ReadFile(value)
+	if err != nil {
+		return fmt.Errorf("--security-opt seccomp: reading profile: %w", err)
+	}
+	var profile map[string]any
+	if err := json.Unmarshal(data, &profile); err != nil {
+		return fmt.Errorf("--security-opt seccomp: profile %s: %w", value, err)
+	}
+	opt.Run.Seccomp = string(data)
+	return nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/ibuild/ibuild/build"
@@ -97,12 +98,22 @@ func parseCacheTo(vals []string, opts []registry.Option) ([]build.StepSink, erro
 	return out, err
 }
 
-// pushTags pushes the built image to every tag (--push). Later tags may
-// mount blobs from earlier ones on the same registry.
-func pushTags(ctx context.Context, res *build.Result, tags []string, opts []registry.Option) error {
+// pushTags pushes the built image to every tag (--push) with media types
+// mt. Docker types cannot describe zstd layers: the image is then pushed
+// with OCI types and a warning, as BuildKit does. Later tags may mount blobs
+// from earlier ones on the same registry.
+func pushTags(ctx context.Context, stderr io.Writer, res *build.Result, tags []string, opts []registry.Option, mt registry.MediaTypes) error {
+	img, err := registry.WithMediaTypes(res.Image, mt)
+	if err != nil && mt == registry.DockerTypes {
+		fmt.Fprintf(stderr, "WARNING: pushing with OCI media types: %v\n", err)
+		img, err = registry.WithMediaTypes(res.Image, registry.OCITypes)
+	}
+	if err != nil {
+		return fmt.Errorf("pushing: %w", err)
+	}
 	for i, t := range tags {
 		o := append(append([]registry.Option(nil), opts...), registry.WithMountFrom(tags[:i]...))
-		if err := registry.Push(ctx, res.Image, t, o...); err != nil {
+		if err := registry.Push(ctx, img, t, o...); err != nil {
 			return err
 		}
 	}

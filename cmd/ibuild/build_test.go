@@ -107,8 +107,8 @@ func TestBuildScratch(t *testing.T) {
 		{"StopSignal", c.StopSignal, "SIGTERM"},
 		{"OnBuild", c.OnBuild, []string{"COPY . /onbuild"}},
 		{"Healthcheck", c.Healthcheck != nil && c.Healthcheck.Test[0] == "CMD", true},
-		{"layers", len(cf.RootFS.DiffIDs), 7}, // WORKDIR creates /app
-		{"created", cf.Created.Unix(), int64(0)},
+		{"layers", len(cf.RootFS.DiffIDs), 7},            // WORKDIR creates /app
+		{"created", cf.Created.Unix(), int64(315532800)}, // 1980-01-01, the default epoch
 	}
 	for _, ck := range checks {
 		if !reflect.DeepEqual(ck.got, ck.want) {

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -16,12 +17,16 @@ import (
 
 // output is one -o/--output destination.
 type output struct {
-	typ  string // oci, docker, local
+	typ  string // oci, docker, local, registry
 	dest string
+	// dockerTypes pushes with Docker media types (type=registry,
+	// oci-mediatypes=false).
+	dockerTypes bool
 }
 
 // parseOutputs parses docker's -o syntax: "type=oci,dest=DIR", or a bare
-// path meaning type=local.
+// path meaning type=local. type=registry pushes every tag, as --push does,
+// and takes BuildKit's oci-mediatypes=true|false.
 func parseOutputs(vals []string) ([]output, error) {
 	var out []output
 	for _, v := range vals {
@@ -29,15 +34,32 @@ func parseOutputs(vals []string) ([]output, error) {
 			out = append(out, output{typ: "local", dest: v})
 			continue
 		}
-		f, err := parseFields("--output", v, "type", "dest")
+		f, err := parseFields("--output", v, "type", "dest", "oci-mediatypes")
 		if err != nil {
 			return nil, err
 		}
 		o := output{typ: f["type"], dest: f["dest"]}
+		if s, ok := f["oci-mediatypes"]; ok {
+			b, err := strconv.ParseBool(s)
+			if err != nil {
+				return nil, fmt.Errorf("invalid --output %q: oci-mediatypes must be true or false", v)
+			}
+			o.dockerTypes = !b
+		}
 		switch o.typ {
-		case "oci", "docker", "local":
+		case "oci", "docker", "local", "registry":
 		default:
-			return nil, fmt.Errorf("invalid --output %q: type must be oci, docker or local", v)
+			return nil, fmt.Errorf("invalid --output %q: type must be oci, docker, local or registry", v)
+		}
+		if o.dockerTypes && o.typ != "registry" {
+			return nil, fmt.Errorf("invalid --output %q: oci-mediatypes applies to type=registry only (type=oci is OCI, type=docker is Docker)", v)
+		}
+		if o.typ == "registry" {
+			if o.dest != "" {
+				return nil, fmt.Errorf("invalid --output %q: type=registry pushes the --tag names and takes no dest", v)
+			}
+			out = append(out, o)
+			continue
 		}
 		if o.dest == "" {
 			return nil, fmt.Errorf("invalid --output %q: dest is required", v)
@@ -57,6 +79,8 @@ func (o output) write(cmd *cobra.Command, store *cache.Store, res *build.Result,
 		err = registry.WriteDockerArchive(ctx, o.dest, res.Image, tags)
 	case "local":
 		err = build.ExportRootfs(ctx, store, res.Layers, o.dest)
+	case "registry":
+		return nil // pushed by runBuild, with --push
 	}
 	if err != nil {
 		return fmt.Errorf("exporting type=%s to %s: %w", o.typ, o.dest, err)

@@ -36,10 +36,14 @@ func blobLines(w io.Writer) registry.Option {
 
 func newPushCmd(g *globalOptions) *cobra.Command {
 	var insecure []string
+	var ociTypes bool
 	cmd := &cobra.Command{
 		Use:   "push NAME[:TAG] [DESTINATION]",
 		Short: "Push an image from the local store to a registry",
-		Args:  cobra.RangeArgs(1, 2),
+		Long: "Push an image from the local store to a registry. The manifest is pushed as stored " +
+			"(a built image has OCI media types) unless --oci-mediatypes is given: true rewrites it " +
+			"with OCI types, false with Docker schema 2 types. Blobs are never changed.",
+		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, err := g.store(cmd)
 			if err != nil {
@@ -54,6 +58,18 @@ func newPushCmd(g *globalOptions) *cobra.Command {
 			if len(args) == 2 {
 				dest = args[1]
 			}
+			if cmd.Flags().Changed("oci-mediatypes") {
+				mt := registry.DockerTypes
+				if ociTypes {
+					mt = registry.OCITypes
+				}
+				if img, err = registry.WithMediaTypes(img, mt); err != nil {
+					return fmt.Errorf("pushing %s: %w", args[0], err)
+				}
+				if d, err := img.Digest(); err == nil {
+					desc.Digest = d
+				}
+			}
 			ropts, err := g.registryOptions(insecure)
 			if err != nil {
 				return err
@@ -67,6 +83,7 @@ func newPushCmd(g *globalOptions) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringArrayVar(&insecure, "insecure-registry", nil, "registry host to reach over plain HTTP")
+	cmd.Flags().BoolVar(&ociTypes, "oci-mediatypes", true, "rewrite the manifest with OCI (true) or Docker schema 2 (false) media types; unset pushes it as stored")
 	return cmd
 }
 

@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	units "github.com/docker/go-units"
 	"github.com/spf13/cobra"
 
+	"github.com/ibuild/ibuild/build"
 	"github.com/ibuild/ibuild/cache"
 	"github.com/ibuild/ibuild/layer"
 	"github.com/ibuild/ibuild/registry"
@@ -21,6 +23,29 @@ type globalOptions struct {
 	maxLayerRatio   int64
 	maxManifestSize string
 	maxConfigSize   string
+	idleTimeout     time.Duration
+	transferTimeout time.Duration
+	maxDownloadSize string
+}
+
+// timeouts are the transfer timeouts of the flags; 0 disables one.
+func (g *globalOptions) timeouts() registry.Timeouts {
+	off := func(d time.Duration) time.Duration {
+		if d == 0 {
+			return -1
+		}
+		return d
+	}
+	return registry.Timeouts{Idle: off(g.idleTimeout), Total: off(g.transferTimeout)}
+}
+
+// downloadLimit is --max-download-size in bytes.
+func (g *globalOptions) downloadLimit() (int64, error) {
+	n, err := units.RAMInBytes(g.maxDownloadSize)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("invalid --max-download-size %q", g.maxDownloadSize)
+	}
+	return n, nil
 }
 
 // registryOptions are the registry options of every command, assembled in
@@ -46,7 +71,8 @@ func (g *globalOptions) registryLimits() ([]registry.Option, error) {
 	if err != nil {
 		return nil, fmt.Errorf("invalid --max-config-size %q: %w", g.maxConfigSize, err)
 	}
-	return []registry.Option{registry.WithMaxManifestSize(m), registry.WithMaxConfigSize(c)}, nil
+	t := g.timeouts()
+	return []registry.Option{registry.WithMaxManifestSize(m), registry.WithMaxConfigSize(c), registry.WithTimeouts(t.Idle, t.Total)}, nil
 }
 
 func defaultRoot() string {
@@ -98,6 +124,12 @@ func newRootCmd() *cobra.Command {
 		"refuse manifests and indexes larger than this")
 	root.PersistentFlags().StringVar(&g.maxConfigSize, "max-config-size", units.BytesSize(float64(registry.DefaultMaxConfigSize)),
 		"refuse image configs larger than this")
+	root.PersistentFlags().DurationVar(&g.idleTimeout, "network-idle-timeout", registry.DefaultIdleTimeout,
+		"fail a registry request or ADD <url> download that receives nothing for this long (0 = no limit)")
+	root.PersistentFlags().DurationVar(&g.transferTimeout, "transfer-timeout", registry.DefaultTransferTimeout,
+		"fail a registry response or ADD <url> download not finished within this, plus 1s per MiB it declares (0 = no limit)")
+	root.PersistentFlags().StringVar(&g.maxDownloadSize, "max-download-size", units.BytesSize(float64(build.DefaultMaxDownloadSize)),
+		"refuse an ADD <url> download larger than this")
 	bo.bind(root)
 	root.AddCommand(
 		newBuildCmd(g),

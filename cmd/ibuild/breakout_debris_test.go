@@ -1,0 +1,70 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestBreakoutKill9Debris kills the ibuild process (not its group) with
+// SIGKILL while a RUN is running. Its sandbox bundle and overlay
+// directories stay behind; the next build on the same state directory must
+// collect them, and nothing of the killed builder may be in /tmp.
+func TestBreakoutKill9Debris(t *testing.T) {
+	root := busyboxRoot(t)
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{"Dockerfile": "FROM busybox\nRUN echo started; sleep 60\n"})
+	var out strings.Builder
+	cmd := exec.Command(ibuildBin, "--root", root, "--progress", "plain", dir)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := cmd.Process.Pid
+	prefix := fmt.Sprintf("ibuild-sandbox-%d-", pid)
+	// Wait until the RUN has started: its bundle directory exists.
+	var bundle string
+	for deadline := time.Now().Add(30 * time.Second); bundle == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		for _, d := range []string{filepath.Join(root, "sandbox"), os.TempDir()} {
+			if m, _ := filepath.Glob(filepath.Join(d, prefix+"*")); len(m) > 0 && strings.Contains(out.String(), "started") {
+				bundle = m[0]
+			}
+		}
+	}
+	if bundle == "" {
+		syscall.Kill(pid, syscall.SIGKILL)
+		cmd.Wait()
+		t.Fatalf("the RUN did not start in 30s:\n%s", out.String())
+	}
+	syscall.Kill(pid, syscall.SIGKILL)
+	cmd.Wait()
+	mounts, _ := filepath.Glob(filepath.Join(root, "mounts", fmt.Sprintf("*-%d-*", pid)))
+	t.Logf("left by the killed builder: %s %v", bundle, mounts)
+	if len(mounts) == 0 {
+		t.Errorf("the killed builder left no overlay directory under %s/mounts (did the names change?)", root)
+	}
+
+	// The next build collects it (and its RUN is quick).
+	writeTree(t, dir, map[string]string{"Dockerfile": "FROM busybox\nRUN true\n"})
+	mustRun(t, "--root", root, "--progress", "plain", dir)
+
+	if _, err := os.Lstat(bundle); err == nil {
+		t.Errorf("sandbox bundle %s of the killed builder is still there", bundle)
+	}
+	for _, m := range mounts {
+		if _, err := os.Lstat(m); err == nil {
+			t.Errorf("overlay directory %s of the killed builder is still there", m)
+		}
+	}
+	if m, _ := filepath.Glob(filepath.Join(os.TempDir(), prefix+"*")); len(m) > 0 {
+		t.Errorf("debris of the killed builder in %s: %v", os.TempDir(), m)
+	}
+	if n := countLeftoverMounts(t, root); n > 0 {
+		t.Errorf("%d mounts left under %s", n, root)
+	}
+}
