@@ -41,8 +41,13 @@ install-deps:
 testbases:
 	hack/testbases.sh
 
+## vet: go vet, then the portability check: every library package vets for
+## darwin, and the CLI builds there (inspect and compare IMAGE... run on a laptop; builds need
+## Linux). cmd/ibuild's tests are Linux-only end-to-end builds, so it is built, not vetted.
 vet:
 	$(GO) vet ./...
+	GOOS=darwin $(GO) vet ./layer/... ./parser/... ./progress/... ./cache/... ./registry/... ./report/... ./build/... ./internal/...
+	GOOS=darwin $(GO) build -o /dev/null ./cmd/ibuild
 
 unit:
 	hack/gotest.sh -count=1 -timeout $(TEST_TIMEOUT) ./...
