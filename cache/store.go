@@ -152,15 +152,11 @@ func Open(ctx context.Context, root string, opt ...Option) (*Store, error) {
 // keep their setuid-root files and 0640 secrets, and blobs hold the same
 // bytes, so no other host user may reach any of them (CVE-2021-41103).
 // The root alone would do; the others are defence in depth against a root
-// loosened by hand. CacheMountsDir belongs to the builder.
+// loosened by hand.
 var privateDirs = []string{
 	"", blobsDir, filepath.Join(blobsDir, "sha256"), ingestDir, snapshotsDir, stepsDir, mountsDir,
-	stampsDir, usageDir, CacheMountsDir, ScratchDir,
+	stampsDir, usageDir, cacheMountsDir, ScratchDir,
 }
-
-// CacheMountsDir is the directory under the root that holds the
-// directories of RUN --mount=type=cache.
-const CacheMountsDir = "cache-mounts"
 
 // ScratchDir is the directory under the root where the sandbox keeps each
 // RUN's bundle; a builder killed with SIGKILL leaves its debris there for
