@@ -55,7 +55,7 @@ func (b *builder) fromBase(ctx context.Context, i int, chain []int) (*stageState
 		st.index = i
 		st.fromStage = true
 		r := b.startStep(st, "FROM "+dep.name, ds.Location)
-		r.done(stepResult{cached: true, key: st.key}, nil)
+		r.done(stepResult{cached: true, from: true, key: st.key}, nil)
 		return st, nil
 	}
 	if name == "scratch" {
@@ -63,12 +63,12 @@ func (b *builder) fromBase(ctx context.Context, i int, chain []int) (*stageState
 		st.index = i
 		st.key = b.rootKey(st.key)
 		r := b.startStep(st, "FROM scratch", ds.Location)
-		r.done(stepResult{cached: true, key: st.key}, nil)
+		r.done(stepResult{cached: true, from: true, key: st.key}, nil)
 		return st, nil
 	}
 	r := b.startStep(&stageState{index: i, name: ds.Name}, "FROM "+name, ds.Location)
 	st, cached, err := b.imageBase(ctx, name)
-	r.done(stepResult{cached: cached}, err)
+	r.done(stepResult{cached: cached, from: true}, err)
 	if err != nil {
 		return nil, b.errAt(ds.Location, err)
 	}

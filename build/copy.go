@@ -4,7 +4,6 @@ import (
 	"archive/tar"
 	"context"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -257,9 +256,4 @@ func sortEntries(es []entry) {
 
 func cleanRel(p string) string {
 	return strings.TrimPrefix(path.Clean("/"+p), "/")
-}
-
-func copyIO(w io.Writer, r io.Reader) error {
-	_, err := io.Copy(w, r)
-	return err
 }

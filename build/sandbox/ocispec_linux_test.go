@@ -41,9 +41,23 @@ func TestOCISpec(t *testing.T) {
 		t.Errorf("masked %v readonly %v", got.Linux.MaskedPaths, got.Linux.ReadonlyPaths)
 	}
 	last := got.Mounts[len(got.Mounts)-1]
-	if last.Destination != "/run/secrets/x" || !slices.Contains(last.Options, "ro") {
+	if last.Destination != "/run/secrets/x" || !slices.Contains(last.Options, "ro") || !slices.Contains(last.Options, "nodev") {
 		t.Errorf("secret mount = %+v", last)
 	}
+	if !slices.ContainsFunc(got.Linux.Namespaces, func(n specs.LinuxNamespace) bool { return n.Type == specs.CgroupNamespace }) {
+		t.Errorf("no cgroup namespace: %+v", got.Linux.Namespaces)
+	}
+	sc := got.Linux.Seccomp
+	if sc == nil || sc.DefaultAction != specs.ActErrno || len(sc.Architectures) == 0 ||
+		!slices.ContainsFunc(sc.Syscalls, func(c specs.LinuxSyscall) bool { return slices.Contains(c.Names, "read") }) ||
+		slices.ContainsFunc(sc.Syscalls, func(c specs.LinuxSyscall) bool { return slices.Contains(c.Names, "keyctl") }) {
+		t.Errorf("seccomp = %+v, want docker's default profile", sc)
+	}
+	s.Seccomp = "unconfined"
+	if got, err := OCISpec(s, testRootfs); err != nil || got.Linux.Seccomp != nil {
+		t.Errorf("unconfined: seccomp %+v, err %v", got.Linux.Seccomp, err)
+	}
+	s.Seccomp = ""
 	s.User = "ghost"
 	if _, err := OCISpec(s, testRootfs); err == nil || !strings.Contains(err.Error(), "ghost") {
 		t.Errorf("unknown user: err = %v", err)
