@@ -51,12 +51,20 @@ func fileOpOwner(root, spec string) (int, int, error) {
 	if id, ok := fileOpID(g); ok {
 		return uid, id, nil
 	}
-	// A group missing from the image (or no /etc/group) keeps the gid,
-	// as in BuildKit; an unreadable file (a FIFO, a directory) fails.
-	if id, err := lookupGroup(root, g); err == nil {
-		gid = id
-	} else if !errors.Is(err, errNoGroup) {
+	f, err := openImageFile(root, "/etc/group")
+	if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+		return uid, gid, nil // as a group missing from the file
+	}
+	if err != nil {
 		return 0, 0, fmt.Errorf("group %s: %w", g, err)
+	}
+	defer f.Close()
+	groups, err := user.ParseGroupFilter(f, func(gr user.Group) bool { return gr.Name == g })
+	if err != nil {
+		return 0, 0, fmt.Errorf("group %s: %w", g, err)
+	}
+	if len(groups) > 0 {
+		gid = groups[0].Gid
 	}
 	return uid, gid, nil
 }
@@ -72,39 +80,6 @@ func fileOpID(s string) (int, bool) {
 	}
 	return int(id), true
 }
-
-// lookupGroup returns the gid of a group name or id.
-func lookupGroup(root, name string) (int, error) {
-	if id, err := strconv.Atoi(name); err == nil {
-		if id < 0 {
-			return 0, fmt.Errorf("invalid group id %d", id)
-		}
-		return id, nil
-	}
-	f, err := openImageFile(root, "/etc/group")
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
-			return 0, fmt.Errorf("unable to find group %s: no /etc/group in the image: %w", name, errNoGroup)
-		}
-		return 0, fmt.Errorf("unable to find group %s: %w", name, err)
-	}
-	defer f.Close()
-	groups, err := user.ParseGroupFilter(f, func(g user.Group) bool { return g.Name == name })
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return 0, fmt.Errorf("unable to find group %s: no /etc/group in the image", name)
-		}
-		return 0, fmt.Errorf("unable to find group %s: %w", name, err)
-	}
-	if len(groups) == 0 {
-		return 0, fmt.Errorf("unable to find group %s: no matching entries in group file: %w", name, errNoGroup)
-	}
-	return groups[0].Gid, nil
-}
-
-// errNoGroup is wrapped by lookupGroup's errors for a group the image does
-// not have (no /etc/group, or no entry).
-var errNoGroup = errors.New("no such group")
 
 // errNoPasswd is readPasswd's error for an image without /etc/passwd.
 var errNoPasswd = errors.New("no /etc/passwd in the image")
