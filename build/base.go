@@ -126,8 +126,8 @@ func (b *builder) imageBase(ctx context.Context, ref string) (*stageState, bool,
 	return st, cached, nil
 }
 
-// resolveImage finds ref in the store, or pulls it into the store.
-func (b *builder) resolveImage(ctx context.Context, ref string) (v1.Image, bool, error) {
+// fetchImage finds ref in the store, or pulls it into the store.
+func (b *builder) fetchImage(ctx context.Context, ref string) (v1.Image, bool, error) {
 	norm, err := registry.Normalize(ref)
 	if err != nil {
 		return nil, false, fmt.Errorf("invalid image reference %q: %w", ref, err)

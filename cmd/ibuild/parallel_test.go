@@ -1,0 +1,164 @@
+package main
+
+import (
+	"encoding/json"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ibuild/ibuild/progress"
+)
+
+// stepSpans reads the --progress json events of a build: each step's name
+// by number, and its start and end times.
+type stepSpan struct {
+	name       string
+	start, end time.Time
+}
+
+func stepSpans(t *testing.T, stderr string) map[int]*stepSpan {
+	t.Helper()
+	spans := map[int]*stepSpan{}
+	for _, line := range strings.Split(stderr, "\n") {
+		if !strings.HasPrefix(line, "{") {
+			continue
+		}
+		var e progress.Event
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("progress line %q: %v", line, err)
+		}
+		if e.Step == 0 {
+			continue
+		}
+		s := spans[e.Step]
+		if s == nil {
+			s = &stepSpan{name: e.Name}
+			spans[e.Step] = s
+		}
+		if s.name != e.Name {
+			t.Errorf("step %d named %q and %q", e.Step, s.name, e.Name)
+		}
+		switch e.Status {
+		case progress.StatusStarted:
+			s.start = e.Time
+		case progress.StatusDone, progress.StatusCached, progress.StatusError:
+			s.end = e.Time
+		}
+	}
+	return spans
+}
+
+// span returns the step whose name ends with suffix.
+func span(t *testing.T, spans map[int]*stepSpan, suffix string) *stepSpan {
+	t.Helper()
+	for _, s := range spans {
+		if strings.HasSuffix(s.name, suffix) {
+			return s
+		}
+	}
+	t.Fatalf("no step %q in %v", suffix, spans)
+	return nil
+}
+
+var builtID = regexp.MustCompile(`built image (sha256:[0-9a-f]{64})`)
+
+// TestParallelStages checks that two independent stages run at the same
+// time (their RUN steps overlap, as the progress events show), one at a
+// time with --jobs 1, and that either way the steps have the same numbers
+// and the image the same digest.
+func TestParallelStages(t *testing.T) {
+	root := busyboxRoot(t)
+	const df = `FROM busybox AS a
+RUN sleep 2; echo a > /a
+FROM busybox AS b
+RUN sleep 2; echo b > /b
+FROM busybox
+COPY --from=a /a /a
+COPY --from=b /b /b
+RUN cat /a /b
+`
+	names := map[string]map[int]string{}
+	ids := map[string]string{}
+	for _, jobs := range []string{"1", "2"} {
+		r := mustBuild(t, df, "--root", root, "--no-cache", "--progress", "json", "--jobs", jobs)
+		spans := stepSpans(t, r.stderr)
+		a, b := span(t, spans, "RUN sleep 2; echo a > /a"), span(t, spans, "RUN sleep 2; echo b > /b")
+		overlap := a.start.Before(b.end) && b.start.Before(a.end)
+		if want := jobs != "1"; overlap != want {
+			t.Errorf("--jobs %s: RUN steps overlap=%v, want %v (a %s-%s, b %s-%s)", jobs, overlap, want,
+				a.start.Format(time.StampMilli), a.end.Format(time.StampMilli), b.start.Format(time.StampMilli), b.end.Format(time.StampMilli))
+		}
+		names[jobs] = map[int]string{}
+		for n, s := range spans {
+			names[jobs][n] = s.name
+		}
+		m := builtID.FindStringSubmatch(r.stderr)
+		if m == nil {
+			t.Fatalf("--jobs %s: no image ID in\n%s", jobs, r.stderr)
+		}
+		ids[jobs] = m[1]
+	}
+	if !mapsEqual(names["1"], names["2"]) {
+		t.Errorf("step numbers differ between --jobs 1 and 2:\n%v\n%v", names["1"], names["2"])
+	}
+	if ids["1"] != ids["2"] {
+		t.Errorf("image %s with --jobs 1, %s with --jobs 2", ids["1"], ids["2"])
+	}
+	if r := buildDockerfile(t, df, "--root", root, "--jobs", "0"); r.exitCode() == 0 || !strings.Contains(r.stderr, "--jobs") {
+		t.Errorf("--jobs 0: exit %d, stderr %s", r.exitCode(), r.stderr)
+	}
+}
+
+func mapsEqual(a, b map[int]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// TestParallelStageFailure checks that a failing stage stops a sibling
+// stage's long RUN promptly and that nothing is left running or mounted.
+func TestParallelStageFailure(t *testing.T) {
+	const df = `FROM busybox AS slow
+RUN sleep 3073
+FROM busybox AS bad
+RUN sleep 1; exit 3
+FROM busybox
+COPY --from=slow /etc/passwd /s
+COPY --from=bad /etc/passwd /b
+`
+	forEngines(t, func(t *testing.T, eng []string) {
+		root := busyboxRoot(t)
+		start := time.Now()
+		r := buildDockerfile(t, df, append([]string{"--root", root, "--jobs", "2"}, eng...)...)
+		took := time.Since(start)
+		if r.exitCode() == 0 {
+			t.Fatalf("exit code 0; stderr:\n%s", r.stderr)
+		}
+		// As BuildKit: the stopped sibling is CANCELED, not failed.
+		if m := regexp.MustCompile(`(?m)^(#\d+) \[slow 3/7\] RUN sleep 3073$`).FindStringSubmatch(r.stderr); m == nil || !strings.Contains(r.stderr, m[1]+" CANCELED\n") {
+			t.Errorf("sleeping stage not shown CANCELED:\n%s", r.stderr)
+		}
+		for _, w := range []string{"Dockerfile:4", "exit code: 3"} {
+			if !strings.Contains(r.stderr, w) {
+				t.Errorf("stderr lacks %q:\n%s", w, r.stderr)
+			}
+		}
+		// The sleeping stage would take 51 minutes; its cancellation is
+		// what ends the build.
+		if took > 30*time.Second {
+			t.Errorf("failed build took %s", took)
+		}
+		checkNoLeftovers(t, root, "sleep 3073")
+		if ents := storeListing(t, root); slices.ContainsFunc(ents, func(e string) bool { return strings.Contains(e, ".tmp-") }) {
+			t.Errorf("temporary entries left in the store: %v", ents)
+		}
+	})
+}
