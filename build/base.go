@@ -72,6 +72,7 @@ func (b *builder) fromBase(ctx context.Context, i int, chain []int) (*stageState
 	if err != nil {
 		return nil, b.errAt(ds.Location, err)
 	}
+	b.prefetchBase(ctx, i, st.layers)
 	return st, nil
 }
 

@@ -54,6 +54,10 @@ type builder struct {
 	// steps finished.
 	exported []exportedStep
 
+	// bg counts the background work (base extractions started ahead)
+	// that run waits for.
+	bg sync.WaitGroup
+
 	ctxMu  sync.Mutex
 	ctxDir *buildctx.Context
 	// ignoreFile is the ignore file the context was opened with.
@@ -138,7 +142,12 @@ func (b *builder) run(ctx context.Context) (*Result, error) {
 	order, n := b.planSteps(target)
 	b.total = max(b.countSteps(target), n)
 	b.counter = n
-	st, err := b.buildGraph(ctx, target, order)
+	// Base extractions started ahead stop with the stages: any still
+	// running then is one no step needed.
+	sctx, stop := context.WithCancel(ctx)
+	st, err := b.buildGraph(sctx, target, order)
+	stop()
+	b.bg.Wait()
 	if err != nil {
 		return nil, err
 	}

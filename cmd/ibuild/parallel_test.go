@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -161,4 +163,31 @@ COPY --from=bad /etc/passwd /b
 			t.Errorf("temporary entries left in the store: %v", ents)
 		}
 	})
+}
+
+// TestLazyBaseExtraction checks that a build whose steps do not read the
+// base's files never extracts it, and that the first RUN sees them.
+func TestLazyBaseExtraction(t *testing.T) {
+	root := busyboxRoot(t)
+	snapshots := func() []string {
+		ents, _ := os.ReadDir(filepath.Join(root, "snapshots"))
+		var out []string
+		for _, e := range ents {
+			if e.IsDir() {
+				out = append(out, e.Name())
+			}
+		}
+		return out
+	}
+	mustBuild(t, "FROM busybox\nENV A=1\nLABEL l=1\nUSER nobody\n", "--root", root)
+	if s := snapshots(); len(s) > 0 {
+		t.Errorf("ENV/LABEL/USER build extracted %v", s)
+	}
+	r := mustBuild(t, "FROM busybox\nENV A=1\nRUN test -x /bin/busybox && echo base-files-seen\n", "--root", root)
+	if !strings.Contains(r.stderr, "base-files-seen") {
+		t.Errorf("RUN did not see the base's files:\n%s", r.stderr)
+	}
+	if len(snapshots()) == 0 {
+		t.Errorf("RUN build left no snapshot")
+	}
 }
