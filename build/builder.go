@@ -57,6 +57,11 @@ type builder struct {
 	// bg counts the background work (base extractions started ahead)
 	// that run waits for.
 	bg sync.WaitGroup
+	// headers memoises the tar headers of layers read for skeletons
+	// (skeleton_linux.go), by diffID.
+	headers sync.Map
+	// prefetching are the layers prefetchBase extracts, by diffID.
+	prefetching map[v1.Hash]bool
 
 	ctxMu  sync.Mutex
 	ctxDir *buildctx.Context

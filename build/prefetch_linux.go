@@ -3,6 +3,7 @@ package build
 import (
 	"context"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 
 	"github.com/ibuild/ibuild/layer"
@@ -21,6 +22,14 @@ func (b *builder) prefetchBase(ctx context.Context, i int, layers []layer.Info) 
 	if len(layers) == 0 || !b.readsRootfs(i) || overlayUnsupported(b.opt.Store.Root()) != "" {
 		return
 	}
+	b.mu.Lock()
+	if b.prefetching == nil {
+		b.prefetching = map[v1.Hash]bool{}
+	}
+	for _, l := range layers {
+		b.prefetching[l.DiffID] = true
+	}
+	b.mu.Unlock()
 	b.bg.Add(1)
 	go func() {
 		defer b.bg.Done()
@@ -28,22 +37,45 @@ func (b *builder) prefetchBase(ctx context.Context, i int, layers []layer.Info) 
 	}()
 }
 
-// readsRootfs says whether stage i, as written, reads its root file system:
-// it has a RUN, COPY, ADD or WORKDIR (a COPY plans its destination in the
-// image, a WORKDIR looks for its directory), or another stage builds FROM
-// it or reads it with --from.
+// prefetched says whether one of layers is extracted in the background.
+func (b *builder) prefetched(layers []layer.Info) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, l := range layers {
+		if b.prefetching[l.DiffID] {
+			return true
+		}
+	}
+	return false
+}
+
+// readsRootfs says whether stage i, as written, reads its root file
+// system's content: it has a RUN, or another stage reads it with --from,
+// or a stage built FROM it does either. A COPY, ADD or WORKDIR plans on
+// the layers' headers while the base is not extracted (copyRoot); one
+// with a user or group given by name reads the extracted base, but a
+// guess of that is not worth extracting every COPY-only stage's base.
 func (b *builder) readsRootfs(i int) bool {
 	for _, c := range b.df.Stages[i].Commands {
-		switch c.(type) {
-		case *instructions.RunCommand, *instructions.CopyCommand, *instructions.AddCommand, *instructions.WorkdirCommand:
+		if _, ok := c.(*instructions.RunCommand); ok {
 			return true
 		}
 	}
 	for j := i + 1; j < len(b.df.Stages); j++ {
-		deps, _ := b.stageDeps(j)
-		for _, d := range deps {
-			if d == i {
-				return true
+		ds := b.df.Stages[j]
+		base, _, err := b.lex().ProcessWord(ds.BaseName, envGetter(b.global, nil))
+		if k, ok := b.stageRef(base, j); ok && err == nil && k == i && b.readsRootfs(j) {
+			return true
+		}
+		cmds := ds.Commands
+		if k, ok := b.stageRef(base, j); ok && err == nil {
+			cmds = append(b.ownTriggers(k), cmds...)
+		}
+		for _, c := range cmds {
+			for _, f := range cmdFroms(c) {
+				if k, ok := b.stageRef(f, j); ok && k == i {
+					return true
+				}
 			}
 		}
 	}

@@ -11,9 +11,9 @@ import (
 	"github.com/ibuild/ibuild/layer"
 )
 
-// TestPrefetchBase checks that a stage reading its root file system starts
-// extracting its base at FROM, and that one that does not (ENV and LABEL
-// only, and no stage reads it) never extracts it.
+// TestPrefetchBase checks that a stage reading its root file system's
+// content (a RUN, a COPY --from it) starts extracting its base at FROM, and
+// that one that does not (ENV, LABEL, COPY, WORKDIR) never extracts it.
 func TestPrefetchBase(t *testing.T) {
 	ctx := context.Background()
 	store := testStore(t)
@@ -38,9 +38,10 @@ func TestPrefetchBase(t *testing.T) {
 	}{
 		{"env and label", "FROM base\nENV A=1\nLABEL l=1\n", false},
 		{"run", "FROM base\nENV A=1\nRUN true\n", true},
-		{"copy", "FROM base\nCOPY f /f\n", true},
+		{"copy and workdir plan on headers", "FROM base\nCOPY f /f\nWORKDIR /w\n", false},
 		{"read by another stage", "FROM base AS a\nENV A=1\nFROM scratch\nCOPY --from=a /etc/f /f\n", true},
 		{"built on by another stage", "FROM base AS a\nLABEL l=1\nFROM a\nRUN true\n", true},
+		{"built on by a stage without RUN", "FROM base AS a\nLABEL l=1\nFROM a\nCOPY f /f\n", false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			os.RemoveAll(snap)

@@ -166,7 +166,8 @@ COPY --from=bad /etc/passwd /b
 }
 
 // TestLazyBaseExtraction checks that a build whose steps do not read the
-// base's files never extracts it, and that the first RUN sees them.
+// base's files' content (ENV, LABEL, WORKDIR, COPY) never extracts it, and
+// that the first RUN sees them.
 func TestLazyBaseExtraction(t *testing.T) {
 	root := busyboxRoot(t)
 	snapshots := func() []string {
@@ -179,9 +180,9 @@ func TestLazyBaseExtraction(t *testing.T) {
 		}
 		return out
 	}
-	mustBuild(t, "FROM busybox\nENV A=1\nLABEL l=1\nUSER nobody\n", "--root", root)
+	mustBuild(t, "FROM busybox\nENV A=1\nLABEL l=1\nWORKDIR /new/dir\nCOPY <<EOF /hello\nhi\nEOF\nUSER nobody\n", "--root", root)
 	if s := snapshots(); len(s) > 0 {
-		t.Errorf("ENV/LABEL/USER build extracted %v", s)
+		t.Errorf("ENV/LABEL/WORKDIR/COPY/USER build extracted %v", s)
 	}
 	r := mustBuild(t, "FROM busybox\nENV A=1\nRUN test -x /bin/busybox && echo base-files-seen\n", "--root", root)
 	if !strings.Contains(r.stderr, "base-files-seen") {
@@ -189,5 +190,69 @@ func TestLazyBaseExtraction(t *testing.T) {
 	}
 	if len(snapshots()) == 0 {
 		t.Errorf("RUN build left no snapshot")
+	}
+}
+
+// TestCopySkeleton checks that COPY and WORKDIR steps planned on the
+// layers' headers (the base not extracted) make the same image, and fail
+// the same way, as planned on the extracted base: through absolute and
+// relative directory symlinks, onto existing files and directories, with a
+// numeric --chown.
+func TestCopySkeleton(t *testing.T) {
+	root := busyboxRoot(t)
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{
+		"Dockerfile": "FROM busybox\nRUN mkdir -p /srv/app/old /opaque && ln -s /srv/app /app && ln -s srv /data && echo x > /file && touch /opaque/f && rm -rf /tmp\n",
+		"f":          "f\n",
+		"d/sub/g":    "g\n",
+	})
+	mustRun(t, "--root", root, "build", "-t", "base2", dir)
+	const df = `FROM base2
+ENV A=1
+COPY f /app/f
+COPY d/ /data/app/sub/
+COPY --chown=1000:1000 d /etc/
+COPY f /bin/newf
+COPY f /file
+COPY d /tmp/
+WORKDIR /srv/app/w
+COPY f relf
+WORKDIR /app/old
+`
+	snapshots := filepath.Join(root, "snapshots")
+	build := func(dockerfile string) result {
+		writeTree(t, dir, map[string]string{"Dockerfile": dockerfile})
+		return run(t, "", nil, "--root", root, "build", "--no-cache", "--progress", "plain", dir)
+	}
+	ids := map[bool]string{}
+	errs := map[bool]string{}
+	for _, extracted := range []bool{false, true} {
+		if extracted {
+			writeTree(t, dir, map[string]string{"Dockerfile": "FROM base2\nRUN true\n"})
+			mustRun(t, "--root", root, "build", dir)
+		} else if err := os.RemoveAll(snapshots); err != nil {
+			t.Fatal(err)
+		}
+		r := build(df)
+		m := builtID.FindStringSubmatch(r.stderr)
+		if r.err != nil || m == nil {
+			t.Fatalf("extracted=%v: %v\n%s", extracted, r.err, r.stderr)
+		}
+		ids[extracted] = m[1]
+		if ents, _ := os.ReadDir(snapshots); !extracted && len(ents) > 0 {
+			t.Errorf("COPY/WORKDIR build extracted %d snapshots", len(ents))
+		}
+		// A file in the way of the destination fails alike.
+		r = build("FROM base2\nCOPY d /file/x/\n")
+		if r.exitCode() == 0 {
+			t.Fatalf("COPY below a file succeeded:\n%s", r.stderr)
+		}
+		errs[extracted] = r.stderr[strings.LastIndex(r.stderr, "ERROR"):]
+	}
+	if ids[false] != ids[true] {
+		t.Errorf("image %s planned on headers, %s on the extracted base", ids[false], ids[true])
+	}
+	if errs[false] != errs[true] {
+		t.Errorf("errors differ:\n%s\n%s", errs[false], errs[true])
 	}
 }
