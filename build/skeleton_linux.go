@@ -158,6 +158,9 @@ func (b *builder) readHeaders(ctx context.Context, l layer.Info) (*headers, erro
 		if err != nil {
 			return nil, err
 		}
+		if n := len(lh.adds) + len(lh.whiteouts) + len(lh.opaque); n >= layer.DefaultMaxEntries {
+			return nil, fmt.Errorf("more than %d entries: %w", layer.DefaultMaxEntries, layer.ErrLimit)
+		}
 		name := cleanRel(hdr.Name)
 		dir, base := path.Dir(name), path.Base(name)
 		if dir == "." {
