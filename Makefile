@@ -41,8 +41,13 @@ install-deps:
 testbases:
 	hack/testbases.sh
 
+## vet: go vet, then the portability check: every library package vets for
+## darwin, and the CLI builds there (inspect and compare IMAGE... run on a laptop; builds need
+## Linux). cmd/ibuild's tests are Linux-only end-to-end builds, so it is built, not vetted.
 vet:
 	$(GO) vet ./...
+	GOOS=darwin $(GO) vet ./layer/... ./parser/... ./progress/... ./cache/... ./registry/... ./report/... ./build/... ./internal/...
+	GOOS=darwin $(GO) build -o /dev/null ./cmd/ibuild
 
 unit:
 	hack/gotest.sh -count=1 -timeout $(TEST_TIMEOUT) ./...
@@ -57,11 +62,13 @@ bench:
 	$(GO) test -bench . -run '^$$' ./...
 
 ## breakout: the RUN-time attacks of SECURITY.md (devices, seccomp, cgroups,
-## keyrings, --security-opt, sudo), each checking a host canary; needs root.
+## keyrings, --security-opt, sudo), each checking a host canary, and the
+## store and input attacks (another user in the store, FIFOs, signals,
+## kill -9 debris, the context rename race); needs root.
 breakout: deps
 	$(MAKE) --no-print-directory testbases
 	hack/gotest.sh -count=1 -timeout $(TEST_TIMEOUT) -run 'Breakout|TestDefaultProfile|TestCompile' \
-		./build/sandbox/... ./cmd/ibuild
+		./build/sandbox/... ./build/buildctx ./cmd/ibuild
 
 ## demo: import a busybox base (made from Debian's busybox-static package),
 ## build examples/demo on it and print the image's layers.

@@ -1,6 +1,7 @@
 package ibuild_test
 
 import (
+	"go/ast"
 	"go/parser"
 	"go/token"
 	"io/fs"
@@ -28,13 +29,13 @@ var allowed = map[string][]string{
 	"registry": {"layer", "internal"},
 	"internal": {},
 	"build":    {"parser", "layer", "cache", "registry", "progress", "internal"},
-	"report":   {"layer", "cache", "registry", "parser", "build"},
+	"report":   {"layer"},
 }
 
 // onlyImportedBy says which top-level directories may import a directory.
 var onlyImportedBy = map[string][]string{
 	"cmd":    {},
-	"build":  {"cmd", "report"},
+	"build":  {"cmd"},
 	"report": {"cmd"},
 }
 
@@ -44,8 +45,9 @@ var importsNone = []string{"build/buildctx", "registry/registrytest"}
 
 // TestImportDirection guards the package layering: parser, layer and
 // progress import none of ours; cache and registry import only layer and
-// internal (internal/atomicfile); internal imports none of ours; build
-// is imported only by cmd and report; report only by cmd; nothing imports
+// internal (internal/atomicfile); internal imports none of ours; report
+// imports only layer (it analyses images and a list of steps, not builds or
+// Dockerfiles); build and report are imported only by cmd; nothing imports
 // cmd; build/buildctx and registry/registrytest import nothing of ours.
 // Test files are not checked: they may use helpers such as
 // registry/registrytest.
@@ -70,6 +72,7 @@ func TestViolations(t *testing.T) {
 		module + "/build/sandbox":  nil,
 		module + "/build/buildctx": {module + "/build/sandbox"},
 		module + "/cmd/ibuild":     {module + "/build"},
+		module + "/report":         {module + "/layer", module + "/parser", module + "/build"},
 	}
 	want := []string{
 		module + "/build imports " + module + "/report (allowed: parser, layer, cache, registry, progress, internal)",
@@ -80,7 +83,10 @@ func TestViolations(t *testing.T) {
 		module + "/progress imports " + module + "/cmd/ibuild (allowed: none of ours)",
 		module + "/progress imports " + module + "/cmd/ibuild (nothing may import cmd)",
 		module + "/registry imports " + module + "/build (allowed: layer, internal)",
-		module + "/registry imports " + module + "/build (only cmd, report may import build)",
+		module + "/registry imports " + module + "/build (only cmd may import build)",
+		module + "/report imports " + module + "/parser (allowed: layer)",
+		module + "/report imports " + module + "/build (allowed: layer)",
+		module + "/report imports " + module + "/build (only cmd may import build)",
 	}
 	if got := violations(imports); !slices.Equal(got, want) {
 		t.Errorf("violations =\n  %s\nwant\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
@@ -201,4 +207,49 @@ func sortedKeys(m map[string][]string) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// mountCalls are the system calls that mount or unmount file systems.
+var mountCalls = []string{"Mount", "Unmount", "Fsopen", "Fsmount", "FsconfigCreate", "FsconfigSetString", "MoveMount", "MountSetattr", "OpenTree"}
+
+// TestOnlyRootfsMounts: in build, only build/rootfs mounts (and the
+// sandbox, inside the step's namespaces); the rest of build asks rootfs.
+func TestOnlyRootfsMounts(t *testing.T) {
+	fset := token.NewFileSet()
+	var found []string
+	err := filepath.WalkDir("build", func(path string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if e.IsDir() {
+			if path == filepath.Join("build", "rootfs") || path == filepath.Join("build", "sandbox") || e.Name() == "testdata" {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		f, err := parser.ParseFile(fset, path, nil, 0)
+		if err != nil {
+			return err
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			sel, ok := n.(*ast.SelectorExpr)
+			if !ok {
+				return true
+			}
+			if pkg, ok := sel.X.(*ast.Ident); ok && (pkg.Name == "unix" || pkg.Name == "syscall") && slices.Contains(mountCalls, sel.Sel.Name) {
+				found = append(found, fset.Position(sel.Pos()).String()+": "+pkg.Name+"."+sel.Sel.Name)
+			}
+			return true
+		})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(found) > 0 {
+		t.Errorf("build code outside build/rootfs mounts (ask build/rootfs instead):\n  %s", strings.Join(found, "\n  "))
+	}
 }

@@ -55,7 +55,7 @@ func (b *builder) fromBase(ctx context.Context, i int, chain []int) (*stageState
 		st.index = i
 		st.fromStage = true
 		r := b.startStep(st, "FROM "+dep.name, ds.Location)
-		r.done(stepResult{cached: true, key: st.key}, nil)
+		r.done(stepResult{cached: true, from: true, key: st.key}, nil)
 		return st, nil
 	}
 	if name == "scratch" {
@@ -63,12 +63,12 @@ func (b *builder) fromBase(ctx context.Context, i int, chain []int) (*stageState
 		st.index = i
 		st.key = b.rootKey(st.key)
 		r := b.startStep(st, "FROM scratch", ds.Location)
-		r.done(stepResult{cached: true, key: st.key}, nil)
+		r.done(stepResult{cached: true, from: true, key: st.key}, nil)
 		return st, nil
 	}
 	r := b.startStep(&stageState{index: i, name: ds.Name}, "FROM "+name, ds.Location)
 	st, cached, err := b.imageBase(ctx, name)
-	r.done(stepResult{cached: cached}, err)
+	r.done(stepResult{cached: cached, from: true}, err)
 	if err != nil {
 		return nil, b.errAt(ds.Location, err)
 	}
@@ -176,6 +176,9 @@ func stateFromImage(img v1.Image) (*stageState, error) {
 		return nil, err
 	}
 	st := &stageState{args: newArgScope(), cfg: *cf.DeepCopy()}
+	if st.healthStartInterval, err = healthStartInterval(img); err != nil {
+		return nil, err
+	}
 	// A base with Docker layer types (what `docker push` writes) still
 	// yields an image with OCI types throughout, as BuildKit's does: the
 	// blobs are the same, only their format's name changes.

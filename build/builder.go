@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -79,9 +79,16 @@ type stageBuild struct {
 	err     error
 }
 
+// errNeedsLinux is Build's error on other systems.
+var errNeedsLinux = errors.New("building images needs Linux (overlayfs and namespaces)")
+
 // Build runs the build described by opt and stores the resulting image.
-// Errors name the Dockerfile and line of the failing instruction.
+// Errors name the Dockerfile and line of the failing instruction. Builds
+// run only on Linux.
 func Build(ctx context.Context, opt Options) (*Result, error) {
+	if runtime.GOOS != "linux" {
+		return nil, errNeedsLinux
+	}
 	b, err := newBuilder(opt)
 	if err != nil {
 		return nil, err
@@ -163,6 +170,10 @@ func (b *builder) run(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	chain := b.targetChain(target)
+	for i := range res.Steps {
+		res.Steps[i].InTarget = chain[res.Steps[i].StageIndex]
+	}
 	for _, sink := range b.opt.CacheTo {
 		if err := sink.Export(ctx, b.opt.Store, b.exportList(target)); err != nil {
 			return nil, fmt.Errorf("exporting cache: %w", err)
@@ -209,17 +220,7 @@ func (b *builder) targetIndex() (int, error) {
 
 // stageRef resolves a name used in FROM or --from to an earlier stage.
 func (b *builder) stageRef(name string, before int) (int, bool) {
-	i, ok := b.df.StageIndex(name)
-	if !ok {
-		return 0, false
-	}
-	if _, err := strconv.Atoi(name); err != nil && b.df.Stages[i].Name == "" {
-		return 0, false
-	}
-	if i >= before {
-		return 0, false
-	}
-	return i, true
+	return b.df.StageRef(name, before)
 }
 
 // stage builds stage i once, building the stages it depends on first.

@@ -4,7 +4,6 @@ import (
 	"archive/tar"
 	"context"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -182,7 +181,9 @@ func (b *builder) openSource(ctx context.Context, ref sourceRef) (*copySource, e
 	if err != nil {
 		return nil, err
 	}
-	c, err := buildctx.Open(root, "")
+	// Symlinks in another stage or an image resolve inside its root, as
+	// in BuildKit (absolute targets from that root).
+	c, err := buildctx.Open(root, "", buildctx.WithRootedSymlinks())
 	if err != nil {
 		cleanup()
 		return nil, err
@@ -255,9 +256,4 @@ func sortEntries(es []entry) {
 
 func cleanRel(p string) string {
 	return strings.TrimPrefix(path.Clean("/"+p), "/")
-}
-
-func copyIO(w io.Writer, r io.Reader) error {
-	_, err := io.Copy(w, r)
-	return err
 }

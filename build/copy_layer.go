@@ -210,6 +210,10 @@ func (c *copier) addSource(f buildctx.Source, name string, asDir bool, src int) 
 		}
 		hdr.Typeflag, hdr.Size = tar.TypeReg, fi.Size()
 		c.add(entry{hdr: hdr, src: f.Path, link: hardlinkKey(src, fi)})
+	case fi.Mode()&(fs.ModeNamedPipe|fs.ModeDevice) != 0:
+		// Recreated, never opened, as BuildKit's mknod.
+		setNode(hdr, fi)
+		c.add(entry{hdr: hdr})
 	default:
 		return fmt.Errorf("%s: cannot copy %s: not a regular file, directory or symlink", c.cs.name, f.Path)
 	}
@@ -369,9 +373,11 @@ func (c *copier) extract(tw *layer.TarWriter, a archiveSrc) error {
 		if hdr.Typeflag == tar.TypeLink {
 			hdr.Linkname = cleanRel(path.Join(a.dest, cleanRel(hdr.Linkname)))
 		}
-		if c.uid >= 0 {
-			hdr.Uid, hdr.Gid = c.uid, c.gid
-		}
+		// Entries keep the archive's owners even with --chown, which
+		// BuildKit applies only to the directories it creates for the
+		// destination (solver/llbsolver/file/unpack.go: MkdirAll with the
+		// chowner, then a plain Untar). Arguably a BuildKit bug, followed
+		// on purpose (case add-tar-chown-chmod).
 		if err := tw.WriteHeader(hdr); err != nil {
 			return fmt.Errorf("ADD %s: entry %q: %w", a.path, hdr.Name, err)
 		}

@@ -37,6 +37,11 @@ func newImage(store *cache.Store, st *stageState, created v1.Time) (v1.Image, er
 	if err != nil {
 		return nil, fmt.Errorf("encoding config: %w", err)
 	}
+	if st.healthStartInterval != 0 && cf.Config.Healthcheck != nil {
+		if cfgBytes, err = withHealthStartInterval(cfgBytes, st.healthStartInterval); err != nil {
+			return nil, fmt.Errorf("encoding config: %w", err)
+		}
+	}
 	cfgHash, cfgSize, err := v1.SHA256(bytes.NewReader(cfgBytes))
 	if err != nil {
 		return nil, err

@@ -135,6 +135,7 @@ func (a configApplier) apply(st *stageState, cmd instructions.Command) error {
 	case *instructions.HealthCheckCommand:
 		h := c.Health
 		st.cfg.Config.Healthcheck = &v1.HealthConfig{Test: h.Test, Interval: h.Interval, Timeout: h.Timeout, StartPeriod: h.StartPeriod, Retries: h.Retries}
+		st.healthStartInterval = h.StartInterval
 		msg = "HEALTHCHECK " + jsonArgs(h.Test)
 	case *instructions.OnbuildCommand:
 		st.cfg.Config.OnBuild = append(st.cfg.Config.OnBuild, c.Expression)

@@ -9,6 +9,7 @@ import (
 	"github.com/ibuild/ibuild/build/sandbox"
 	"github.com/ibuild/ibuild/cache"
 	"github.com/ibuild/ibuild/layer"
+	"github.com/ibuild/ibuild/parser"
 	"github.com/ibuild/ibuild/progress"
 	"github.com/ibuild/ibuild/registry"
 )
@@ -114,18 +115,38 @@ type Result struct {
 
 // StepResult is the outcome of one step.
 type StepResult struct {
-	Stage    string        `json:"stage"`
-	Name     string        `json:"name"`
-	Location string        `json:"location"`
+	// Stage is the step's stage name, or its index when it has none;
+	// StageIndex is its index among the Dockerfile's stages.
+	Stage      string `json:"stage"`
+	StageIndex int    `json:"stageIndex"`
+	// Name is the step as progress shows it ("[2/5] RUN make");
+	// Instruction is the instruction alone ("RUN make").
+	Name        string `json:"name"`
+	Instruction string `json:"instruction"`
+	// Location is the instruction's place in the Dockerfile (JSON
+	// "Dockerfile:7").
+	Location parser.Location `json:"location"`
+	// From marks the step that starts a stage from its base (FROM).
+	From     bool          `json:"from,omitempty"`
 	Cached   bool          `json:"cached"`
 	Duration time.Duration `json:"duration"`
-	Layer    *layer.Info   `json:"layer,omitempty"`
+	// Layer is the layer the step added, or nil.
+	Layer *layer.Info `json:"layer,omitempty"`
+	// LayerIndex is the index of Layer among its stage's layers, or
+	// NoLayer. For a step InTarget it is the index in Result.Layers.
+	LayerIndex int `json:"layerIndex"`
+	// InTarget says the step belongs to the target stage or to a stage the
+	// target inherits through FROM <stage>: its layer is in the image.
+	InTarget bool `json:"inTarget"`
 	// Key is the step's cache key.
 	Key string `json:"key,omitempty"`
 	// MissReason says, for a step that ran, which of its inputs changed
 	// since the last build of the same step.
 	MissReason string `json:"missReason,omitempty"`
 }
+
+// NoLayer is StepResult.LayerIndex for a step that added no layer.
+const NoLayer = -1
 
 func (o *Options) epoch() time.Time {
 	if o.SourceDateEpoch != nil {

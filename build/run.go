@@ -261,7 +261,30 @@ func (b *builder) executeOverlay(ctx context.Context, st *stageState, spec sandb
 	if runErr != nil {
 		return nil, runError(spec.Args, out, runErr)
 	}
+	if err := b.pruneUnchanged(ctx, st, spec.Upperdir); err != nil {
+		return nil, err
+	}
 	return b.diff(ctx, r, spec.Upperdir)
+}
+
+// pruneUnchanged removes from a RUN's upper directory the files overlayfs
+// copied up without the command changing them, as BuildKit's differ
+// leaves them out of the layer (layer.PruneUnchanged): a hard link made
+// to a file of an earlier layer is then an independent file, as in
+// BuildKit (conformance case run-hardlinks-across-layers).
+func (b *builder) pruneUnchanged(ctx context.Context, st *stageState, upper string) error {
+	if len(st.layers) == 0 {
+		return nil
+	}
+	if ents, err := os.ReadDir(upper); err != nil || len(ents) == 0 {
+		return err
+	}
+	base, cleanup, err := b.mountRootfs(ctx, st.layers)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	return layer.PruneUnchanged(ctx, upper, base)
 }
 
 // runError wraps the failure of a RUN command with its exit code and the

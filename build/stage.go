@@ -13,6 +13,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
 
 	"github.com/ibuild/ibuild/layer"
+	"github.com/ibuild/ibuild/parser"
 	"github.com/ibuild/ibuild/progress"
 )
 
@@ -44,6 +45,9 @@ type stageState struct {
 	// base's triggers run and are cleared.
 	ownOnBuild []string
 	fromStage  bool
+	// healthStartInterval is the healthcheck's StartInterval, which
+	// go-containerregistry's HealthConfig lacks; newImage writes it.
+	healthStartInterval time.Duration
 	// steps counts the filesystem steps started in this stage.
 	steps int
 }
@@ -186,9 +190,10 @@ type stepRun struct {
 	b     *builder
 	st    *stageState
 	idx   int
-	ord   int // ordinal of the step in its stage
-	name  string
-	loc   string
+	ord   int    // ordinal of the step in its stage
+	text  string // the instruction
+	name  string // the instruction with its progress prefix
+	loc   parser.Location
 	start time.Time
 }
 
@@ -210,7 +215,7 @@ func (b *builder) startStep(st *stageState, text string, loc []bkparser.Range) *
 		st.steps++
 		ord = st.steps
 	}
-	r := &stepRun{b: b, st: st, idx: idx, ord: ord, name: name, loc: b.loc(loc).String(), start: time.Now()}
+	r := &stepRun{b: b, st: st, idx: idx, ord: ord, text: text, name: name, loc: b.loc(loc), start: time.Now()}
 	b.sink.Event(progress.Event{Time: r.start, Step: r.idx, Total: total, Stage: stageName(st), Name: name, Status: progress.StatusStarted})
 	return r
 }
@@ -242,7 +247,11 @@ func (r *stepRun) done(res stepResult, err error) {
 	}
 	r.b.sink.Event(ev)
 	if err == nil {
-		sr := StepResult{Stage: stageName(r.st), Name: r.name, Location: r.loc, Cached: res.cached, Duration: d, Layer: res.layer, MissReason: res.missReason}
+		sr := StepResult{Stage: stageName(r.st), StageIndex: r.st.index, Name: r.name, Instruction: r.text, Location: r.loc,
+			From: res.from, Cached: res.cached, Duration: d, Layer: res.layer, LayerIndex: NoLayer, MissReason: res.missReason}
+		if res.layer != nil {
+			sr.LayerIndex = res.layerIndex
+		}
 		if res.key != (v1.Hash{}) {
 			sr.Key = res.key.String()
 		}

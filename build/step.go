@@ -28,9 +28,11 @@ type stepPlan struct {
 
 // stepResult is the outcome of one step.
 type stepResult struct {
-	cached bool
-	layer  *layer.Info // nil when the step has no layer
-	key    v1.Hash     // zero when the step has no cache key
+	cached     bool
+	from       bool        // the step is a FROM
+	layer      *layer.Info // nil when the step has no layer
+	layerIndex int         // the index of layer among the stage's layers
+	key        v1.Hash     // zero when the step has no cache key
 	// missReason says, for a step that ran, what changed since the last
 	// build of the same step.
 	missReason string
@@ -69,7 +71,7 @@ func (b *builder) cached(ctx context.Context, st *stageState, r *stepRun, p step
 	}
 	if rec != nil {
 		b.applyStep(st, p.key, rec)
-		res.cached, res.layer = true, rec.Layer
+		res.cached, res.layer, res.layerIndex = true, rec.Layer, len(st.layers)-1
 		return res, nil
 	}
 	info, err := p.exec(ctx)
@@ -80,7 +82,7 @@ func (b *builder) cached(ctx context.Context, st *stageState, r *stepRun, p step
 		return res, err
 	}
 	b.applyStep(st, p.key, rec)
-	res.layer = info
+	res.layer, res.layerIndex = info, len(st.layers)-1
 	// A hit's inputs equal the saved ones; only a step that ran explains
 	// itself and records its inputs for the next build.
 	res.missReason = b.missReason(st, r.ord, in)

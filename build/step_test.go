@@ -11,6 +11,9 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+
+	"github.com/ibuild/ibuild/build/rootfs"
 	"github.com/ibuild/ibuild/cache"
 	"github.com/ibuild/ibuild/layer"
 	"github.com/ibuild/ibuild/progress"
@@ -201,4 +204,18 @@ func TestConcurrentStages(t *testing.T) {
 		t.Errorf("last stage env %q", env)
 	}
 	b.warnings()
+}
+
+// TestCacheSharingModes: rootfs.Sharing takes BuildKit's sharing= values
+// as they are.
+func TestCacheSharingModes(t *testing.T) {
+	for in, want := range map[instructions.ShareMode]rootfs.Sharing{
+		instructions.MountSharingShared:  rootfs.SharingShared,
+		instructions.MountSharingPrivate: rootfs.SharingPrivate,
+		instructions.MountSharingLocked:  rootfs.SharingLocked,
+	} {
+		if rootfs.Sharing(in) != want {
+			t.Errorf("sharing %q is %q in rootfs", in, want)
+		}
+	}
 }

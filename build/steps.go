@@ -70,17 +70,20 @@ type exportedStep struct {
 	stage int
 }
 
+// targetChain is the set of the target stage and the stages it inherits
+// through FROM <stage>.
+func (b *builder) targetChain(target int) map[int]bool {
+	final := map[int]bool{}
+	for _, i := range b.df.StageChain(target) {
+		final[i] = true
+	}
+	return final
+}
+
 // exportList is the build's steps for --cache-to, marking the target
 // stage's (its own steps and those it inherited through FROM <stage>).
 func (b *builder) exportList(target int) []ExportedStep {
-	final := map[int]bool{target: true}
-	for i := target; ; {
-		j, ok := b.stageRef(b.df.Stages[i].BaseName, i)
-		if !ok {
-			break
-		}
-		final[j], i = true, j
-	}
+	final := b.targetChain(target)
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	out := make([]ExportedStep, len(b.exported))

@@ -3,11 +3,13 @@ package build
 import (
 	"archive/tar"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"path"
 	"path/filepath"
 
+	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	bkparser "github.com/moby/buildkit/frontend/dockerfile/parser"
 
@@ -40,8 +42,18 @@ func (b *builder) mkdirLayer(ctx context.Context, st *stageState, dir string) (*
 		return nil, err
 	}
 	defer cleanup()
+	// Through symlinks, as BuildKit's mkdir: WORKDIR /link/sub creates
+	// sub in the link's target, never a directory in place of the link.
+	real, err := securejoin.SecureJoin(root, dir)
+	if err != nil {
+		return nil, fmt.Errorf("resolving %s: %w", dir, err)
+	}
+	rel, err := filepath.Rel(root, real)
+	if err != nil {
+		return nil, err
+	}
 	var missing []string
-	for d := cleanRel(dir); d != "" && d != "."; d = path.Dir(d) {
+	for d := cleanRel(filepath.ToSlash(rel)); d != "" && d != "."; d = path.Dir(d) {
 		fi, err := statIn(root, d)
 		if err == nil && fi.IsDir() {
 			break
@@ -59,9 +71,10 @@ func (b *builder) mkdirLayer(ctx context.Context, st *stageState, dir string) (*
 	if len(missing) == 0 {
 		return nil, nil
 	}
+	user := st.cfg.Config.User
 	uid, gid := 0, 0
-	if u := st.cfg.Config.User; u != "" {
-		if uid, gid, err = fileOpOwner(root, u); err != nil {
+	if user != "" {
+		if uid, gid, err = fileOpOwner(root, user); err != nil {
 			return nil, err
 		}
 	}
@@ -73,8 +86,22 @@ func (b *builder) mkdirLayer(ctx context.Context, st *stageState, dir string) (*
 			hdrs = append([]*tar.Header{hdr}, hdrs...)
 		}
 	}
+	// As mkdir(2) under BuildKit: in a setgid directory a new directory
+	// takes the parent's group (then the USER's, when one is set: BuildKit
+	// chowns after mkdir) and the setgid bit, all the way down.
+	setgid, parentGid := false, 0
+	if fi, err := os.Stat(filepath.Join(root, path.Dir(missing[len(missing)-1]))); err == nil && fi.Mode()&os.ModeSetgid != 0 {
+		setgid, parentGid = true, statGid(fi)
+	}
 	for i := len(missing) - 1; i >= 0; i-- {
-		hdrs = append(hdrs, &tar.Header{Typeflag: tar.TypeDir, Name: missing[i], Mode: 0o755, Uid: uid, Gid: gid, ModTime: epoch})
+		hdr := &tar.Header{Typeflag: tar.TypeDir, Name: missing[i], Mode: 0o755, Uid: uid, Gid: gid, ModTime: epoch}
+		if setgid {
+			hdr.Mode |= 0o2000
+			if user == "" {
+				hdr.Gid = parentGid
+			}
+		}
+		hdrs = append(hdrs, hdr)
 	}
 	pr, pw := io.Pipe()
 	go func() {
@@ -98,4 +125,9 @@ func (b *builder) mkdirLayer(ctx context.Context, st *stageState, dir string) (*
 func isSymlinkIn(root, rel string) bool {
 	fi, err := os.Lstat(filepath.Join(root, rel))
 	return err == nil && fi.Mode()&os.ModeSymlink != 0
+}
+
+func statGid(fi os.FileInfo) int {
+	_, gid := statOwner(fi)
+	return gid
 }

@@ -71,6 +71,7 @@ func (s *Store) DiskUsage(ctx context.Context) (Usage, error) {
 	add(&u.ContextMemos, contextMemosDir, notHidden)
 	add(&u.Scratch, ingestDir, allNames)
 	add(&u.Scratch, mountsDir, allNames)
+	add(&u.Scratch, ScratchDir, allNames)
 	if err != nil {
 		return Usage{}, err
 	}

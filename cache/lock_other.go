@@ -40,5 +40,8 @@ func pidGone(int) bool { return false }
 // holdOwner does nothing without flock.
 func holdOwner(string) error { return nil }
 
+// releaseOwner does nothing without flock.
+func releaseOwner(string) {}
+
 // ownerGone reports false: without flock every owner may be alive.
 func ownerGone(string, int) (func(), bool) { return nil, false }

@@ -118,8 +118,17 @@ func downgradeLock(f *os.File) error {
 // pidGone reports whether no process has the id pid.
 func pidGone(pid int) bool { return unix.Kill(pid, 0) == unix.ESRCH }
 
-// ownerLocks holds this process's owner lock file per directory.
-var ownerLocks sync.Map
+// ownerLocks holds this process's owner lock file per directory, with
+// the number of open Stores that use it.
+var ownerLocks struct {
+	sync.Mutex
+	m map[string]*ownerLock
+}
+
+type ownerLock struct {
+	f *os.File
+	n int
+}
 
 // ownerFile names the file whose shared flock marks process pid's
 // entries in a directory as live.
@@ -129,9 +138,16 @@ func ownerFile(pid int) string { return ownerPrefix + strconv.Itoa(pid) }
 // dir/.owner-PID and keeps it until the process exits. Entries named after
 // the pid are then known to be live to any sweeper, even one in another
 // pid namespace where the number means nothing.
+// Each call is matched by a releaseOwner; the last one removes the file.
 func holdOwner(dir string) error {
-	if _, ok := ownerLocks.Load(dir); ok {
+	ownerLocks.Lock()
+	defer ownerLocks.Unlock()
+	if l := ownerLocks.m[dir]; l != nil {
+		l.n++
 		return nil
+	}
+	if ownerLocks.m == nil {
+		ownerLocks.m = map[string]*ownerLock{}
 	}
 	p := filepath.Join(dir, ownerFile(os.Getpid()))
 	for {
@@ -147,12 +163,25 @@ func holdOwner(dir string) error {
 		fi, err1 := f.Stat()
 		pi, err2 := os.Stat(p)
 		if err1 == nil && err2 == nil && os.SameFile(fi, pi) {
-			if _, loaded := ownerLocks.LoadOrStore(dir, f); loaded {
-				f.Close()
-			}
+			ownerLocks.m[dir] = &ownerLock{f: f, n: 1}
 			return nil
 		}
 		f.Close()
+	}
+}
+
+// releaseOwner undoes one holdOwner of dir.
+func releaseOwner(dir string) {
+	ownerLocks.Lock()
+	defer ownerLocks.Unlock()
+	l := ownerLocks.m[dir]
+	if l == nil {
+		return
+	}
+	if l.n--; l.n == 0 {
+		os.Remove(l.f.Name())
+		l.f.Close()
+		delete(ownerLocks.m, dir)
 	}
 }
 

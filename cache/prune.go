@@ -131,6 +131,7 @@ func (s *Store) scanGraph(ctx context.Context) (*graph, error) {
 		{kindContextMemo, contextMemosDir, notHidden},
 		{kindScratch, ingestDir, allNames},
 		{kindScratch, mountsDir, allNames},
+		{kindScratch, ScratchDir, allNames},
 		{kindScratch, snapshotsDir, isTemp},
 		{kindScratch, stepsDir, isTemp},
 		{kindScratch, explainDir, isTemp},

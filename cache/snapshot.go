@@ -188,7 +188,7 @@ func (s *Store) TempDir(pattern string) (string, error) {
 	if err := os.MkdirAll(s.path(mountsDir), 0o700); err != nil {
 		return "", err
 	}
-	if err := holdOwner(s.path(mountsDir)); err != nil {
+	if err := s.holdOwner(); err != nil {
 		return "", fmt.Errorf("creating temp dir: %w", err)
 	}
 	d, err := os.MkdirTemp(s.path(mountsDir), pattern+strconv.Itoa(os.Getpid())+"-")

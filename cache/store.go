@@ -65,6 +65,26 @@ type Store struct {
 	// process, so that concurrent callers wait instead of duplicating work.
 	snapMu     sync.Mutex
 	extracting map[string]chan struct{}
+
+	// owner is set once this Store holds the process's owner lock in
+	// mounts/ (holdOwner), released by Close.
+	ownerMu sync.Mutex
+	owner   bool
+}
+
+// holdOwner takes the process's owner lock in mounts/ for this Store,
+// once, so that other builders' sweeps leave its TempDirs alone.
+func (s *Store) holdOwner() error {
+	s.ownerMu.Lock()
+	defer s.ownerMu.Unlock()
+	if s.owner {
+		return nil
+	}
+	if err := holdOwner(s.path(mountsDir)); err != nil {
+		return err
+	}
+	s.owner = true
+	return nil
 }
 
 // Option configures a Store.
@@ -132,15 +152,11 @@ func Open(ctx context.Context, root string, opt ...Option) (*Store, error) {
 // keep their setuid-root files and 0640 secrets, and blobs hold the same
 // bytes, so no other host user may reach any of them (CVE-2021-41103).
 // The root alone would do; the others are defence in depth against a root
-// loosened by hand. CacheMountsDir belongs to the builder.
+// loosened by hand.
 var privateDirs = []string{
 	"", blobsDir, filepath.Join(blobsDir, "sha256"), ingestDir, snapshotsDir, stepsDir, mountsDir,
-	stampsDir, usageDir, CacheMountsDir, ScratchDir,
+	stampsDir, usageDir, cacheMountsDir, ScratchDir,
 }
-
-// CacheMountsDir is the directory under the root that holds the
-// directories of RUN --mount=type=cache.
-const CacheMountsDir = "cache-mounts"
 
 // ScratchDir is the directory under the root where the sandbox keeps each
 // RUN's bundle; a builder killed with SIGKILL leaves its debris there for
@@ -183,9 +199,16 @@ func (s *Store) warnf(format string, args ...any) {
 // Root returns the absolute path of the store's root directory.
 func (s *Store) Root() string { return s.root }
 
-// Close releases the store's shared lock on ROOT/gc.lock. The Store must
-// not be used afterwards.
+// Close releases the store's shared lock on ROOT/gc.lock and, with the
+// last open Store of the process, its owner lock file in ROOT/mounts. The
+// Store must not be used afterwards.
 func (s *Store) Close() error {
+	s.ownerMu.Lock()
+	if s.owner {
+		releaseOwner(s.path(mountsDir))
+		s.owner = false
+	}
+	s.ownerMu.Unlock()
 	if s.gc == nil {
 		return nil
 	}

@@ -110,6 +110,17 @@ func (n *scanNode) same(st *unix.Stat_t) bool {
 		n.size == st.Size && n.nlink == uint64(st.Nlink) && n.rdev == uint64(st.Rdev)
 }
 
+// linkedOnly reports whether st differs from n only by its link count (and
+// so its ctime): a hard link was made to an unchanged file. As BuildKit's
+// differ, which compares type, mode, owner, size and times but not links,
+// leaves such a file out of the layer, the new link is then written as an
+// independent file (see PruneUnchanged for the overlay differ).
+func (n *scanNode) linkedOnly(st *unix.Stat_t) bool {
+	return n.ino == st.Ino && n.nlink != uint64(st.Nlink) && n.mtime == st.Mtim &&
+		n.mode == st.Mode && n.uid == st.Uid && n.gid == st.Gid &&
+		n.size == st.Size && n.rdev == uint64(st.Rdev) && st.Mode&unix.S_IFMT != unix.S_IFDIR
+}
+
 func readNames(dir string) ([]string, error) {
 	f, err := os.Open(dir)
 	if err != nil {
@@ -224,7 +235,7 @@ func (d *scanDiff) child(ctx context.Context, rel string) error {
 		return fmt.Errorf("reading %s: %w", full, &os.PathError{Op: "lstat", Path: full, Err: err})
 	}
 	old := d.before.nodes[rel]
-	changed := old == nil || !old.same(&st)
+	changed := old == nil || !(old.same(&st) || old.linkedOnly(&st))
 	isDir := st.Mode&unix.S_IFMT == unix.S_IFDIR
 	if changed {
 		if err := d.flush(); err != nil {

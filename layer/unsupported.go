@@ -31,3 +31,8 @@ func ApplySnapshot(ctx context.Context, dir string, layer io.Reader, opts ...Opt
 func ApplyDir(ctx context.Context, dir string, layer io.Reader, opts ...Option) error {
 	return errUnsupported
 }
+
+// PruneUnchanged is only supported on Linux.
+func PruneUnchanged(ctx context.Context, upperdir, base string) error {
+	return errUnsupported
+}

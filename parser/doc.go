@@ -22,7 +22,9 @@
 // not safe for concurrent use). A command's place in the file is
 // LocationOf(d.Name, cmd.Location()), which build wraps in its errors as an
 // *Error; d.CommandLocation and d.StageLocation are shorthands for it, and
-// Errorf builds a located error (report uses both to rewrite a FROM line).
+// Errorf builds a located error. StageRef, StageChain and TargetChain
+// resolve FROM <stage> and --from references; RewriteBase (compare --base)
+// replaces the base image of a target's root stage.
 //
 // Values are kept as written, as BuildKit keeps them: ENV B="two words" has
 // the value `"two words"` (quotes included) and COPY --chmod=$MODE keeps

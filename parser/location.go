@@ -3,6 +3,7 @@ package parser
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	bkparser "github.com/moby/buildkit/frontend/dockerfile/parser"
 )
@@ -28,6 +29,35 @@ func (l Location) String() string {
 	default:
 		return l.File + ":" + strconv.Itoa(l.Start) + "-" + strconv.Itoa(l.End)
 	}
+}
+
+// MarshalText formats the location as String does, so that it is
+// "Dockerfile:7" in JSON.
+func (l Location) MarshalText() ([]byte, error) { return []byte(l.String()), nil }
+
+// UnmarshalText parses what MarshalText writes: "FILE", "FILE:N" or
+// "FILE:N-M". A suffix after the last colon that is not a line range is
+// part of the file name.
+func (l *Location) UnmarshalText(b []byte) error {
+	s := string(b)
+	*l = Location{File: s}
+	i := strings.LastIndexByte(s, ':')
+	if i < 0 {
+		return nil
+	}
+	first, last, isRange := strings.Cut(s[i+1:], "-")
+	start, err := strconv.Atoi(first)
+	if err != nil || start <= 0 {
+		return nil
+	}
+	end := start
+	if isRange {
+		if end, err = strconv.Atoi(last); err != nil || end < start {
+			return nil
+		}
+	}
+	*l = Location{File: s[:i], Start: start, End: end}
+	return nil
 }
 
 // IsWholeFile reports whether the location names no particular line.

@@ -162,6 +162,52 @@ func (d *Dockerfile) StageIndex(nameOrIndex string) (int, bool) {
 	return 0, false
 }
 
+// StageRef resolves a name used in FROM, COPY --from or RUN --mount from=
+// in stage before to an earlier stage, by name or index (see StageIndex).
+// A name that is not an earlier stage is an image.
+func (d *Dockerfile) StageRef(name string, before int) (int, bool) {
+	i, ok := d.StageIndex(name)
+	if !ok {
+		return 0, false
+	}
+	if _, err := strconv.Atoi(name); err != nil && d.Stages[i].Name == "" {
+		return 0, false
+	}
+	if i >= before {
+		return 0, false
+	}
+	return i, true
+}
+
+// TargetChain returns the stage target ("" = the last) and the stages it
+// inherits through FROM <stage>, target first.
+func (d *Dockerfile) TargetChain(target string) ([]int, error) {
+	i := len(d.Stages) - 1
+	if target != "" {
+		var ok bool
+		if i, ok = d.StageIndex(target); !ok {
+			return nil, fmt.Errorf("target stage %q not found in %s", target, d.Name)
+		}
+	}
+	if i < 0 {
+		return nil, fmt.Errorf("%s: no build stage in Dockerfile", d.Name)
+	}
+	return d.StageChain(i), nil
+}
+
+// StageChain returns stage i and the stages it inherits through
+// FROM <stage>, i first.
+func (d *Dockerfile) StageChain(i int) []int {
+	chain := []int{i}
+	for {
+		j, ok := d.StageRef(d.Stages[i].BaseName, i)
+		if !ok {
+			return chain
+		}
+		chain, i = append(chain, j), j
+	}
+}
+
 // NewLex returns BuildKit's shell lexer for the given escape token (the
 // Dockerfile's Escape); zero means the default backslash.
 func NewLex(escape rune) *shell.Lex {

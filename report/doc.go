@@ -13,4 +13,8 @@
 // Every size field says what it measures: "compressed" is the layer blob as
 // the manifest lists it; "uncompressed" is the length of the layer's tar
 // stream; file and waste sizes are file content bytes (tar header sizes).
+//
+// report imports only layer: it knows images (v1.Image) and, for a built
+// variant, the list of steps the caller hands [Variant.SetBuildSteps], not
+// builds or Dockerfiles.
 package report

@@ -38,34 +38,6 @@ func TestRules(t *testing.T) {
 	}
 }
 
-func TestRewriteBase(t *testing.T) {
-	tests := []struct {
-		name, src, target, want, err string
-	}{
-		{"single", "FROM alpine:3\nRUN x\n", "", "FROM debian:12\nRUN x\n", ""},
-		{"chain", "FROM alpine AS base\nRUN a\nFROM golang AS build\nRUN b\nfrom base\nRUN c\n", "",
-			"FROM debian:12 AS base\nRUN a\nFROM golang AS build\nRUN b\nfrom base\nRUN c\n", ""},
-		{"target", "FROM alpine AS a\nFROM busybox AS b\nFROM a\n", "b", "FROM alpine AS a\nFROM debian:12 AS b\nFROM a\n", ""},
-		{"platform flag", "FROM --platform=$BUILDPLATFORM alpine\n", "", "FROM --platform=$BUILDPLATFORM debian:12\n", ""},
-		{"arg", "ARG BASE=alpine\nFROM $BASE\n", "", "ARG BASE=alpine\nFROM debian:12\n", ""},
-		{"missing target", "FROM alpine\n", "nope", "", "target stage \"nope\" not found"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := RewriteBase("Dockerfile", []byte(tt.src), tt.target, "debian:12")
-			if tt.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.err) {
-					t.Fatalf("err = %v, want %q", err, tt.err)
-				}
-				return
-			}
-			if err != nil || string(got) != tt.want {
-				t.Errorf("got %q, %v; want %q", got, err, tt.want)
-			}
-		})
-	}
-}
-
 func TestCheckBudgets(t *testing.T) {
 	v := &Variant{Name: "alpine", Total: Sizes{Compressed: 2000, Uncompressed: 5000}, Waste: Waste{Bytes: 700}}
 	r := &Report{Schema: SchemaVersion, Variants: []*Variant{v}}

@@ -33,6 +33,7 @@ type Context struct {
 	given      string // absolute, as given to Open
 	ignoreFile string
 	excluded   []string // context-relative paths excluded outright (WithExclude)
+	rooted     bool     // symlinks resolve inside dir as its root (WithRootedSymlinks)
 
 	mu sync.Mutex // patternmatcher compiles lazily and is not concurrency-safe
 	pm *patternmatcher.PatternMatcher
@@ -71,6 +72,7 @@ func Open(dir, ignoreFile string, opts ...Option) (*Context, error) {
 		opt(&o)
 	}
 	c.excluded = excludedPaths(real, o.exclude)
+	c.rooted = o.rooted
 	var patterns []string
 	if ignoreFile != "" {
 		patterns, err = c.readIgnoreFile(ignoreFile)
@@ -149,7 +151,19 @@ func (c *Context) Ignored(p string) (bool, error) {
 // Option configures Open.
 type Option func(*options)
 
-type options struct{ exclude []string }
+type options struct {
+	exclude []string
+	rooted  bool
+}
+
+// WithRootedSymlinks makes dir the root of the paths its symlinks name: an
+// absolute target is looked up from dir, and ".." stops at dir, as inside a
+// container. It is for a directory holding another stage's or an image's
+// root file system, from which COPY --from reads as BuildKit does (inside
+// the source's root); a build context keeps the stricter default.
+func WithRootedSymlinks() Option {
+	return func(o *options) { o.rooted = true }
+}
 
 // WithExclude leaves the host directories or files paths out of the
 // context as if ignored, with no "!" exception able to bring them back.
@@ -240,6 +254,9 @@ func (c *Context) resolve(p string, followLast bool) (string, error) {
 		case "", ".":
 			continue
 		case "..":
+			if len(done) == 0 && c.rooted {
+				continue // ".." of the root is the root
+			}
 			if len(done) == 0 {
 				return "", fmt.Errorf("resolving %s: %w", p, ErrOutsideContext)
 			}
@@ -253,7 +270,9 @@ func (c *Context) resolve(p string, followLast bool) (string, error) {
 		fi, err := c.lstat(path.Join(done...))
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
-				return path.Join(append(done, todo...)...), nil
+				// Kept literally; a later ".." pops it, never above
+				// the root (a lexical join of the rest could climb out).
+				continue
 			}
 			return "", fmt.Errorf("resolving %s: %w", p, err)
 		}
@@ -268,7 +287,9 @@ func (c *Context) resolve(p string, followLast bool) (string, error) {
 			return "", fmt.Errorf("resolving %s: %w", p, err)
 		}
 		done = done[:len(done)-1]
-		if filepath.IsAbs(target) {
+		if filepath.IsAbs(target) && c.rooted {
+			done, target = nil, strings.TrimLeft(filepath.ToSlash(target), "/")
+		} else if filepath.IsAbs(target) {
 			rel, err := filepath.Rel(c.dir, target)
 			if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
 				return "", fmt.Errorf("symlink %s -> %s: %w", path.Join(append(done, comp)...), target, ErrOutsideContext)

@@ -28,10 +28,11 @@
 //     found" does. An ignored directory is still walked when the ignore
 //     file has "!" exceptions, so re-included files (and the directories
 //     leading to them) are selected.
-//   - FIFOs, sockets and devices are never opened. While walking a directory
-//     they are skipped (docker skips sockets; skipping FIFOs and devices too
-//     keeps a build from blocking on or reading a device); named directly
-//     they are an error. [Context.OpenFile] opens with O_NOFOLLOW|O_NONBLOCK
+//   - FIFOs, sockets and devices are never opened. FIFOs and devices are
+//     selected, walking or named directly, for the caller to recreate as
+//     nodes (BuildKit copies them with mknod); sockets are skipped while
+//     walking (no layer can hold them) and an error when named.
+//     [Context.OpenFile] opens with O_NOFOLLOW|O_NONBLOCK
 //     and re-checks with fstat that it got a regular file, so a file swapped
 //     for a FIFO or symlink after Select is refused rather than followed or
 //     waited on. [Context.Digest] hashes with openat2(RESOLVE_BENEATH |

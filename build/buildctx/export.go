@@ -58,6 +58,8 @@ func (c *Context) Export(ctx context.Context, dst string) (err error) {
 
 func (c *Context) exportOne(s Source, to string) error {
 	switch mode := s.Info.Mode(); {
+	case isNode(mode):
+		return nil // FIFOs and devices: left out
 	case mode.IsDir():
 		if err := os.Mkdir(to, 0o700); err != nil {
 			return err

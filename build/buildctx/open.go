@@ -44,10 +44,11 @@ func (c *Context) OpenFile(p string) (*os.File, error) {
 }
 
 // OpenPath opens what the context-relative path p names, following its
-// symlinks inside the context, as an O_PATH descriptor for a bind mount:
-// mounting /proc/PID/fd/N binds exactly the file or directory resolved
-// here, even if a parent is swapped for a symlink to a host directory
-// afterwards. The caller closes it once the mount is made.
+// symlinks inside the context, as an O_PATH descriptor for a bind mount
+// source: /proc/PID/fd/N then names exactly the file or directory resolved
+// here (an overlay lower directory, a file to copy), even if a parent is
+// swapped for a symlink to a host directory afterwards. The caller closes
+// it once done.
 func (c *Context) OpenPath(p string) (*os.File, error) {
 	p, err := cleanArg(p)
 	if err != nil {

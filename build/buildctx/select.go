@@ -171,7 +171,7 @@ func (c *Context) selectRoot(ctx context.Context, arg, p string) ([]Source, bool
 	if ignored {
 		return nil, false, fmt.Errorf("%s: %s is excluded by %s: %w", arg, p, c.ignoreFile, ErrNotFound)
 	}
-	if !fi.Mode().IsRegular() {
+	if !fi.Mode().IsRegular() && !isNode(fi.Mode()) {
 		return nil, false, fmt.Errorf("%s: %s is a %s, not a regular file or directory", arg, p, typeName(fi.Mode()))
 	}
 	return []Source{{Path: real, Rel: path.Base(p), Info: fi}}, false, nil
@@ -180,7 +180,7 @@ func (c *Context) selectRoot(ctx context.Context, arg, p string) ([]Source, bool
 // walk lists the contents of directory dir (context-relative, resolved),
 // with Rel paths under relBase. Ignored entries are left out; ignored
 // directories are still descended into when the rules have exceptions, and
-// included when something under them is. Special files are skipped.
+// included when something under them is. Sockets are skipped.
 func (c *Context) walk(ctx context.Context, dir, relBase string) ([]Source, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -263,10 +263,11 @@ func (c *Context) walk(ctx context.Context, dir, relBase string) ([]Source, erro
 				out = append(out, Source{Path: p, Rel: rel, Info: fi})
 				out = append(out, children[i]...)
 			}
-		case mode.IsRegular(), mode&fs.ModeSymlink != 0:
+		case mode.IsRegular(), mode&fs.ModeSymlink != 0, isNode(mode):
 			out = append(out, Source{Path: p, Rel: rel, Info: fi})
 		default:
-			// FIFOs, sockets, devices: never read, never selected.
+			// Sockets: a layer cannot hold them (BuildKit's differ
+			// leaves them out too).
 		}
 	}
 	return out, nil
@@ -344,6 +345,12 @@ func dedupe(s []Source) []Source {
 		out = append(out, e)
 	}
 	return out
+}
+
+// isNode reports whether m is a FIFO or a device: selected, as BuildKit
+// copies them (mknod), but never opened.
+func isNode(m fs.FileMode) bool {
+	return m&(fs.ModeNamedPipe|fs.ModeDevice) != 0
 }
 
 func typeName(m fs.FileMode) string {

@@ -58,7 +58,7 @@ func view(m Match) []string {
 
 func TestSelect(t *testing.T) {
 	c := selectTree(t)
-	srcDir := []string{"src/inner-link=inner-link@", "src/main.go=main.go", "src/util=util/", "src/util/u.go=util/u.go"}
+	srcDir := []string{"src/inner-link=inner-link@", "src/main.go=main.go", "src/pipe=pipe", "src/util=util/", "src/util/u.go=util/u.go"}
 	tests := []struct {
 		arg     string
 		isDir   bool
@@ -100,7 +100,7 @@ func TestSelect(t *testing.T) {
 		{arg: "link-out", wantErr: ErrOutsideContext},
 		{arg: "link-abs", wantErr: ErrOutsideContext},
 		{arg: "link-loop", errText: "too many levels of symbolic links"},
-		{arg: "fifo", errText: "fifo is a named pipe"},
+		{arg: "fifo", want: []string{"fifo=fifo"}}, // copied as a FIFO, as BuildKit does
 		{arg: "a[", errText: "bad pattern"},
 	}
 	for _, tt := range tests {
@@ -142,11 +142,11 @@ func TestSelectWholeContext(t *testing.T) {
 		t.Fatalf("got %d matches, IsDir=%v", len(ms), ms[0].IsDir)
 	}
 	want := []string{
-		"a.txt=a.txt", "b.go=b.go",
+		"a.txt=a.txt", "b.go=b.go", "fifo=fifo",
 		"link-abs=link-abs@", "link-abs-in=link-abs-in@", "link-chain=link-chain@", "link-dir=link-dir@",
 		"link-ignored=link-ignored@", "link-in=link-in@", "link-loop=link-loop@", "link-out=link-out@",
 		"secret=secret/", "secret/pub.txt=secret/pub.txt",
-		"src=src/", "src/inner-link=src/inner-link@", "src/main.go=src/main.go", "src/util=src/util/", "src/util/u.go=src/util/u.go",
+		"src=src/", "src/inner-link=src/inner-link@", "src/main.go=src/main.go", "src/pipe=src/pipe", "src/util=src/util/", "src/util/u.go=src/util/u.go",
 	}
 	if got := view(ms[0]); !reflect.DeepEqual(got, want) {
 		t.Errorf("Select(.) =\n  %q\nwant\n  %q", got, want)
@@ -159,7 +159,7 @@ func TestSelectNeverOpensFIFOs(t *testing.T) {
 	c := selectTree(t)
 	done := make(chan error, 1)
 	go func() {
-		_, err := c.Select(context.Background(), []string{".", "src", "*"})
+		_, err := c.Select(context.Background(), []string{".", "src", "*.txt", "fifo", "src/pipe"})
 		if err == nil {
 			_, err = c.OpenFile("fifo")
 			if err == nil {
@@ -201,6 +201,66 @@ func TestSelectCanceled(t *testing.T) {
 	cancel()
 	if _, err := c.Select(ctx, []string{"src"}); !errors.Is(err, context.Canceled) {
 		t.Errorf("err = %v, want context.Canceled", err)
+	}
+}
+
+// TestSelectRootedSymlinks: in a directory opened WithRootedSymlinks (the
+// root file system of a stage, for COPY --from), absolute symlinks and
+// ".." resolve inside that root, as in BuildKit; without the option they
+// are outside the context.
+func TestSelectRootedSymlinks(t *testing.T) {
+	root := t.TempDir()
+	mkTree(t, root,
+		"f out/sub/foo data",
+		"l sub /out/sub",
+		"l sub2 out/sub",
+		"l up ../../../out",
+		"l abs-file /out/sub/foo",
+	)
+	rooted, err := Open(root, "", WithRootedSymlinks())
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := openCtx(t, root, "")
+	for _, tt := range []struct {
+		arg   string
+		isDir bool
+		want  []string
+	}{
+		{arg: "/sub/foo", want: []string{"out/sub/foo=foo"}},
+		{arg: "sub2/foo", want: []string{"out/sub/foo=foo"}},
+		{arg: "sub", isDir: true, want: []string{"out/sub/foo=foo"}},
+		{arg: "up/sub/foo", want: []string{"out/sub/foo=foo"}},
+		{arg: "abs-file", want: []string{"out/sub/foo=abs-file"}},
+	} {
+		ms, err := rooted.Select(context.Background(), []string{tt.arg})
+		if err != nil {
+			t.Errorf("rooted Select(%q): %v", tt.arg, err)
+			continue
+		}
+		if got := view(ms[0]); ms[0].IsDir != tt.isDir || !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("rooted Select(%q) = %q (IsDir %v), want %q", tt.arg, got, ms[0].IsDir, tt.want)
+		}
+		if strings.HasPrefix(tt.arg, "sub2") {
+			continue // relative and inside: fine in a context too
+		}
+		if _, err := plain.Select(context.Background(), []string{tt.arg}); !errors.Is(err, ErrOutsideContext) {
+			t.Errorf("context Select(%q) = %v, want ErrOutsideContext", tt.arg, err)
+		}
+	}
+}
+
+// TestResolveMissingThenDotDot: ".." after a missing component is applied
+// lexically and never climbs above the root (a link to
+// "missing/../../outside" must not reach the context's parent).
+func TestResolveMissingThenDotDot(t *testing.T) {
+	base := t.TempDir()
+	root := filepath.Join(base, "ctx")
+	mkTree(t, base, "f outside/secret nope")
+	mkTree(t, root, "l esc missing/../../outside/secret")
+	c := openCtx(t, root, "")
+	if ms, err := c.Select(context.Background(), []string{"esc"}); !errors.Is(err, ErrOutsideContext) {
+		t.Errorf("Select(esc) = %v, %v; want ErrOutsideContext", ms, err)
 	}
 }
 

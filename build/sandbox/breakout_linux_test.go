@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -203,13 +204,20 @@ func checkStepCgroups(t *testing.T, iso string) {
 	}()
 	prefix := fmt.Sprintf("%s%d-", stepPrefix, os.Getpid())
 	found := map[string]bool{}
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && len(found) < 2; {
+	var devices []string
+	// Polled until the step ends: runc applies the device rules after the
+	// container's process has joined the cgroup, so the last list counts.
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && !closed(done); {
 		for _, h := range []string{"unified", "devices"} {
 			dirs, _ := filepath.Glob(filepath.Join(cgroupRoot, h, "*", prefix+"*", "cgroup.procs"))
 			more, _ := filepath.Glob(filepath.Join(cgroupRoot, h, "*", "*", prefix+"*", "cgroup.procs"))
 			for _, p := range append(dirs, more...) {
 				if procs, _ := os.ReadFile(p); len(strings.TrimSpace(string(procs))) > 0 {
 					found[h] = true
+					if h == "devices" {
+						list, _ := os.ReadFile(filepath.Join(filepath.Dir(p), "devices.list"))
+						devices = strings.Split(strings.TrimSpace(string(list)), "\n")
+					}
 				}
 			}
 		}
@@ -222,6 +230,13 @@ func checkStepCgroups(t *testing.T, iso string) {
 	if !found["unified"] || !found["devices"] {
 		t.Errorf("step cgroups found in %v, want unified and devices", found)
 	}
+	// runc's AllowedDevices (the oci engine shows what runc itself sets).
+	want := slices.Clone(allowedDevices)
+	slices.Sort(want)
+	slices.Sort(devices)
+	if strings.Join(devices, ";") != strings.Join(want, ";") {
+		t.Errorf("devices.list = %q, want %q", devices, want)
+	}
 	cgroups, _, _ := strings.Cut(out, "---")
 	for _, line := range strings.Split(strings.TrimSpace(cgroups), "\n") {
 		if f := strings.SplitN(line, ":", 3); len(f) != 3 || f[2] != "/" {
@@ -230,6 +245,15 @@ func checkStepCgroups(t *testing.T, iso string) {
 	}
 	if strings.Contains(out, "/sys/fs/cgroup") {
 		t.Errorf("the command holds a descriptor on the cgroup file system:\n%s", out)
+	}
+}
+
+func closed(c chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
 	}
 }
 

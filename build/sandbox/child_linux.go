@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -45,8 +46,11 @@ type childConfig struct {
 	// target already exists in them.
 	Stubs string
 	// Filter is the seccomp program of Spec.Seccomp (see seccompFilter),
-	// empty when unconfined; builtin engine only.
-	Filter []byte `json:",omitempty"`
+	// empty when unconfined; builtin engine only. It follows the JSON on
+	// the config pipe as FilterLen raw bytes: decoding it as a JSON string
+	// costs more than the rest of the config.
+	Filter    []byte `json:"-"`
+	FilterLen int    `json:",omitempty"`
 }
 
 // Paths inside childConfig.Dir.
@@ -78,8 +82,13 @@ func childMain() error {
 	// spare, before the step needs it): the first decode of a type is
 	// about a millisecond of reflection.
 	_ = json.Unmarshal([]byte(`{"Spec":{"Limits":{}}}`), new(childConfig))
-	err := json.NewDecoder(cfgFile).Decode(&cfg)
+	dec := json.NewDecoder(cfgFile)
+	err := dec.Decode(&cfg)
 	idle.Stop()
+	if err == nil && cfg.FilterLen > 0 {
+		cfg.Filter = make([]byte, cfg.FilterLen)
+		_, err = io.ReadFull(io.MultiReader(dec.Buffered(), cfgFile), cfg.Filter)
+	}
 	cfgFile.Close()
 	if err != nil {
 		return fmt.Errorf("reading sandbox config: %w", err)

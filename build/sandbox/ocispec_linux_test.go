@@ -21,7 +21,7 @@ func TestOCISpec(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := got.Process
-	if p.User.UID != 1000 || p.User.GID != 1000 || !slices.Equal(p.User.AdditionalGids, []uint32{2000, 3000}) {
+	if p.User.UID != 1000 || p.User.GID != 1000 || !slices.Equal(p.User.AdditionalGids, []uint32{1000, 2000, 3000}) { // the primary group first, as BuildKit's
 		t.Errorf("user = %+v", p.User)
 	}
 	if p.Cwd != "/work" || p.NoNewPrivileges || !slices.Equal(p.Args, s.Args) {
@@ -41,9 +41,23 @@ func TestOCISpec(t *testing.T) {
 		t.Errorf("masked %v readonly %v", got.Linux.MaskedPaths, got.Linux.ReadonlyPaths)
 	}
 	last := got.Mounts[len(got.Mounts)-1]
-	if last.Destination != "/run/secrets/x" || !slices.Contains(last.Options, "ro") {
+	if last.Destination != "/run/secrets/x" || !slices.Contains(last.Options, "ro") || !slices.Contains(last.Options, "nodev") {
 		t.Errorf("secret mount = %+v", last)
 	}
+	if !slices.ContainsFunc(got.Linux.Namespaces, func(n specs.LinuxNamespace) bool { return n.Type == specs.CgroupNamespace }) {
+		t.Errorf("no cgroup namespace: %+v", got.Linux.Namespaces)
+	}
+	sc := got.Linux.Seccomp
+	if sc == nil || sc.DefaultAction != specs.ActErrno || len(sc.Architectures) == 0 ||
+		!slices.ContainsFunc(sc.Syscalls, func(c specs.LinuxSyscall) bool { return slices.Contains(c.Names, "read") }) ||
+		slices.ContainsFunc(sc.Syscalls, func(c specs.LinuxSyscall) bool { return slices.Contains(c.Names, "keyctl") }) {
+		t.Errorf("seccomp = %+v, want docker's default profile", sc)
+	}
+	s.Seccomp = "unconfined"
+	if got, err := OCISpec(s, testRootfs); err != nil || got.Linux.Seccomp != nil {
+		t.Errorf("unconfined: seccomp %+v, err %v", got.Linux.Seccomp, err)
+	}
+	s.Seccomp = ""
 	s.User = "ghost"
 	if _, err := OCISpec(s, testRootfs); err == nil || !strings.Contains(err.Error(), "ghost") {
 		t.Errorf("unknown user: err = %v", err)

@@ -41,7 +41,7 @@ func Run(ctx context.Context, spec Spec) error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
+	defer removeScratch(dir)
 	cfg := childConfig{Mode: spec.Isolation, Spec: spec, Dir: dir, ID: filepath.Base(dir)}
 	if cfg.Filter, err = seccompFilter(spec.Seccomp); err != nil {
 		return err
@@ -152,7 +152,12 @@ func runChild(ctx context.Context, cfg childConfig, cg *cgroup) error {
 			return err
 		}
 	}
-	if err := json.NewEncoder(p.cfgW).Encode(cfg); err != nil {
+	cfg.FilterLen = len(cfg.Filter)
+	data, err := json.Marshal(cfg)
+	if err == nil {
+		_, err = p.cfgW.Write(append(data, cfg.Filter...))
+	}
+	if err != nil {
 		kill()
 		<-p.done
 		return fmt.Errorf("configuring sandbox: %w", err)

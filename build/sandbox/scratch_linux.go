@@ -17,9 +17,19 @@ import (
 // its pid are live, even to a builder in another pid namespace.
 const ownerPrefix = ".owner-"
 
-// scratchOwners holds this process's owner file per scratch directory;
-// the first step of a process sweeps the directory.
-var scratchOwners sync.Map
+// scratchOwners holds this process's owner file per scratch directory
+// while steps run there; the first step of a process sweeps the directory.
+var scratchOwners struct {
+	sync.Mutex
+	m     map[string]*scratchOwner
+	swept map[string]bool
+}
+
+// scratchOwner is an owner file held by the steps running in a directory.
+type scratchOwner struct {
+	f     *os.File
+	steps int
+}
 
 // makeScratch creates the step's bundle directory under scratch
 // (os.TempDir when empty). Its name carries the builder's pid, as the
@@ -39,18 +49,50 @@ func makeScratch(scratch string) (string, error) {
 	}
 	dir, err := os.MkdirTemp(scratch, fmt.Sprintf("%s%d-", stepPrefix, os.Getpid()))
 	if err != nil {
+		releaseScratch(scratch)
 		return "", fmt.Errorf("creating sandbox directory: %w", err)
 	}
 	return dir, nil
 }
 
-// holdScratch takes this process's owner lock in scratch, once, sweeping
-// the debris of dead builders first.
+// removeScratch removes a bundle directory made by makeScratch and, after
+// the last step running in its scratch directory, the owner file.
+func removeScratch(dir string) {
+	os.RemoveAll(dir)
+	releaseScratch(filepath.Dir(dir))
+}
+
+func releaseScratch(scratch string) {
+	scratchOwners.Lock()
+	defer scratchOwners.Unlock()
+	o := scratchOwners.m[scratch]
+	if o == nil {
+		return
+	}
+	if o.steps--; o.steps == 0 {
+		os.Remove(o.f.Name())
+		o.f.Close()
+		delete(scratchOwners.m, scratch)
+	}
+}
+
+// holdScratch counts a step in scratch, taking this process's owner lock
+// there for the first one (and sweeping the debris of dead builders the
+// first time).
 func holdScratch(scratch string) error {
-	if _, ok := scratchOwners.Load(scratch); ok {
+	scratchOwners.Lock()
+	defer scratchOwners.Unlock()
+	if o := scratchOwners.m[scratch]; o != nil {
+		o.steps++
 		return nil
 	}
-	sweepScratch(scratch)
+	if scratchOwners.swept == nil {
+		scratchOwners.m, scratchOwners.swept = map[string]*scratchOwner{}, map[string]bool{}
+	}
+	if !scratchOwners.swept[scratch] {
+		sweepScratch(scratch)
+		scratchOwners.swept[scratch] = true
+	}
 	p := filepath.Join(scratch, ownerPrefix+strconv.Itoa(os.Getpid()))
 	for {
 		f, err := os.OpenFile(p, os.O_RDONLY|os.O_CREATE|unix.O_CLOEXEC, 0o600)
@@ -65,9 +107,7 @@ func holdScratch(scratch string) error {
 		fi, err1 := f.Stat()
 		pi, err2 := os.Stat(p)
 		if err1 == nil && err2 == nil && os.SameFile(fi, pi) {
-			if _, loaded := scratchOwners.LoadOrStore(scratch, f); loaded {
-				f.Close()
-			}
+			scratchOwners.m[scratch] = &scratchOwner{f: f, steps: 1}
 			return nil
 		}
 		f.Close()

@@ -47,4 +47,8 @@ func TestSweepScratchByOwner(t *testing.T) {
 			t.Errorf("%s exists = %v, want %v", filepath.Base(p), !want, want)
 		}
 	}
+	removeScratch(dir)
+	if exists(dir) || exists(filepath.Join(scratch, ownerPrefix+strconv.Itoa(os.Getpid()))) {
+		t.Errorf("the bundle or this builder's owner file outlived its last step")
+	}
 }

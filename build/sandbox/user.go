@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"slices"
 	"strings"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
@@ -44,6 +45,12 @@ func resolveUser(root, spec string) (execUser, error) {
 		return execUser{}, fmt.Errorf("resolving user %q: %w", spec, err)
 	}
 	eu := execUser{UID: uint32(u.Uid), GID: uint32(u.Gid), Home: u.Home}
+	// The primary group leads the supplementary ones unless among them,
+	// as BuildKit's executor (ensureAdditionalGids) makes it: id shows
+	// groups=0(root),10(wheel).
+	if !slices.Contains(u.Sgids, u.Gid) {
+		eu.Groups = append(eu.Groups, eu.GID)
+	}
 	for _, g := range u.Sgids {
 		eu.Groups = append(eu.Groups, uint32(g))
 	}

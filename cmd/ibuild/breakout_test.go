@@ -1,10 +1,15 @@
 package main
 
 import (
+	"bytes"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/ibuild/ibuild/internal/testbase"
 )
@@ -69,4 +74,65 @@ RUN echo "$ENGINE" && id -u > /tmp/user && sudo -n id -u > /tmp/sudo
 			t.Errorf("id -u, sudo id -u = %q, want 1000 then 0", got)
 		}
 	})
+}
+
+// TestBreakoutDevicesBuild is issue 11's device attack as Dockerfiles: a
+// node made by RUN, a 0666 node in the image's layers read as USER 65534
+// with no-new-privileges, and a node in the build context bind-mounted
+// into RUN all point at a loop device backed by a canary file; every read
+// and write fails and the canary is intact.
+func TestBreakoutDevicesBuild(t *testing.T) {
+	minor, intact := loopCanary(t)
+	forEngines(t, func(t *testing.T, eng []string) {
+		root := busyboxRoot(t)
+		attack := func(node string) string {
+			return strings.ReplaceAll("head -c 11 NODE; echo PWNED | dd of=NODE conv=notrunc; head -c 1 NODE", "NODE", node)
+		}
+		for _, tc := range []struct{ name, dockerfile string }{
+			{"mknod", fmt.Sprintf("FROM busybox\nRUN mknod /tmp/d b 7 %d && %s\n", minor, attack("/tmp/d"))},
+			{"image node as nobody", fmt.Sprintf("FROM busybox\nRUN mknod -m 0666 /disk b 7 %d\nUSER 65534\nRUN %s\n", minor, attack("/disk"))},
+			{"context node", "FROM busybox\nRUN --mount=type=bind,target=/ctx " + attack("/ctx/disk") + "\n"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				dir := t.TempDir()
+				writeTree(t, dir, map[string]string{"Dockerfile": tc.dockerfile})
+				if err := unix.Mknod(filepath.Join(dir, "disk"), unix.S_IFBLK|0o666, int(unix.Mkdev(7, minor))); err != nil {
+					t.Fatal(err)
+				}
+				args := append([]string{"--root", root, "--progress", "plain", "--security-opt", "no-new-privileges"}, eng...)
+				r := run(t, "", nil, append(args, dir)...)
+				if r.exitCode() == 0 || strings.Contains(r.stderr, "canary-disk") || !intact() {
+					t.Fatalf("the build reached the host's disk: exit %d, stderr:\n%s", r.exitCode(), r.stderr)
+				}
+				if !strings.Contains(r.stderr, "Operation not permitted") && !strings.Contains(r.stderr, "Permission denied") {
+					t.Fatalf("stderr lacks the refusal:\n%s", r.stderr)
+				}
+			})
+		}
+	})
+}
+
+// loopCanary attaches a file of known content to a free loop device and
+// returns the device's minor number and a check that the file is intact.
+func loopCanary(t *testing.T) (uint32, func() bool) {
+	t.Helper()
+	content := bytes.Repeat([]byte("canary-disk\n"), 512)
+	file := filepath.Join(t.TempDir(), "disk.img")
+	if err := os.WriteFile(file, content, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("losetup", "--find", "--show", file).Output()
+	if err != nil {
+		t.Skipf("no loop device (losetup): %v", err)
+	}
+	dev := strings.TrimSpace(string(out))
+	t.Cleanup(func() { _ = exec.Command("losetup", "-d", dev).Run() })
+	var st unix.Stat_t
+	if err := unix.Stat(dev, &st); err != nil {
+		t.Fatal(err)
+	}
+	return unix.Minor(st.Rdev), func() bool {
+		got, err := os.ReadFile(file)
+		return err == nil && bytes.Equal(got, content)
+	}
 }

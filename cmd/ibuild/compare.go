@@ -140,7 +140,7 @@ func (o *compareOptions) buildVariant(cmd *cobra.Command, g *globalOptions, cont
 		source = fmt.Sprintf("%s with base %s", sp.file, sp.base)
 		if o.baseArg != "" {
 			source = fmt.Sprintf("%s with --build-arg %s=%s", sp.file, o.baseArg, sp.base)
-		} else if data, err = report.RewriteBase(sp.file, data, bo.target, sp.base); err != nil {
+		} else if data, err = parser.RewriteBase(sp.file, data, bo.target, sp.base); err != nil {
 			return nil, err
 		}
 	}
@@ -161,13 +161,28 @@ func (o *compareOptions) buildVariant(cmd *cobra.Command, g *globalOptions, cont
 	if err != nil {
 		return nil, fmt.Errorf("analysing the built image: %w", err)
 	}
-	df, err := parser.Parse(sp.file, data)
-	if err != nil {
-		return nil, err
-	}
-	if err := v.SetBuildSteps(res, df, bo.target); err != nil {
+	if err := v.SetBuildSteps(reportSteps(res)); err != nil {
 		return nil, err
 	}
 	v.Name, v.Source, v.BuildTime = sp.name, source, elapsed
 	return v, nil
+}
+
+// reportSteps are the steps of res that made the image's layers above its
+// base: those of the target stage and the stages it inherits, FROM lines
+// excluded.
+func reportSteps(res *build.Result) []report.BuildStep {
+	var out []report.BuildStep
+	for _, sr := range res.Steps {
+		if !sr.InTarget || sr.From {
+			continue
+		}
+		s := report.BuildStep{Instruction: sr.Instruction, Location: sr.Location.String(), Cached: sr.Cached,
+			Duration: sr.Duration, Layer: -1}
+		if sr.LayerIndex != build.NoLayer {
+			s.Layer, s.LayerDigest = sr.LayerIndex, sr.Layer.Digest.String()
+		}
+		out = append(out, s)
+	}
+	return out
 }

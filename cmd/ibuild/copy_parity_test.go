@@ -1,6 +1,8 @@
 package main
 
 import (
+	"archive/tar"
+	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
@@ -152,5 +154,96 @@ func TestCopyHardlinks(t *testing.T) {
 	}
 	if b, err := os.ReadFile(filepath.Join(local, "all/c")); err != nil || string(b) != "linked\n" {
 		t.Errorf("/all/c = %q, %v", b, err)
+	}
+}
+
+// TestCopyFromStageThroughSymlink: COPY --from resolves symlinks in the
+// source path inside the stage's root, absolute ones too, as BuildKit does
+// (case copy-through-symlink-stage).
+func TestCopyFromStageThroughSymlink(t *testing.T) {
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{
+		"tree/out/sub/foo": "data",
+		"Dockerfile": `FROM scratch AS build
+COPY tree /
+FROM scratch
+COPY --from=build /sub/foo /abs
+COPY --from=build /sub2/foo /rel
+COPY --from=build /sub /subdir/
+`,
+	})
+	if err := os.Symlink("/out/sub", filepath.Join(dir, "tree/sub")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("out/sub", filepath.Join(dir, "tree/sub2")); err != nil {
+		t.Fatal(err)
+	}
+	local := buildLocal(t, dir)
+	for _, p := range []string{"abs", "rel", "subdir/foo"} {
+		if b, err := os.ReadFile(filepath.Join(local, p)); err != nil || string(b) != "data" {
+			t.Errorf("/%s = %q, %v; want the stage's /out/sub/foo", p, b, err)
+		}
+	}
+}
+
+// TestCopyFIFO: a FIFO in the context is copied as a FIFO, never opened,
+// as BuildKit does (case copy-fifo-in-context).
+func TestCopyFIFO(t *testing.T) {
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{"regular": "r", "Dockerfile": "FROM scratch\nCOPY . /ctx/\nCOPY pipe /named\n"})
+	if err := syscall.Mkfifo(filepath.Join(dir, "pipe"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(filepath.Join(dir, "pipe"), 0o640)
+	local := buildLocal(t, dir)
+	for _, p := range []string{"ctx/pipe", "named"} {
+		fi, err := os.Lstat(filepath.Join(local, p))
+		if err != nil || fi.Mode()&os.ModeNamedPipe == 0 || fi.Mode().Perm() != 0o640 {
+			t.Errorf("/%s: %v, %v; want a 0640 FIFO", p, fi, err)
+		}
+	}
+}
+
+// TestAddTarChown: ADD --chown of a local tar chowns only the directories
+// it creates for the destination; the entries keep the archive's owners,
+// and --chmod leaves them alone, as BuildKit (case add-tar-chown-chmod).
+func TestAddTarChown(t *testing.T) {
+	dir := t.TempDir()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, h := range []*tar.Header{
+		{Name: "d/", Typeflag: tar.TypeDir, Mode: 0o750, Uid: 1000, Gid: 1001},
+		{Name: "d/f", Typeflag: tar.TypeReg, Mode: 0o600, Uid: 1000, Gid: 1001, Size: 1},
+	} {
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		if h.Size > 0 {
+			tw.Write([]byte("f"))
+		}
+	}
+	tw.Close()
+	writeTree(t, dir, map[string]string{
+		"t.tar":      buf.String(),
+		"Dockerfile": "FROM scratch\nADD --chown=2000:2001 t.tar /a/chowned/\nADD --chmod=0755 t.tar /chmodded/\n",
+	})
+	local := buildLocal(t, dir)
+	for p, want := range map[string]struct {
+		mode     os.FileMode
+		uid, gid uint32
+	}{
+		"a": {0o755, 2000, 2001}, "a/chowned": {0o755, 2000, 2001},
+		"a/chowned/d": {0o750, 1000, 1001}, "a/chowned/d/f": {0o600, 1000, 1001},
+		"chmodded": {0o755, 0, 0}, "chmodded/d/f": {0o600, 1000, 1001},
+	} {
+		fi, err := os.Lstat(filepath.Join(local, p))
+		if err != nil {
+			t.Errorf("/%s: %v", p, err)
+			continue
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		if fi.Mode().Perm() != want.mode || st.Uid != want.uid || st.Gid != want.gid {
+			t.Errorf("/%s: %v %d:%d, want %v %d:%d", p, fi.Mode().Perm(), st.Uid, st.Gid, want.mode, want.uid, want.gid)
+		}
 	}
 }

@@ -142,9 +142,10 @@ RUN stat -c '%u:%g' /owned /owned-user > /ids
 	if r.exitCode() == 0 {
 		t.Errorf("a missing context succeeded")
 	}
+	// BuildKit v0.17.3 chowns to 0:0 for a name missing from the image's
+	// /etc/passwd (case copy-chown-unknown-names; TestCopyChownUnknownNames).
 	writeTree(t, dir, map[string]string{"Dockerfile": "FROM busybox\nCOPY --chown=nobodyhere f /x\n"})
-	r = run(t, "", nil, "--root", root, dir)
-	if r.exitCode() == 0 || !strings.Contains(r.stderr, "Dockerfile:2") || !strings.Contains(r.stderr, "nobodyhere") {
+	if r = run(t, "", nil, "--root", root, dir); r.exitCode() != 0 {
 		t.Errorf("unknown --chown user: exit %d\n%s", r.exitCode(), r.stderr)
 	}
 }

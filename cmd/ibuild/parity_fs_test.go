@@ -142,3 +142,44 @@ COPY --chown=u3000:extra f /namegroup
 		}
 	}
 }
+
+// TestWorkdirThroughSymlink (with defect 7): WORKDIR /link/sub, /link a
+// symlink to /real, creates /real/sub, as BuildKit's mkdir does; the layer
+// used to hold a directory link/sub that replaced the symlink.
+func TestWorkdirThroughSymlink(t *testing.T) {
+	df := "FROM busybox\nRUN mkdir /real && ln -s /real /link\nWORKDIR /link/sub\nRUN pwd > /pwd.txt && touch here\n"
+	local := filepath.Join(t.TempDir(), "rootfs")
+	mustBuild(t, df, "--root", busyboxRoot(t), "-o", "type=local,dest="+local)
+	if got := readOut(t, local, "pwd.txt"); got != "/real/sub\n" {
+		t.Errorf("pwd = %q, want /real/sub", got)
+	}
+	tree := walkTree(t, local)
+	if e := tree["link"]; e.target != "/real" {
+		t.Errorf("/link is %v, want the symlink to /real", e)
+	}
+	if _, ok := tree["real/sub/here"]; !ok {
+		t.Errorf("/real/sub/here missing")
+	}
+}
+
+// TestWorkdirSetgidParent (with defect 7): directories WORKDIR creates in a
+// setgid directory inherit the bit and, without a USER, the group, as
+// mkdir(2) gives them under BuildKit (Alpine's adduser makes homes 2755).
+func TestWorkdirSetgidParent(t *testing.T) {
+	df := `FROM busybox
+RUN mkdir -m 2775 /shared && chown 0:1001 /shared
+WORKDIR /shared/sub/deeper
+USER app
+WORKDIR /shared/u/v
+USER root
+RUN ls -ld /shared/sub /shared/sub/deeper /shared/u /shared/u/v | awk '{print $1, $3, $4, $NF}' > /modes.txt
+`
+	local := filepath.Join(t.TempDir(), "rootfs")
+	mustBuild(t, df, "--root", busyboxRoot(t), "-o", "type=local,dest="+local)
+	// As BuildKit v0.17.3 gives it.
+	want := "drwxr-sr-x root extra /shared/sub\ndrwxr-sr-x root extra /shared/sub/deeper\n" +
+		"drwxr-sr-x app app /shared/u\ndrwxr-sr-x app app /shared/u/v\n"
+	if got := readOut(t, local, "modes.txt"); got != want {
+		t.Errorf("modes:\n%s\nwant:\n%s", got, want)
+	}
+}

@@ -230,3 +230,54 @@ RUN echo "$HOME" > /tmp/env-home
 		}
 	})
 }
+
+// TestRunGroups (with defect 2): RUN's supplementary groups start with the
+// user's primary group, as BuildKit's executor sets them (ensureAdditionalGids),
+// then the /etc/group memberships of a USER given without a group.
+func TestRunGroups(t *testing.T) {
+	df := `FROM busybox
+RUN id > /id-root
+USER app
+RUN id > /tmp/id-app
+USER app:root
+RUN id > /tmp/id-grp
+`
+	forEngines(t, func(t *testing.T, eng []string) {
+		local := filepath.Join(t.TempDir(), "rootfs")
+		mustBuild(t, df, append([]string{"--root", busyboxRoot(t), "-o", "type=local,dest=" + local}, eng...)...)
+		for _, c := range []struct{ file, want string }{
+			{"id-root", "uid=0(root) gid=0(root) groups=0(root),10(wheel)\n"},
+			{"tmp/id-app", "uid=1000(app) gid=1000(app) groups=1000(app),1001(extra)\n"},
+			{"tmp/id-grp", "uid=1000(app) gid=0(root) groups=0(root)\n"},
+		} {
+			if got := readOut(t, local, c.file); got != c.want {
+				t.Errorf("/%s = %q, want %q", c.file, got, c.want)
+			}
+		}
+	})
+}
+
+// TestOnbuildFromStage: FROM <stage> runs the ONBUILDs that stage declares
+// (in its direct children only) and, as BuildKit v0.17.3 does, keeps the
+// stage's OnBuild list in the child's config (arguably a BuildKit bug,
+// followed; conformance cases onbuild-*). Expectations checked against
+// BuildKit v0.17.3.
+func TestOnbuildFromStage(t *testing.T) {
+	df := `FROM busybox AS parent
+ONBUILD RUN echo ran >> /log.txt
+FROM parent AS child
+ONBUILD ENV CHILD=1
+FROM child
+RUN cat /log.txt > /seen.txt
+`
+	cfg, local := buildConfig(t, map[string]string{"Dockerfile": df}, "--root", busyboxRoot(t))
+	if want := []string{"RUN echo ran >> /log.txt", "ENV CHILD=1"}; !reflect.DeepEqual(cfg.OnBuild, want) {
+		t.Errorf("OnBuild %q, want %q", cfg.OnBuild, want)
+	}
+	if want := []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "CHILD=1"}; !reflect.DeepEqual(cfg.Env, want) {
+		t.Errorf("Env %q, want %q (the child's trigger runs in its child)", cfg.Env, want)
+	}
+	if got := readOut(t, local, "seen.txt"); got != "ran\n" {
+		t.Errorf("/log.txt = %q, want the parent's trigger run once, in the child only", got)
+	}
+}

@@ -261,16 +261,21 @@ func TestRunFilesystem(t *testing.T) {
 				t.Errorf("%.60q: mode %v uid %d gid %d; want mode %v uid %d", w.path, e.mode, e.uid, e.gid, w.mode, w.uid)
 			}
 		}
+		// Links made within one RUN stay links; a link made to a file
+		// of an earlier layer is an independent file, as BuildKit's
+		// differ leaves the unchanged original out of the layer (case
+		// run-hardlinks-across-layers).
 		for _, pair := range [][2]string{{"hl/a", "hl/b"}, {"cross", "cross2"}} {
 			a, b := got[pair[0]], got[pair[1]]
 			if a.sum == "" || a.sum != b.sum {
 				t.Errorf("hardlinks %s, %s: contents %v, %v", pair[0], pair[1], a, b)
 			}
-			if a.ino != b.ino {
-				t.Errorf("type=local: %s and %s are not hardlinked", pair[0], pair[1])
+			linked := pair[0] == "hl/a"
+			if (a.ino == b.ino) != linked {
+				t.Errorf("type=local: %s and %s hardlinked: %v, want %v", pair[0], pair[1], a.ino == b.ino, linked)
 			}
-			if ref[pair[0]].ino != ref[pair[1]].ino {
-				t.Errorf("umoci: %s and %s are not hardlinked", pair[0], pair[1])
+			if (ref[pair[0]].ino == ref[pair[1]].ino) != linked {
+				t.Errorf("umoci: %s and %s hardlinked: %v, want %v", pair[0], pair[1], !linked, linked)
 			}
 		}
 	})

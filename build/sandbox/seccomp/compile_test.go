@@ -1,3 +1,5 @@
+//go:build linux
+
 package seccomp
 
 import (
@@ -17,19 +19,26 @@ type call struct {
 	args [6]uint64
 }
 
+// vms holds the VM of each program run has seen.
+var vms = map[*bpf.RawInstruction]*bpf.VM{}
+
 // run evaluates prog on c in x/net/bpf's VM. The VM loads words
 // big-endian, so the seccomp_data is written big-endian here, each 64-bit
 // argument as its low word then its high word, as the kernel lays it out
 // on little-endian machines.
 func run(t *testing.T, prog []bpf.RawInstruction, c call) uint32 {
 	t.Helper()
-	ins, ok := bpf.Disassemble(prog)
-	if !ok {
-		t.Fatal("program does not disassemble")
-	}
-	vm, err := bpf.NewVM(ins)
-	if err != nil {
-		t.Fatal(err)
+	vm := vms[&prog[0]]
+	if vm == nil {
+		ins, ok := bpf.Disassemble(prog)
+		if !ok {
+			t.Fatal("program does not disassemble")
+		}
+		var err error
+		if vm, err = bpf.NewVM(ins); err != nil {
+			t.Fatal(err)
+		}
+		vms[&prog[0]] = vm
 	}
 	data := make([]byte, 64)
 	binary.BigEndian.PutUint32(data[offNr:], c.nr)
@@ -199,4 +208,94 @@ func TestProfileInvalidJSON(t *testing.T) {
 	if p, err := Profile(Unconfined, nil); p != nil || err != nil {
 		t.Fatalf("unconfined = %v, %v", p, err)
 	}
+}
+
+// reference decides a call as the package documentation says, directly
+// from the profile, for TestCompileAllCalls.
+func reference(t *testing.T, p *specs.LinuxSeccomp, a *arch.Info, bits64 bool, c call) uint32 {
+	def, _ := retValue(p.DefaultAction, p.DefaultErrnoRet)
+	var maxNr uint32
+	var matched []uint32 // rets of the matching rules, unconditional ones first
+	unconditional := false
+	for _, sc := range p.Syscalls {
+		ret, _ := retValue(sc.Action, sc.ErrnoRet)
+		for _, name := range sc.Names {
+			n, ok := a.SyscallNames[name]
+			if !ok {
+				continue
+			}
+			nr := uint32(n | a.SeccompMask)
+			maxNr = max(maxNr, nr)
+			if nr != c.nr || ret == def {
+				continue
+			}
+			for _, r := range splitRule(ret, sc.Args) {
+				if len(r.conds) == 0 && !unconditional {
+					unconditional, matched = true, []uint32{ret}
+				}
+				if !unconditional && holds(r.conds, c.args, bits64) {
+					matched = append(matched, ret)
+				}
+			}
+		}
+	}
+	if def != retAllow && c.nr > maxNr {
+		return retErrno | errnoENOSYS
+	}
+	if len(matched) > 0 {
+		return matched[0]
+	}
+	return def
+}
+
+func holds(conds []specs.LinuxSeccompArg, args [6]uint64, bits64 bool) bool {
+	for _, c := range conds {
+		v, x, y := args[c.Index], c.Value, c.ValueTwo
+		if !bits64 {
+			v, x, y = uint64(uint32(v)), uint64(uint32(x)), uint64(uint32(y))
+		}
+		ok := map[specs.LinuxSeccompOperator]bool{
+			specs.OpEqualTo: v == x, specs.OpNotEqual: v != x, specs.OpLessThan: v < x,
+			specs.OpLessEqual: v <= x, specs.OpGreaterThan: v > x, specs.OpGreaterEqual: v >= x,
+			specs.OpMaskedEqual: v&x == y,
+		}[c.Op]
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// TestCompileAllCalls compares the compiled default profile with the
+// reference decision for every system call number of every architecture
+// (and numbers past the tables), with arguments that hit and miss the
+// profile's conditions.
+func TestCompileAllCalls(t *testing.T) {
+	p, err := Profile("", []string{"CAP_CHOWN", "CAP_SYS_CHROOT", "CAP_SETUID"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog, err := Compile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	argSets := [][6]uint64{{}, {2}, {8}, {0x10000000 | 17}, {40}, {0xffffffff}, {1 << 32}, {17, 1}}
+	checked := 0
+	for _, tc := range []struct {
+		info   *arch.Info
+		bits64 bool
+	}{{arch.X86_64, true}, {arch.I386, false}, {arch.X32, false}} {
+		for n := 0; n < 600; n++ {
+			c := call{arch: tc.info.ID, nr: uint32(n | tc.info.SeccompMask)}
+			for _, args := range argSets {
+				c.args = args
+				if got, want := run(t, prog, c), reference(t, p, tc.info, tc.bits64, c); got != want {
+					t.Fatalf("%s call %d (%s) args %x: filter returns %#x, want %#x",
+						tc.info.Name, n, tc.info.SyscallNumbers[n], args, got, want)
+				}
+				checked++
+			}
+		}
+	}
+	t.Logf("%d calls checked", checked)
 }

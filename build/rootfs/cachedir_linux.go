@@ -1,4 +1,4 @@
-package build
+package rootfs
 
 import (
 	"context"
@@ -8,14 +8,15 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"golang.org/x/sys/unix"
+
+	"github.com/ibuild/ibuild/cache"
 )
 
 // cacheLockPoll is how often a step waiting for a cache mount retries.
 const cacheLockPoll = 20 * time.Millisecond
 
-// cacheDir returns the directory of a RUN --mount=type=cache and a
+// CacheDir returns the directory of a RUN --mount=type=cache and a
 // function to call once the step is over, honouring sharing= with flock(2)
 // on the directory itself, across builds and processes:
 //   - shared (the default) holds a shared lock: any number of steps use
@@ -24,10 +25,10 @@ const cacheLockPoll = 20 * time.Millisecond
 //   - private takes the exclusive lock if it is free, and otherwise uses a
 //     fresh scratch directory, removed after the step.
 //
-// A directory is created with the mount's mode, uid and gid (0755, 0, 0).
-func (b *builder) cacheDir(ctx context.Context, p mountPlan) (string, func(), error) {
-	dir := b.opt.Store.CacheMountDir(p.id)
-	if err := makeCacheDir(dir, p.m); err != nil {
+// A directory is created with the mount's mode, uid and gid.
+func CacheDir(ctx context.Context, store *cache.Store, m CacheMount) (string, func(), error) {
+	dir := store.CacheMountDir(m.ID)
+	if err := makeCacheDir(dir, m); err != nil {
 		return "", nil, err
 	}
 	f, err := os.Open(dir)
@@ -35,8 +36,8 @@ func (b *builder) cacheDir(ctx context.Context, p mountPlan) (string, func(), er
 		return "", nil, err
 	}
 	release := func() { f.Close() } // closing drops the lock
-	switch p.m.CacheSharing {
-	case instructions.MountSharingPrivate:
+	switch m.Sharing {
+	case SharingPrivate:
 		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
 		if err == nil {
 			return dir, release, nil
@@ -45,16 +46,16 @@ func (b *builder) cacheDir(ctx context.Context, p mountPlan) (string, func(), er
 		if !errors.Is(err, unix.EWOULDBLOCK) {
 			return "", nil, fmt.Errorf("locking %s: %w", dir, err)
 		}
-		tmp, err := b.opt.Store.TempDir("cache-private-")
+		tmp, err := store.TempDir("cache-private-")
 		if err != nil {
 			return "", nil, err
 		}
-		if err := applyCacheOwner(tmp, p.m); err != nil {
+		if err := applyCacheOwner(tmp, m); err != nil {
 			os.RemoveAll(tmp)
 			return "", nil, err
 		}
 		return tmp, func() { os.RemoveAll(tmp) }, nil
-	case instructions.MountSharingLocked:
+	case SharingLocked:
 		err = flockWait(ctx, f, unix.LOCK_EX)
 	default:
 		err = flockWait(ctx, f, unix.LOCK_SH)
@@ -82,7 +83,7 @@ func flockWait(ctx context.Context, f *os.File, how int) error {
 }
 
 // makeCacheDir creates a cache mount directory once, owned as the mount says.
-func makeCacheDir(dir string, m *instructions.Mount) error {
+func makeCacheDir(dir string, m CacheMount) error {
 	if _, err := os.Stat(dir); err == nil {
 		return nil
 	}
@@ -108,21 +109,10 @@ func makeCacheDir(dir string, m *instructions.Mount) error {
 }
 
 // applyCacheOwner gives dir the mode, uid and gid of a cache mount.
-func applyCacheOwner(dir string, m *instructions.Mount) error {
-	mode := uint32(0o755)
-	if m.Mode != nil {
-		mode = uint32(*m.Mode & 0o7777)
-	}
-	uid, gid := 0, 0
-	if m.UID != nil {
-		uid = int(*m.UID)
-	}
-	if m.GID != nil {
-		gid = int(*m.GID)
-	}
-	if err := os.Chown(dir, uid, gid); err != nil {
+func applyCacheOwner(dir string, m CacheMount) error {
+	if err := os.Chown(dir, m.UID, m.GID); err != nil {
 		return err
 	}
 	// chmod after chown: chown clears the setuid and setgid bits.
-	return unix.Chmod(dir, mode)
+	return unix.Chmod(dir, m.Mode&0o7777)
 }

@@ -1,4 +1,4 @@
-package build
+package rootfs
 
 import (
 	"context"
@@ -12,32 +12,15 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/ibuild/ibuild/build/sandbox"
+	"github.com/ibuild/ibuild/cache"
 	"github.com/ibuild/ibuild/layer"
 )
 
-// snapshots returns the extracted snapshot directories of layers, bottom-most
-// first, extracting any that are missing.
-func (b *builder) snapshots(ctx context.Context, layers []layer.Info) ([]string, error) {
-	if err := b.ensureBlobs(ctx, layers); err != nil {
-		return nil, err
-	}
-	dirs := make([]string, 0, len(layers))
-	for _, l := range layers {
-		d, err := b.opt.Store.Snapshot(ctx, l)
-		if err != nil {
-			return nil, err // names the layer
-		}
-		dirs = append(dirs, d)
-	}
-	return dirs, nil
-}
-
-// overlayUnsupported says why overlay mounts with upper directories below
+// OverlayUnsupported says why overlay mounts with upper directories below
 // root cannot work ("" when they may): an overlayfs upper directory cannot
 // itself be on overlayfs, and extracting snapshots there (0/0 character
 // devices) is refused.
-func overlayUnsupported(root string) string {
+func OverlayUnsupported(root string) string {
 	var st unix.Statfs_t
 	if err := unix.Statfs(root, &st); err == nil && st.Type == unix.OVERLAYFS_SUPER_MAGIC {
 		return fmt.Sprintf("%s is on overlayfs, which cannot hold an overlay upper directory", root)
@@ -45,65 +28,18 @@ func overlayUnsupported(root string) string {
 	return ""
 }
 
-// copyRootfs applies layers in order to a fresh directory below the
-// store's mounts directory and returns it with a function removing it: a
-// plain copy of the root file system, where overlayfs cannot be used.
-func (b *builder) copyRootfs(ctx context.Context, layers []layer.Info) (string, func(), error) {
-	if err := b.ensureBlobs(ctx, layers); err != nil {
-		return "", nil, err
+// Mount mounts a read-only overlay of the layers' snapshots and returns
+// its directory and a function that unmounts and removes it. Where
+// overlayfs cannot be used it returns a plain copy (Copy) instead.
+func Mount(ctx context.Context, store *cache.Store, layers []layer.Info) (string, func(), error) {
+	if OverlayUnsupported(store.Root()) != "" {
+		return Copy(ctx, store, layers)
 	}
-	tmp, err := b.opt.Store.TempDir("rootfs-")
+	dirs, err := Snapshots(ctx, store, layers)
 	if err != nil {
 		return "", nil, err
 	}
-	cleanup := func() { os.RemoveAll(tmp) }
-	root := filepath.Join(tmp, "rootfs")
-	if err := ExportRootfs(ctx, b.opt.Store, layers, root); err != nil {
-		cleanup()
-		return "", nil, err
-	}
-	return root, cleanup, nil
-}
-
-// executeScan runs spec on a plain copy of the parent's root file system
-// and diffs it by scanning: the fallback where overlayfs cannot be used.
-func (b *builder) executeScan(ctx context.Context, st *stageState, spec sandbox.Spec, out *logWriter, r *stepRun) (*layer.Info, error) {
-	root, cleanup, err := b.copyRootfs(ctx, st.layers)
-	if err != nil {
-		return nil, err
-	}
-	defer cleanup()
-	spec.Rootfs = root
-	if err := sandbox.PrepareRootfs(spec); err != nil {
-		return nil, err
-	}
-	before, err := layer.ScanRoot(ctx, root)
-	if err != nil {
-		return nil, err
-	}
-	if err := sandbox.Run(ctx, spec); err != nil {
-		out.flush()
-		return nil, runError(spec.Args, out, err)
-	}
-	out.flush()
-	epoch := b.opt.epoch()
-	return b.writeLayer(ctx, r, func(w io.Writer) error {
-		return layer.WriteScanDiff(ctx, w, before, layer.TarOptions{SourceDateEpoch: &epoch})
-	})
-}
-
-// mountRootfs mounts a read-only overlay of the layers' snapshots and
-// returns its directory and a function that unmounts and removes it. Where
-// overlayfs cannot be used it returns a plain copy instead.
-func (b *builder) mountRootfs(ctx context.Context, layers []layer.Info) (string, func(), error) {
-	if overlayUnsupported(b.opt.Store.Root()) != "" {
-		return b.copyRootfs(ctx, layers)
-	}
-	dirs, err := b.snapshots(ctx, layers)
-	if err != nil {
-		return "", nil, err
-	}
-	tmp, err := b.opt.Store.TempDir("rootfs-")
+	tmp, err := store.TempDir("rootfs-")
 	if err != nil {
 		return "", nil, err
 	}
@@ -129,7 +65,7 @@ func (b *builder) mountRootfs(ctx context.Context, layers []layer.Info) (string,
 	root, unmount, err := mountOverlay(merged, lower, "", "")
 	if err != nil {
 		os.RemoveAll(tmp)
-		return b.copyRootfs(ctx, layers) // overlayfs unusable on this kernel
+		return Copy(ctx, store, layers) // overlayfs unusable on this kernel
 	}
 	cleanup := func() {
 		unmount()
@@ -216,11 +152,11 @@ func detachedOverlay(lower []string, upper, work string) (string, func(), error)
 	return fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), mfd), func() { once.Do(func() { f.Close() }) }, nil
 }
 
-// readOnlyOverlay returns a read-only overlay of dir (over an empty
-// directory: overlayfs wants two layers without an upper one), detached
-// from the builder's mount namespace so that a step can bind it.
-func (b *builder) readOnlyOverlay(dir string) (string, func(), error) {
-	empty, err := b.opt.Store.TempDir("bindro-")
+// ReadOnly returns a read-only overlay of dir (over an empty directory:
+// overlayfs wants two layers without an upper one), detached from the
+// builder's mount namespace so that a step can bind it.
+func ReadOnly(store *cache.Store, dir string) (string, func(), error) {
+	empty, err := store.TempDir("bindro-")
 	if err != nil {
 		return "", nil, err
 	}
@@ -232,11 +168,11 @@ func (b *builder) readOnlyOverlay(dir string) (string, func(), error) {
 	return root, func() { cleanup(); os.Remove(empty) }, nil
 }
 
-// scratchOverlay returns a writable view of host whose writes are thrown
-// away: an overlay with a temporary upper dir for a directory, a temporary
-// copy for a file.
-func (b *builder) scratchOverlay(host string) (string, func(), error) {
-	tmp, err := b.opt.Store.TempDir("bindrw-")
+// Scratch returns a writable view of host whose writes are thrown away: an
+// overlay with a temporary upper dir for a directory, a temporary copy for
+// a file.
+func Scratch(store *cache.Store, host string) (string, func(), error) {
+	tmp, err := store.TempDir("bindrw-")
 	if err != nil {
 		return "", nil, err
 	}
@@ -281,7 +217,7 @@ func copyFile(dst, src string, mode os.FileMode) error {
 	if err != nil {
 		return err
 	}
-	if err := copyIO(out, in); err != nil {
+	if _, err := io.Copy(out, in); err != nil {
 		out.Close()
 		return err
 	}

@@ -1,10 +1,8 @@
-package report
+package parser
 
 import (
 	"bytes"
 	"fmt"
-
-	"github.com/ibuild/ibuild/parser"
 )
 
 // RewriteBase returns the Dockerfile src (shown as name) with the base image
@@ -12,22 +10,17 @@ import (
 // target stage ("" = last) to the first stage whose base is not a stage, and
 // replaces the base name on that FROM line. A FROM line spread over several
 // lines or a base written differently from its parsed form (quoted) is an
-// error naming the line.
+// error naming the line. ibuild compare --base uses it.
 func RewriteBase(name string, src []byte, target, ref string) ([]byte, error) {
-	df, err := parser.Parse(name, src)
+	df, err := Parse(name, src)
 	if err != nil {
 		return nil, err
 	}
-	chain, err := stageChain(df, target)
+	chain, err := df.TargetChain(target)
 	if err != nil {
 		return nil, err
 	}
-	root := -1
-	for i := range chain {
-		if _, ok := parentStage(df, i); !ok {
-			root = i
-		}
-	}
+	root := chain[len(chain)-1]
 	loc := df.StageLocation(root)
 	base := df.Stages[root].BaseName
 	lines := bytes.SplitAfter(src, []byte("\n"))
@@ -43,7 +36,7 @@ func RewriteBase(name string, src []byte, target, ref string) ([]byte, error) {
 			return bytes.Join(lines, nil), nil
 		}
 	}
-	return nil, parser.Errorf(loc, "cannot find base %q on the FROM line to replace it with %s", base, ref)
+	return nil, Errorf(loc, "cannot find base %q on the FROM line to replace it with %s", base, ref)
 }
 
 // indexWord finds word in line as a whole whitespace-separated token after
