@@ -146,7 +146,7 @@ func (b *builder) resolveImage(ctx context.Context, ref string) (v1.Image, bool,
 	if err != nil {
 		return nil, false, err // a *registry.Error, naming the reference
 	}
-	desc, err := b.opt.Store.WriteImage(ctx, remote)
+	desc, err := b.opt.Store.PullImage(ctx, remote)
 	if err != nil {
 		return nil, false, fmt.Errorf("pulling %s: %w", ref, err)
 	}
