@@ -61,11 +61,27 @@ var nativeArch = map[string]specs.Arch{
 	"amd64": specs.ArchX86_64, "386": specs.ArchX86, "arm64": specs.ArchAARCH64, "arm": specs.ArchARM,
 }
 
+// Option changes how Compile lays out a filter, never what it decides for
+// a call the kernel can run.
+type Option func(*options)
+
+type options struct{ noX32 bool }
+
+// WithoutX32 says that the running kernel has no x32 ABI (Debian's
+// default): x32 calls then get ENOSYS from the filter, as the kernel would
+// give them, instead of a third copy of the rules. The filter is a third
+// smaller, and the kernel compiles every filter when it is installed.
+func WithoutX32() Option { return func(o *options) { o.noX32 = true } }
+
 // Compile assembles profile into a seccomp BPF program; a nil profile gives
 // a nil program (no filter). See the package documentation for the rules.
-func Compile(profile *specs.LinuxSeccomp) ([]bpf.RawInstruction, error) {
+func Compile(profile *specs.LinuxSeccomp, opts ...Option) ([]bpf.RawInstruction, error) {
 	if profile == nil {
 		return nil, nil
+	}
+	var o options
+	for _, opt := range opts {
+		opt(&o)
 	}
 	def, err := retValue(profile.DefaultAction, profile.DefaultErrnoRet)
 	if err != nil {
@@ -96,6 +112,10 @@ func Compile(profile *specs.LinuxSeccomp) ([]bpf.RawInstruction, error) {
 				return nil, err
 			}
 			a.set(x32)
+			if o.noX32 && g.masked != nil {
+				a.ret(retErrno | errnoENOSYS)
+				continue
+			}
 			if err := a.body(g.masked, x32Bit, profile, def); err != nil {
 				return nil, err
 			}
