@@ -328,7 +328,13 @@ func splitRule(ret uint32, args []specs.LinuxSeccompArg) []rule {
 // conditional emits the rules of one system call, tried in order; when
 // none matches the call gets the default action.
 func (a *asm) conditional(rules []rule, bits64 bool, def uint32) error {
-	for _, r := range rules {
+	for i := 0; i < len(rules); i++ {
+		if n := equalityRun(rules[i:]); n >= 3 {
+			a.equalities(rules[i:i+n], bits64)
+			i += n - 1
+			continue
+		}
+		r := rules[i]
 		fail := a.label()
 		for _, c := range r.conds {
 			if err := a.cond(c, bits64, fail); err != nil {
@@ -340,6 +346,50 @@ func (a *asm) conditional(rules []rule, bits64 bool, def uint32) error {
 	}
 	a.ret(def)
 	return nil
+}
+
+// equalityRun counts the rules, from the first, that each compare the same
+// argument for equality with a value of the same high word and share one
+// action (docker's allowed socket families): at most 200, so that every
+// jump of equalities stays short.
+func equalityRun(rules []rule) int {
+	first := rules[0]
+	if len(first.conds) != 1 || first.conds[0].Op != specs.OpEqualTo {
+		return 0
+	}
+	c0 := first.conds[0]
+	n := 0
+	for _, r := range rules {
+		if n == 200 || r.ret != first.ret || len(r.conds) != 1 {
+			break
+		}
+		c := r.conds[0]
+		if c.Op != specs.OpEqualTo || c.Index != c0.Index || c.Value>>32 != c0.Value>>32 {
+			break
+		}
+		n++
+	}
+	return n
+}
+
+// equalities emits a run of rules found by equalityRun: the argument is
+// loaded once and compared with every value, instead of once per rule.
+func (a *asm) equalities(rules []rule, bits64 bool) {
+	c0 := rules[0].conds[0]
+	lo := uint32(offArgs + 8*c0.Index)
+	done, match := a.label(), a.label()
+	if bits64 {
+		a.load(lo + 4)
+		a.jumpIf(bpf.JumpEqual, uint32(c0.Value>>32), next, lbl(done))
+	}
+	a.load(lo)
+	for _, r := range rules {
+		a.jumpIf(bpf.JumpEqual, uint32(r.conds[0].Value), lbl(match), next)
+	}
+	a.jump(done)
+	a.set(match)
+	a.ret(rules[0].ret)
+	a.set(done)
 }
 
 // retValue is the filter's return value for a profile action.

@@ -284,7 +284,8 @@ func TestCompileAllCalls(t *testing.T) {
 	if len(noX32) >= len(prog) {
 		t.Errorf("WithoutX32: %d instructions, not fewer than %d", len(noX32), len(prog))
 	}
-	argSets := [][6]uint64{{}, {2}, {8}, {0x10000000 | 17}, {40}, {0xffffffff}, {1 << 32}, {17, 1}}
+	argSets := [][6]uint64{{}, {2}, {8}, {0x10000000 | 17}, {40}, {0xffffffff}, {1 << 32}, {17, 1},
+		{16}, {38}, {44}, {45}, {46}, {1<<32 | 16}}
 	checked := 0
 	for _, tc := range []struct {
 		info   *arch.Info
