@@ -119,7 +119,7 @@ func pullTestTar(t *testing.T, hs []*tar.Header, tm time.Time) []byte {
 	return buf.Bytes()
 }
 
-func pullMust(t *testing.T, err error) {
+func pullMust(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
@@ -127,7 +127,7 @@ func pullMust(t *testing.T, err error) {
 }
 
 // pullTestInfos describes the layers of img as a store does.
-func pullTestInfos(t *testing.T, img v1.Image) []layer.Info {
+func pullTestInfos(t testing.TB, img v1.Image) []layer.Info {
 	t.Helper()
 	m, err := img.Manifest()
 	pullMust(t, err)
