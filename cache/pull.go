@@ -2,7 +2,6 @@ package cache
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 
@@ -83,20 +82,15 @@ func (s *Store) pullLayer(ctx context.Context, img v1.Image, d v1.Descriptor, in
 	}
 	defer rc.Close()
 
-	pr, pw := io.Pipe()
+	p := newChunkPipe()
 	extracted := make(chan error, 1)
 	go func() {
-		err := s.extractFrom(ctx, pr, info, tmp)
-		pr.CloseWithError(errExtractorDone) // the download goes on without it
+		err := s.extractFrom(ctx, p, info, tmp)
+		p.stop() // the download goes on without it
 		extracted <- err
 	}()
-	tee := io.TeeReader(rc, &dropWriter{w: pw})
-	_, werr := s.WriteBlob(ctx, tee, v1.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size})
-	if werr != nil {
-		pw.CloseWithError(werr)
-	} else {
-		pw.Close()
-	}
+	_, werr := s.WriteBlob(ctx, io.TeeReader(rc, p), v1.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size})
+	p.closeWrite(werr)
 	xerr := <-extracted
 	if werr != nil {
 		return werr
@@ -113,21 +107,64 @@ func (s *Store) pullLayer(ctx context.Context, img v1.Image, d v1.Descriptor, in
 	return nil
 }
 
-// errExtractorDone closes the extractor's end of the pipe once it returns.
-var errExtractorDone = errors.New("extractor done")
+// chunkPipeLen bounds what a chunkPipe holds: the download runs at most
+// this many reads (32 KiB each, io.Copy's) ahead of the extractor.
+const chunkPipeLen = 64
 
-// dropWriter passes writes to w until w fails, then drops them: a download
-// teed into an extractor that stopped reading goes on into the ingest.
-type dropWriter struct {
-	w      io.Writer
-	failed bool
+// chunkPipe passes copies of what is written to it to its reader through a
+// queue, so that the download and the extractor each go at their own pace
+// (through an io.Pipe they took turns every 4 KiB, the decompressor's
+// read size: the stream took longer than download then extraction). Write
+// never fails: once the reader has stopped, writes are dropped, and the
+// download goes on into the ingest.
+type chunkPipe struct {
+	queue   chan []byte
+	stopped chan struct{}
+	cur     []byte
+	err     error // the writer's error (io.EOF on success), sent after the last chunk
+	errc    chan error
 }
 
-func (d *dropWriter) Write(p []byte) (int, error) {
-	if !d.failed {
-		if _, err := d.w.Write(p); err != nil {
-			d.failed = true
-		}
+func newChunkPipe() *chunkPipe {
+	return &chunkPipe{queue: make(chan []byte, chunkPipeLen), stopped: make(chan struct{}), errc: make(chan error, 1)}
+}
+
+// Write implements io.Writer for the download.
+func (p *chunkPipe) Write(b []byte) (int, error) {
+	select {
+	case p.queue <- append([]byte(nil), b...):
+	case <-p.stopped:
 	}
-	return len(p), nil
+	return len(b), nil
+}
+
+// closeWrite ends the stream: the reader gets err, or io.EOF if nil, after
+// what was written.
+func (p *chunkPipe) closeWrite(err error) {
+	if err == nil {
+		err = io.EOF
+	}
+	p.errc <- err
+	close(p.queue)
+}
+
+// stop tells the writer that the reader is gone.
+func (p *chunkPipe) stop() { close(p.stopped) }
+
+// Read implements io.Reader for the extractor.
+func (p *chunkPipe) Read(b []byte) (int, error) {
+	for len(p.cur) == 0 {
+		if p.err != nil {
+			return 0, p.err
+		}
+		c, ok := <-p.queue
+		if !ok {
+			p.err = <-p.errc
+			return 0, p.err
+		}
+		p.cur = c
+	}
+	n := copy(b, p.cur)
+	p.cur = p.cur[n:]
+	return n, nil
 }

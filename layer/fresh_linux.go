@@ -67,8 +67,10 @@ func applyFresh(ctx context.Context, dir string, layer io.Reader, o options) err
 	if err := apply(ctx, dir, ra, fa, o); err != nil {
 		return err
 	}
-	if err := fa.flush(); err != nil {
-		return fmt.Errorf("applying directory metadata: %w", err)
+	if !fa.slow { // else umoci has set everything, and flushed is what was deferred
+		if err := fa.flush(); err != nil {
+			return fmt.Errorf("applying directory metadata: %w", err)
+		}
 	}
 	// Read the end-of-archive padding, so that a reader that verifies
 	// (decompressor checksum, size limit) has its say.
