@@ -161,7 +161,9 @@ func (b *builder) stepNumber(i int) int {
 
 // buildGraph builds the target stage and, at the same time, every stage it
 // needs that does not depend on another still being built, at most
-// b.jobs() stages at once. Whoever first needs a stage builds it: a
+// b.jobs() of those at once. The target takes no slot: it starts at once
+// (pulling its base) and then mostly waits for the stages it reads, which
+// must not wait for its slot. Whoever first needs a stage builds it: a
 // scheduled stage whose turn has not come is built by the instruction
 // that reads it, so a stage never waits for a slot while holding one
 // another stage waits for. The first error cancels the other stages,
@@ -184,10 +186,6 @@ func (b *builder) buildGraph(ctx context.Context, target int, order []int) (*sta
 	}
 	var st *stageState
 	g.Go(func() error {
-		if !acquire() {
-			return gctx.Err()
-		}
-		defer func() { <-slots }()
 		var err error
 		st, err = b.stage(gctx, target, nil)
 		return err
