@@ -168,13 +168,20 @@ func (b *builder) stepNumber(i int) int {
 // that reads it, so a stage never waits for a slot while holding one
 // another stage waits for. The first error cancels the other stages,
 // whose steps stop (their sandboxes are killed and removed) before
-// buildGraph returns it.
-func (b *builder) buildGraph(ctx context.Context, target int, order []int) (*stageState, error) {
+// buildGraph returns it: cancel cancels ctx.
+func (b *builder) buildGraph(ctx context.Context, cancel context.CancelFunc, target int, order []int) (*stageState, error) {
 	jobs := b.jobs()
 	if jobs <= 1 {
 		return b.stage(ctx, target, nil)
 	}
-	g, gctx := errgroup.WithContext(ctx)
+	var g errgroup.Group
+	gctx := ctx
+	fail := func(err error) error {
+		if err != nil {
+			cancel()
+		}
+		return err
+	}
 	slots := make(chan struct{}, jobs)
 	acquire := func() bool {
 		select {
@@ -188,7 +195,7 @@ func (b *builder) buildGraph(ctx context.Context, target int, order []int) (*sta
 	g.Go(func() error {
 		var err error
 		st, err = b.stage(gctx, target, nil)
-		return err
+		return fail(err)
 	})
 	for _, i := range order {
 		if i == target {
@@ -217,7 +224,7 @@ func (b *builder) buildGraph(ctx context.Context, target int, order []int) (*sta
 				return nil // built by an instruction that needed it first
 			}
 			_, err := b.stage(gctx, i, nil)
-			return err
+			return fail(err)
 		})
 	}
 	if _, images := b.stageDeps(target); len(images) > 0 {
