@@ -147,7 +147,7 @@ func (b *builder) fetchImage(ctx context.Context, ref string) (v1.Image, bool, e
 	if err != nil {
 		return nil, false, err // a *registry.Error, naming the reference
 	}
-	desc, err := b.opt.Store.WriteImage(ctx, remote)
+	desc, err := b.opt.Store.PullImage(ctx, remote)
 	if err != nil {
 		return nil, false, fmt.Errorf("pulling %s: %w", ref, err)
 	}

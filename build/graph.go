@@ -191,6 +191,18 @@ func (b *builder) buildGraph(ctx context.Context, cancel context.CancelFunc, tar
 			return false
 		}
 	}
+	// Every stage's needs are read before any stage starts: building a
+	// stage expands its instructions in place (RUN --mount state), which
+	// must not race with this scan.
+	type needs struct {
+		deps   []int
+		images []string
+	}
+	need := map[int]needs{}
+	for _, i := range append(slices.Clone(order), target) {
+		deps, images := b.stageDeps(i)
+		need[i] = needs{deps, images}
+	}
 	var st *stageState
 	g.Go(func() error {
 		var err error
@@ -201,7 +213,7 @@ func (b *builder) buildGraph(ctx context.Context, cancel context.CancelFunc, tar
 		if i == target {
 			continue
 		}
-		deps, images := b.stageDeps(i)
+		deps, images := need[i].deps, need[i].images
 		for _, ref := range images {
 			// Pulled ahead; an error surfaces at the instruction, with
 			// its location.
@@ -227,7 +239,7 @@ func (b *builder) buildGraph(ctx context.Context, cancel context.CancelFunc, tar
 			return fail(err)
 		})
 	}
-	if _, images := b.stageDeps(target); len(images) > 0 {
+	if images := need[target].images; len(images) > 0 {
 		for _, ref := range images {
 			g.Go(func() error {
 				b.resolveImage(gctx, ref) //nolint:errcheck // memoised for the instruction
@@ -318,7 +330,7 @@ func (b *builder) resolveImage(ctx context.Context, ref string) (v1.Image, bool,
 // (another stage failed, or the caller gave up): BuildKit shows it as
 // CANCELED, not with the error that caused it.
 func (r *stepRun) canceled() {
-	r.b.sink.Event(progress.Event{Time: time.Now(), Step: r.idx, Total: r.b.total, Stage: stageName(r.st), Name: r.name, Duration: time.Since(r.start), Status: progress.StatusCanceled})
+	r.b.sink.Event(progress.Event{Time: time.Now(), Step: r.idx, Total: r.b.total, Stage: r.stage, Name: r.name, Duration: time.Since(r.start), Status: progress.StatusCanceled})
 }
 
 // addStep records the result of step number idx, keeping the results in
