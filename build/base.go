@@ -72,6 +72,7 @@ func (b *builder) fromBase(ctx context.Context, i int, chain []int) (*stageState
 	if err != nil {
 		return nil, b.errAt(ds.Location, err)
 	}
+	b.prefetchBase(ctx, i, st.layers)
 	return st, nil
 }
 
@@ -126,8 +127,8 @@ func (b *builder) imageBase(ctx context.Context, ref string) (*stageState, bool,
 	return st, cached, nil
 }
 
-// resolveImage finds ref in the store, or pulls it into the store.
-func (b *builder) resolveImage(ctx context.Context, ref string) (v1.Image, bool, error) {
+// fetchImage finds ref in the store, or pulls it into the store.
+func (b *builder) fetchImage(ctx context.Context, ref string) (v1.Image, bool, error) {
 	norm, err := registry.Normalize(ref)
 	if err != nil {
 		return nil, false, fmt.Errorf("invalid image reference %q: %w", ref, err)

@@ -199,10 +199,10 @@ type stepRun struct {
 }
 
 func (b *builder) startStep(st *stageState, text string, loc []bkparser.Range) *stepRun {
-	b.mu.Lock()
-	b.counter++
-	idx := b.counter
-	b.mu.Unlock()
+	idx := b.stepNumber(-1)
+	if st != nil {
+		idx = b.stepNumber(st.index)
+	}
 	total := b.total
 	if idx > total {
 		total = idx
@@ -262,9 +262,7 @@ func (r *stepRun) done(res stepResult, err error) {
 		if res.key != (v1.Hash{}) {
 			sr.Key = res.key.String()
 		}
-		r.b.mu.Lock()
-		r.b.steps = append(r.b.steps, sr)
-		r.b.mu.Unlock()
+		r.b.addStep(r.idx, sr)
 	}
 }
 

@@ -190,6 +190,8 @@ func vertexLine(v *vertex, now time.Time) string {
 	switch {
 	case v.status == StatusError:
 		prefix = "ERROR "
+	case v.status == StatusCanceled:
+		prefix = "CANCELED "
 	case v.cached:
 		prefix = "CACHED "
 	}
