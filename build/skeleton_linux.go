@@ -161,6 +161,10 @@ func (b *builder) readHeaders(ctx context.Context, l layer.Info) (*headers, erro
 		if n := len(lh.adds) + len(lh.whiteouts) + len(lh.opaque); n >= layer.DefaultMaxEntries {
 			return nil, fmt.Errorf("more than %d entries: %w", layer.DefaultMaxEntries, layer.ErrLimit)
 		}
+		// Refuse what extracting the layer would refuse.
+		if _, err := layer.CleanEntryName(hdr.Name); err != nil {
+			return nil, fmt.Errorf("entry %q: %w", hdr.Name, err)
+		}
 		name := cleanRel(hdr.Name)
 		dir, base := path.Dir(name), path.Base(name)
 		if dir == "." {

@@ -61,6 +61,13 @@ func RewriteRoot(tw *TarWriter, r io.Reader) error {
 	}
 }
 
+// CleanEntryName turns a tar entry name into a clean path relative to the
+// root ("." for the root), as every extraction of a layer does; a name that
+// climbs out of the root, is empty or holds a NUL is an error wrapping
+// ErrInvalidEntry. Code that reads a layer's headers without extracting it
+// checks names with it, so that it refuses what extraction would.
+func CleanEntryName(name string) (string, error) { return cleanEntryName(name) }
+
 // throughLink returns the first proper ancestor of name that is a symlink
 // in links.
 func throughLink(links map[string]bool, name string) string {

@@ -91,3 +91,18 @@ func TestRewriteRoot(t *testing.T) {
 		})
 	}
 }
+
+func TestCleanEntryName(t *testing.T) {
+	for _, c := range []struct {
+		in, want string
+		ok       bool
+	}{
+		{"./etc/passwd", "etc/passwd", true}, {"/abs/x", "abs/x", true}, {"a/../b", "b", true}, {"./", ".", true},
+		{"../../../escaped", "", false}, {"a/../../x", "", false}, {"", "", false}, {"a\x00b", "", false},
+	} {
+		got, err := CleanEntryName(c.in)
+		if (err == nil) != c.ok || got != c.want || (err != nil && !errors.Is(err, ErrInvalidEntry)) {
+			t.Errorf("CleanEntryName(%q) = %q, %v; want %q, ok=%v", c.in, got, err, c.want, c.ok)
+		}
+	}
+}
