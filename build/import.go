@@ -1,13 +1,10 @@
 package build
 
 import (
-	"archive/tar"
 	"context"
 	"fmt"
 	"io"
 	"os"
-	"path"
-	"strings"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -122,73 +119,11 @@ func importLayer(ctx context.Context, opt ImportOptions) (layer.Info, error) {
 }
 
 // normalizeTar rewrites a root filesystem tar with normalised headers and
-// paths relative to the root ("./etc" becomes "etc"). An entry that would
-// leave the root is an error naming it.
+// paths relative to the root (see layer.RewriteRoot).
 func normalizeTar(w io.Writer, r io.Reader, epoch time.Time) error {
 	tw := layer.NewTarWriter(w, layer.TarOptions{SourceDateEpoch: &epoch})
-	tr := tar.NewReader(r)
-	links := map[string]bool{} // symlinks seen so far
-	for {
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("reading tar: %w", err)
-		}
-		name, err := rootRel(hdr.Name)
-		if err != nil {
-			return err
-		}
-		if name == "" {
-			continue
-		}
-		if l := throughLink(links, name); l != "" {
-			return fmt.Errorf("entry %q: path goes through symlink %q: %w", hdr.Name, l, layer.ErrInvalidEntry)
-		}
-		if hdr.Typeflag == tar.TypeSymlink {
-			links[name] = true
-		} else {
-			delete(links, name)
-		}
-		hdr.Name = name
-		if hdr.Typeflag == tar.TypeLink {
-			if hdr.Linkname, err = rootRel(hdr.Linkname); err != nil {
-				return err
-			}
-		}
-		if err := tw.WriteHeader(hdr); err != nil {
-			return fmt.Errorf("entry %q: %w", hdr.Name, err)
-		}
-		if _, err := io.Copy(tw, tr); err != nil {
-			return fmt.Errorf("entry %q: %w", hdr.Name, err)
-		}
+	if err := layer.RewriteRoot(tw, r); err != nil {
+		return err
 	}
 	return tw.Close()
-}
-
-// rootRel cleans a tar entry name relative to the root, rejecting names
-// that climb out of it.
-func rootRel(name string) (string, error) {
-	n := strings.TrimPrefix(name, "./")
-	n = strings.TrimLeft(n, "/")
-	clean := path.Clean(n)
-	if clean == "." {
-		return "", nil
-	}
-	if clean == ".." || strings.HasPrefix(clean, "../") {
-		return "", fmt.Errorf("entry %q: path escapes the root: %w", name, layer.ErrInvalidEntry)
-	}
-	return clean, nil
-}
-
-// throughLink returns the first proper ancestor of name that is a symlink
-// written earlier in the same tar: writing through it could leave the root.
-func throughLink(links map[string]bool, name string) string {
-	for d := path.Dir(name); d != "." && d != "/"; d = path.Dir(d) {
-		if links[d] {
-			return d
-		}
-	}
-	return ""
 }

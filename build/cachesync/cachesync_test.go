@@ -169,3 +169,33 @@ func TestParseMode(t *testing.T) {
 		t.Error("ParseMode(all) succeeded")
 	}
 }
+
+// TestOpenLayerAfterLoadContextEnds: the context a source's index was
+// loaded with may end (a stage's, when stages are built concurrently)
+// before the build fetches the layers it hit; OpenLayer reads them with
+// its own context.
+func TestOpenLayerAfterLoadContextEnds(t *testing.T) {
+	host := registrytest.Start(t)
+	store, steps := storeWithSteps(t)
+	ref := host + "/cache/ctx:1"
+	if err := NewRegistry(ref, ModeMax).Export(context.Background(), store, steps); err != nil {
+		t.Fatal(err)
+	}
+	for _, src := range []build.StepSource{NewRegistry(ref, "")} {
+		stage, cancel := context.WithCancel(context.Background())
+		rec, ok, err := src.GetStep(stage, steps[1].Key)
+		if err != nil || !ok {
+			t.Fatalf("GetStep: %v, %v", ok, err)
+		}
+		cancel()
+		rc, err := src.OpenLayer(context.Background(), *rec.Layer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		other, _ := cache.Open(context.Background(), t.TempDir())
+		if _, err := other.WriteBlob(context.Background(), rc, rec.Layer.Descriptor()); err != nil {
+			t.Errorf("reading the layer after the loading context ended: %v", err)
+		}
+		rc.Close()
+	}
+}

@@ -67,7 +67,11 @@ func (s *source) getStep(ctx context.Context, key v1.Hash) (*cache.StepRecord, b
 	return &rec, true, nil
 }
 
-// openLayer opens the blob of a layer the artifact lists.
+// openLayer opens the blob of a layer the artifact lists. The artifact is
+// opened again with ctx: a registry image reads its blobs with the context
+// it was fetched with, and the one the index was loaded with (a stage's,
+// when stages are built concurrently) may be over by the time the build
+// fetches the layers of its image.
 func (s *source) openLayer(ctx context.Context, info layer.Info) (io.ReadCloser, error) {
 	if err := s.load(ctx); err != nil {
 		return nil, err
@@ -75,7 +79,14 @@ func (s *source) openLayer(ctx context.Context, info layer.Info) (io.ReadCloser,
 	if s.img == nil {
 		return nil, fmt.Errorf("layer %s: %w", info.Digest, cache.ErrNotFound)
 	}
-	l, err := s.img.LayerByDigest(info.Digest)
+	img, err := s.open(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("layer %s: %w", info.Digest, err)
+	}
+	if img == nil {
+		return nil, fmt.Errorf("layer %s: %w", info.Digest, cache.ErrNotFound)
+	}
+	l, err := img.LayerByDigest(info.Digest)
 	if err != nil {
 		return nil, fmt.Errorf("layer %s: %w", info.Digest, err)
 	}
