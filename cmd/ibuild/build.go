@@ -53,6 +53,10 @@ type buildOptions struct {
 	explainCache  bool
 	cacheFrom     []string
 	cacheTo       []string
+
+	// cacheRep collects the cache endpoints' warnings and export error of
+	// the current build (set by toOptions).
+	cacheRep *cacheReport
 }
 
 func (o *buildOptions) bind(cmd *cobra.Command) {
@@ -86,7 +90,7 @@ func (o *buildOptions) bind(cmd *cobra.Command) {
 	f.BoolVar(&o.push, "push", false, "push every tag after a successful build")
 	f.BoolVar(&o.explainCache, "explain-cache", false, "after the build, print why each step that ran missed the cache")
 	f.StringArrayVar(&o.cacheFrom, "cache-from", nil, "import build cache: type=registry,ref=REF | type=local,src=DIR")
-	f.StringArrayVar(&o.cacheTo, "cache-to", nil, "export build cache: type=registry,ref=REF[,mode=min|max] | type=local,dest=DIR[,mode=min|max]")
+	f.StringArrayVar(&o.cacheTo, "cache-to", nil, "export build cache: type=registry,ref=REF[,mode=min|max][,ignore-error=true] | type=local,dest=DIR[,mode=min|max][,ignore-error=true]")
 }
 
 func newBuildCmd(g *globalOptions) *cobra.Command {
@@ -144,7 +148,7 @@ func runBuild(cmd *cobra.Command, g *globalOptions, o *buildOptions, contextDir 
 			fmt.Fprintf(cmd.ErrOrStderr(), "tagged %s\n", registry.FamiliarName(t))
 		}
 	}
-	return nil
+	return o.cacheRep.err()
 }
 
 // execute runs one build of contextDir with the flags of o: the path both
@@ -174,6 +178,7 @@ func (o *buildOptions) execute(cmd *cobra.Command, g *globalOptions, contextDir 
 	opt.Progress = pr
 	res, err := build.Build(cmd.Context(), opt)
 	pr.Close()
+	o.cacheRep.flush(cmd.ErrOrStderr())
 	if err != nil {
 		opt.Store.Close()
 		return nil, opt, nil, err
@@ -250,10 +255,11 @@ func (o *buildOptions) toOptions(cmd *cobra.Command, g *globalOptions, contextDi
 	if opt.MaxDownloadSize, err = g.downloadLimit(); err != nil {
 		return opt, nil, err
 	}
-	if opt.CacheFrom, err = parseCacheFrom(o.cacheFrom, opt.Registry); err != nil {
+	o.cacheRep = &cacheReport{}
+	if opt.CacheFrom, err = parseCacheFrom(o.cacheFrom, opt.Registry, o.cacheRep); err != nil {
 		return opt, nil, err
 	}
-	if opt.CacheTo, err = parseCacheTo(o.cacheTo, opt.Registry); err != nil {
+	if opt.CacheTo, err = parseCacheTo(o.cacheTo, opt.Registry, o.cacheRep); err != nil {
 		return opt, nil, err
 	}
 	outs, err := parseOutputs(o.outputs)
