@@ -80,6 +80,9 @@ func (b *builder) planMounts(ctx context.Context, st *stageState, c *instruction
 			p.key = fmt.Sprintf("tmpfs:%s:%d", p.target, m.SizeLimit)
 		case instructions.MountTypeSecret:
 			p.id = m.CacheID
+			if m.Source != "" {
+				p.id = m.Source
+			}
 			if p.id == "" {
 				p.id = path.Base(m.Target)
 			}
@@ -135,28 +138,7 @@ func (b *builder) mountOne(ctx context.Context, p mountPlan, set *runMountSet) e
 		}
 		set.mounts = append(set.mounts, sandbox.Mount{Type: "tmpfs", Target: p.target, Options: opts})
 	case instructions.MountTypeSecret:
-		src, ok := b.opt.Run.Secrets[p.id]
-		if !ok {
-			if m.Required {
-				return fmt.Errorf("secret %s: not provided (use --secret id=%s,src=FILE)", p.id, p.id)
-			}
-			return nil
-		}
-		if m.Env != nil && *m.Env != "" {
-			data, err := os.ReadFile(src)
-			if err != nil {
-				return fmt.Errorf("secret %s: %w", p.id, err)
-			}
-			set.env = append(set.env, *m.Env+"="+string(data))
-			if m.Target == "" {
-				return nil
-			}
-		}
-		target := p.target
-		if target == "" {
-			target = "/run/secrets/" + p.id
-		}
-		set.mounts = append(set.mounts, sandbox.Mount{Type: "secret", Source: src, Target: target, ReadOnly: true})
+		return b.secretMount(p, set)
 	}
 	return nil
 }
