@@ -210,7 +210,9 @@ func (b *builder) execute(ctx context.Context, st *stageState, args, env []strin
 	spec := sandbox.Spec{
 		Args: args, Env: env, Cwd: cwd, User: st.cfg.Config.User,
 		Network: sandbox.Network(network), Mounts: mounts,
-		Stdout: out.stream("stdout"), Stderr: out.stream("stderr"),
+		// One pipe for stdout and stderr, as BuildKit's step logs: the
+		// lines arrive in the order the command wrote them.
+		Stdout: out.stream("stdout"), MergeOutput: true,
 		Settings: b.opt.Run.Settings,
 	}
 	if spec.Hosts == nil {
@@ -358,10 +360,30 @@ type RunError struct {
 }
 
 func (e *RunError) Error() string {
-	cmd := strings.Join(e.Args, " ")
-	msg := fmt.Sprintf("process %q did not complete successfully: %v", cmd, e.Err)
+	msg := e.Summary()
 	if len(e.Tail) > 0 {
-		msg += "\n  last output:\n    " + strings.Join(e.Tail, "\n    ")
+		msg += tailHeader + strings.Join(e.Tail, "\n    ")
+	}
+	return msg
+}
+
+// tailHeader introduces the last output lines in RunError's message.
+const tailHeader = "\n  last output:\n    "
+
+// Summary is the one-line message without the output lines, for displays
+// that show the step's output already.
+func (e *RunError) Summary() string {
+	return fmt.Sprintf("process %q did not complete successfully: %v", strings.Join(e.Args, " "), e.Err)
+}
+
+// errorSummary is err's message without a RunError's output lines.
+func errorSummary(err error) string {
+	msg := err.Error()
+	var re *RunError
+	if errors.As(err, &re) && len(re.Tail) > 0 {
+		if i := strings.Index(msg, tailHeader); i >= 0 {
+			msg = msg[:i]
+		}
 	}
 	return msg
 }

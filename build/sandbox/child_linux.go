@@ -214,6 +214,9 @@ func builtinChild(cfg childConfig, rootfs string) error {
 	if err := dropPrivileges(u, lastCap, spec.NoNewPrivs); err != nil {
 		return err
 	}
+	if err := mergeOutput(spec); err != nil {
+		return err
+	}
 	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		return fmt.Errorf("closing file descriptors: %w", err)
 	}
@@ -282,4 +285,16 @@ func lastCapability() (int, error) {
 		return 0, errors.New("parsing cap_last_cap")
 	}
 	return n, nil
+}
+
+// mergeOutput makes fd 2 a copy of fd 1 when spec.MergeOutput asks for one
+// ordered output stream.
+func mergeOutput(spec Spec) error {
+	if !spec.MergeOutput {
+		return nil
+	}
+	if err := unix.Dup3(1, 2, 0); err != nil {
+		return fmt.Errorf("merging stderr into stdout: %w", err)
+	}
+	return nil
 }

@@ -41,6 +41,9 @@ func execRuntime(cfg childConfig, rootfs string) error {
 		"--root", filepath.Join(cfg.Dir, ociState),
 		"--log", filepath.Join(cfg.Dir, ociLog), "--log-format", "json",
 		"run", "--keep", "--bundle", cfg.Dir, "--pid-file", filepath.Join(cfg.Dir, ociPidFile), cfg.ID}
+	if err := mergeOutput(cfg.Spec); err != nil {
+		return err
+	}
 	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		return fmt.Errorf("closing file descriptors: %w", err)
 	}

@@ -90,6 +90,10 @@ type Spec struct {
 	// Stdout and Stderr receive the command's output; nil discards it.
 	Stdout io.Writer `json:"-"`
 	Stderr io.Writer `json:"-"`
+	// MergeOutput sends the command's stderr down the same pipe as its
+	// stdout (fd 2 is a copy of fd 1), so that Stdout receives both in the
+	// order they were written, as BuildKit's step logs; Stderr is unused.
+	MergeOutput bool `json:",omitempty"`
 	// Settings are those of every step of a build.
 	Settings
 }

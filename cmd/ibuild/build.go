@@ -170,7 +170,8 @@ func (o *buildOptions) execute(cmd *cobra.Command, g *globalOptions, contextDir 
 	if o.quiet {
 		mode = "quiet"
 	}
-	pr, err := progress.New(mode, cmd.ErrOrStderr())
+	// NO_COLOR (no-color.org) turns the tty display's colours off.
+	pr, err := progress.New(mode, cmd.ErrOrStderr(), progress.WithColor(os.Getenv("NO_COLOR") == ""))
 	if err != nil {
 		opt.Store.Close()
 		return nil, opt, nil, err
