@@ -126,9 +126,11 @@ func runBuild(cmd *cobra.Command, g *globalOptions, o *buildOptions, contextDir 
 		}
 	}
 	if pushTypes, push := o.pushTypes(outs); push {
-		if err := pushTags(cmd.Context(), cmd.ErrOrStderr(), res, opt.Tags, opt.Registry, pushTypes); err != nil {
+		dig, err := pushTags(cmd.Context(), cmd.ErrOrStderr(), o.quiet, res, opt.Tags, opt.Registry, pushTypes)
+		if err != nil {
 			return err
 		}
+		res.Manifest.Digest = dig // containerimage.digest is what was pushed, as BuildKit's
 	}
 	if o.iidfile != "" {
 		if err := atomicfile.WriteFile(o.iidfile, []byte(res.ConfigDigest.String()), 0o644); err != nil {

@@ -205,25 +205,3 @@ func (s *deferredSink) Export(ctx context.Context, store *cache.Store, steps []b
 	s.rep.mu.Unlock()
 	return nil
 }
-
-// pushTags pushes the built image to every tag (--push) with media types
-// mt. Docker types cannot describe zstd layers: the image is then pushed
-// with OCI types and a warning, as BuildKit does. Later tags may mount blobs
-// from earlier ones on the same registry.
-func pushTags(ctx context.Context, stderr io.Writer, res *build.Result, tags []string, opts []registry.Option, mt registry.MediaTypes) error {
-	img, err := registry.WithMediaTypes(res.Image, mt)
-	if err != nil && mt == registry.DockerTypes {
-		fmt.Fprintf(stderr, "WARNING: pushing with OCI media types: %v\n", err)
-		img, err = registry.WithMediaTypes(res.Image, registry.OCITypes)
-	}
-	if err != nil {
-		return fmt.Errorf("pushing: %w", err)
-	}
-	for i, t := range tags {
-		o := append(append([]registry.Option(nil), opts...), registry.WithMountFrom(tags[:i]...))
-		if err := registry.Push(ctx, img, t, o...); err != nil {
-			return err
-		}
-	}
-	return nil
-}
