@@ -155,6 +155,11 @@ func (b *builder) runInner(ctx context.Context, st *stageState, c *instructions.
 		sum := sha256.Sum256([]byte(sc.data))
 		mkeys = append(mkeys, "script "+sc.name+" sha256:"+hex.EncodeToString(sum[:]))
 	}
+	if h := b.opt.Run.Hosts; h != nil && !bytes.Equal(h, defaultHosts) {
+		// Extra hosts (--add-host) are an input, as in BuildKit's ExecOp.
+		sum := sha256.Sum256(h)
+		mkeys = append(mkeys, "hosts sha256:"+hex.EncodeToString(sum[:]))
+	}
 	env := b.runEnv(st)
 	key := chainKey(st.key, "RUN", args, env, st.cfg.Config.User, st.cfg.Config.WorkingDir, network, mkeys, hostPlatform().String())
 	in := envInputs(env, args, mkeys)
@@ -350,6 +355,10 @@ func (b *builder) writeLayer(ctx context.Context, r *stepRun, gen func(w io.Writ
 
 // defaultHosts is /etc/hosts of a RUN step when Options.Run.Hosts is nil.
 var defaultHosts = []byte("127.0.0.1\tlocalhost " + sandbox.DefaultHostname + "\n::1\tlocalhost ip6-localhost ip6-loopback\n")
+
+// DefaultHosts returns a RUN step's /etc/hosts when Options.Run.Hosts is
+// nil; --add-host appends its entries to it.
+func DefaultHosts() []byte { return append([]byte(nil), defaultHosts...) }
 
 // RunError is a RUN command that failed.
 type RunError struct {

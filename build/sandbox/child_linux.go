@@ -194,9 +194,14 @@ func builtinChild(cfg childConfig, rootfs string) error {
 	if err != nil {
 		return err
 	}
-	rl := unix.Rlimit{Cur: nofileLimit(), Max: nofileLimit()}
-	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
-		return fmt.Errorf("setting RLIMIT_NOFILE: %w", err)
+	rls, err := rlimits(spec.Settings)
+	if err != nil {
+		return err
+	}
+	for _, r := range rls {
+		if err := unix.Setrlimit(r.kind, &unix.Rlimit{Cur: r.soft, Max: r.hard}); err != nil {
+			return fmt.Errorf("setting RLIMIT_%s: %w", strings.ToUpper(r.name), err)
+		}
 	}
 	if err := joinSessionKeyring(cfg.ID); err != nil {
 		return err

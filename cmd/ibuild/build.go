@@ -53,6 +53,9 @@ type buildOptions struct {
 	explainCache  bool
 	cacheFrom     []string
 	cacheTo       []string
+	addHosts      []string
+	shmSize       string
+	ulimits       []string
 
 	// cacheRep collects the cache endpoints' warnings and export error of
 	// the current build (set by toOptions).
@@ -90,6 +93,9 @@ func (o *buildOptions) bind(cmd *cobra.Command) {
 	f.BoolVar(&o.push, "push", false, "push every tag after a successful build")
 	f.BoolVar(&o.explainCache, "explain-cache", false, "after the build, print why each step that ran missed the cache")
 	f.StringArrayVar(&o.cacheFrom, "cache-from", nil, "import build cache: type=registry,ref=REF | type=local,src=DIR")
+	f.StringArrayVar(&o.addHosts, "add-host", nil, "add a custom host-to-IP mapping to RUN's /etc/hosts (NAME:IP)")
+	f.StringVar(&o.shmSize, "shm-size", "", "size of /dev/shm in RUN steps (e.g. 128m; default 64m)")
+	f.StringArrayVar(&o.ulimits, "ulimit", nil, "resource limit of RUN steps, docker's syntax (e.g. nofile=1024:2048)")
 	f.StringArrayVar(&o.cacheTo, "cache-to", nil, "export build cache: type=registry,ref=REF[,mode=min|max][,ignore-error=true] | type=local,dest=DIR[,mode=min|max][,ignore-error=true]")
 }
 
@@ -240,6 +246,9 @@ func (o *buildOptions) toOptions(cmd *cobra.Command, g *globalOptions, contextDi
 		}
 	}
 	opt.Run.Limits.Pids, opt.Run.Limits.CPUQuota = o.pidsLimit, o.cpuQuota
+	if err := o.runSettings(&opt); err != nil {
+		return opt, nil, err
+	}
 	for _, so := range o.securityOpts {
 		if err := parseSecurityOpt(so, &opt); err != nil {
 			return opt, nil, err
