@@ -76,6 +76,9 @@ type Options struct {
 	// CacheFrom are step caches consulted after the local store misses
 	// (--cache-from); CacheTo receives the build's steps (--cache-to).
 	CacheFrom []StepSource
+	// NamedContexts are BuildKit's named contexts (--build-context), by
+	// name: FROM and --from names that match one read it instead.
+	NamedContexts map[string]NamedContext
 	CacheTo   []StepSink
 }
 

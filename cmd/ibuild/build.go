@@ -54,6 +54,7 @@ type buildOptions struct {
 	cacheFrom     []string
 	cacheTo       []string
 	addHosts      []string
+	buildContexts []string
 	shmSize       string
 	ulimits       []string
 
@@ -93,6 +94,7 @@ func (o *buildOptions) bind(cmd *cobra.Command) {
 	f.BoolVar(&o.push, "push", false, "push every tag after a successful build")
 	f.BoolVar(&o.explainCache, "explain-cache", false, "after the build, print why each step that ran missed the cache")
 	f.StringArrayVar(&o.cacheFrom, "cache-from", nil, "import build cache: type=registry,ref=REF | type=local,src=DIR")
+	f.StringArrayVar(&o.buildContexts, "build-context", nil, "additional build context: NAME=DIR | NAME=docker-image://REF | NAME=oci-layout://DIR[:TAG]")
 	f.StringArrayVar(&o.addHosts, "add-host", nil, "add a custom host-to-IP mapping to RUN's /etc/hosts (NAME:IP)")
 	f.StringVar(&o.shmSize, "shm-size", "", "size of /dev/shm in RUN steps (e.g. 128m; default 64m)")
 	f.StringArrayVar(&o.ulimits, "ulimit", nil, "resource limit of RUN steps, docker's syntax (e.g. nofile=1024:2048)")
@@ -247,6 +249,9 @@ func (o *buildOptions) toOptions(cmd *cobra.Command, g *globalOptions, contextDi
 	}
 	opt.Run.Limits.Pids, opt.Run.Limits.CPUQuota = o.pidsLimit, o.cpuQuota
 	if err := o.runSettings(&opt); err != nil {
+		return opt, nil, err
+	}
+	if opt.NamedContexts, err = parseBuildContexts(o.buildContexts); err != nil {
 		return opt, nil, err
 	}
 	for _, so := range o.securityOpts {

@@ -3,11 +3,13 @@ package main
 import (
 	"fmt"
 	"net"
+	"os"
 	"strings"
 
 	units "github.com/docker/go-units"
 
 	"github.com/ibuild/ibuild/build"
+	"github.com/ibuild/ibuild/registry"
 )
 
 // runSettings applies --add-host, --shm-size and --ulimit to opt.Run.
@@ -61,4 +63,56 @@ func parseAddHost(v string) ([]byte, error) {
 		return nil, fmt.Errorf("invalid --add-host %q: bad host name", v)
 	}
 	return []byte(ip + "\t" + name + "\n"), nil
+}
+
+// parseBuildContexts parses --build-context NAME=VALUE flags (BuildKit's
+// named contexts): a directory, docker-image://REF or
+// oci-layout://DIR[:TAG].
+func parseBuildContexts(vals []string) (map[string]build.NamedContext, error) {
+	if len(vals) == 0 {
+		return nil, nil
+	}
+	out := map[string]build.NamedContext{}
+	for _, v := range vals {
+		name, val, ok := strings.Cut(v, "=")
+		if !ok || name == "" || val == "" {
+			return nil, fmt.Errorf("invalid --build-context %q: want NAME=DIR, NAME=docker-image://REF or NAME=oci-layout://DIR", v)
+		}
+		var nc build.NamedContext
+		switch {
+		case strings.HasPrefix(val, "docker-image://"):
+			nc.Image = strings.TrimPrefix(val, "docker-image://")
+			if _, err := registry.ParseReference(nc.Image); err != nil {
+				return nil, fmt.Errorf("invalid --build-context %q: %w", v, err)
+			}
+		case strings.HasPrefix(val, "oci-layout://"):
+			dir := strings.TrimPrefix(val, "oci-layout://")
+			if strings.Contains(dir, "@") {
+				return nil, fmt.Errorf("invalid --build-context %q: selecting a layout's image by digest is not supported; use :TAG", v)
+			}
+			if i := strings.LastIndex(dir, ":"); i > 0 && !strings.Contains(dir[i:], "/") {
+				dir, nc.LayoutTag = dir[:i], dir[i+1:]
+			}
+			if _, err := os.Stat(dir + "/index.json"); err != nil {
+				return nil, fmt.Errorf("invalid --build-context %q: not an OCI layout: %w", v, err)
+			}
+			nc.Layout = dir
+		case strings.Contains(val, "://"):
+			return nil, fmt.Errorf("invalid --build-context %q: only a directory, docker-image:// and oci-layout:// are supported", v)
+		default:
+			fi, err := os.Stat(val)
+			if err != nil {
+				return nil, fmt.Errorf("invalid --build-context %q: %w", v, err)
+			}
+			if !fi.IsDir() {
+				return nil, fmt.Errorf("invalid --build-context %q: %s is not a directory", v, val)
+			}
+			nc.Dir = val
+		}
+		if _, dup := out[name]; dup {
+			return nil, fmt.Errorf("invalid --build-context %q: %s given twice", v, name)
+		}
+		out[name] = nc
+	}
+	return out, nil
 }
