@@ -79,7 +79,7 @@ type Options struct {
 	// NamedContexts are BuildKit's named contexts (--build-context), by
 	// name: FROM and --from names that match one read it instead.
 	NamedContexts map[string]NamedContext
-	CacheTo   []StepSink
+	CacheTo       []StepSink
 }
 
 // RunOptions are the settings of every RUN step of a build.
