@@ -76,10 +76,10 @@ type Options struct {
 	// CacheFrom are step caches consulted after the local store misses
 	// (--cache-from); CacheTo receives the build's steps (--cache-to).
 	CacheFrom []StepSource
+	CacheTo   []StepSink
 	// NamedContexts are BuildKit's named contexts (--build-context), by
 	// name: FROM and --from names that match one read it instead.
 	NamedContexts map[string]NamedContext
-	CacheTo       []StepSink
 }
 
 // RunOptions are the settings of every RUN step of a build.
