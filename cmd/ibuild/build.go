@@ -116,6 +116,19 @@ func newBuildCmd(g *globalOptions) *cobra.Command {
 }
 
 func runBuild(cmd *cobra.Command, g *globalOptions, o *buildOptions, contextDir string) error {
+	if contextDir == "-" {
+		n, err := units.RAMInBytes(g.maxLayerSize)
+		if err != nil {
+			return fmt.Errorf("invalid --max-layer-size %q: %w", g.maxLayerSize, err)
+		}
+		dir, file, cleanup, err := stdinContext(cmd.Context(), cmd.InOrStdin(), o.file,
+			layer.WithMaxSize(n), layer.WithMaxEntries(g.maxLayerEntries), layer.WithMaxRatio(g.maxLayerRatio))
+		if err != nil {
+			return err
+		}
+		defer cleanup()
+		contextDir, o.file = dir, file
+	}
 	res, opt, outs, err := o.execute(cmd, g, contextDir, nil)
 	if err != nil {
 		return err
