@@ -129,6 +129,14 @@ func runBuild(cmd *cobra.Command, g *globalOptions, o *buildOptions, contextDir 
 		defer cleanup()
 		contextDir, o.file = dir, file
 	}
+	if isGitContext(contextDir) {
+		dir, cleanup, err := gitContext(cmd.Context(), contextDir)
+		if err != nil {
+			return err
+		}
+		defer cleanup()
+		contextDir = dir
+	}
 	res, opt, outs, err := o.execute(cmd, g, contextDir, nil)
 	if err != nil {
 		return err
