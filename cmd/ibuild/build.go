@@ -54,6 +54,7 @@ type buildOptions struct {
 	cacheFrom     []string
 	cacheTo       []string
 	addHosts      []string
+	load          bool
 	buildContexts []string
 	shmSize       string
 	ulimits       []string
@@ -95,6 +96,7 @@ func (o *buildOptions) bind(cmd *cobra.Command) {
 	f.BoolVar(&o.explainCache, "explain-cache", false, "after the build, print why each step that ran missed the cache")
 	f.StringArrayVar(&o.cacheFrom, "cache-from", nil, "import build cache: type=registry,ref=REF | type=local,src=DIR")
 	f.StringArrayVar(&o.buildContexts, "build-context", nil, "additional build context: NAME=DIR | NAME=docker-image://REF | NAME=oci-layout://DIR[:TAG]")
+	f.BoolVar(&o.load, "load", false, "load the image into the docker daemon at DOCKER_HOST (default unix:///var/run/docker.sock)")
 	f.StringArrayVar(&o.addHosts, "add-host", nil, "add a custom host-to-IP mapping to RUN's /etc/hosts (NAME:IP)")
 	f.StringVar(&o.shmSize, "shm-size", "", "size of /dev/shm in RUN steps (e.g. 128m; default 64m)")
 	f.StringArrayVar(&o.ulimits, "ulimit", nil, "resource limit of RUN steps, docker's syntax (e.g. nofile=1024:2048)")
@@ -151,6 +153,11 @@ func runBuild(cmd *cobra.Command, g *globalOptions, o *buildOptions, contextDir 
 	}
 	for _, out := range outs {
 		if err := out.write(cmd, store, res, opt.Tags); err != nil {
+			return err
+		}
+	}
+	if o.load {
+		if err := loadIntoDocker(cmd.Context(), cmd.ErrOrStderr(), os.Getenv("DOCKER_HOST"), res, opt.Tags); err != nil {
 			return err
 		}
 	}
@@ -274,6 +281,11 @@ func (o *buildOptions) toOptions(cmd *cobra.Command, g *globalOptions, contextDi
 	}
 	if opt.NamedContexts, err = parseBuildContexts(o.buildContexts); err != nil {
 		return opt, nil, err
+	}
+	if o.load {
+		if _, err := dockerSocket(os.Getenv("DOCKER_HOST")); err != nil {
+			return opt, nil, err // before building: nothing to load it into
+		}
 	}
 	for _, so := range o.securityOpts {
 		if err := parseSecurityOpt(so, &opt); err != nil {
