@@ -94,6 +94,9 @@ type RunOptions struct {
 	Network string
 	// Secrets maps a secret id to the host file that feeds it.
 	Secrets map[string]string
+	// SSH maps an ssh id (--ssh ID=SOCKET, "default") to the ssh-agent
+	// socket that RUN --mount=type=ssh forwards.
+	SSH map[string]string
 }
 
 // Result is what a successful build produced.

@@ -185,7 +185,14 @@ func (b *builder) runInner(ctx context.Context, st *stageState, c *instructions.
 			defer cleanup()
 			mounts.mounts = append(mounts.mounts, m)
 		}
-		return b.execute(ctx, st, args, append(env, mounts.env...), network, mounts.mounts, r)
+		runEnv := env
+		for _, kv := range mounts.env {
+			if _, set := lookupEnv(env, envKey(kv)); set && envKey(kv) == "SSH_AUTH_SOCK" {
+				continue // the step's own setting wins, as in BuildKit
+			}
+			runEnv = append(runEnv, kv)
+		}
+		return b.execute(ctx, st, args, runEnv, network, mounts.mounts, r)
 	}})
 }
 

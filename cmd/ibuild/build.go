@@ -54,6 +54,7 @@ type buildOptions struct {
 	cacheFrom     []string
 	cacheTo       []string
 	addHosts      []string
+	ssh           []string
 	load          bool
 	buildContexts []string
 	shmSize       string
@@ -97,6 +98,7 @@ func (o *buildOptions) bind(cmd *cobra.Command) {
 	f.StringArrayVar(&o.cacheFrom, "cache-from", nil, "import build cache: type=registry,ref=REF | type=local,src=DIR")
 	f.StringArrayVar(&o.buildContexts, "build-context", nil, "additional build context: NAME=DIR | NAME=docker-image://REF | NAME=oci-layout://DIR[:TAG]")
 	f.BoolVar(&o.load, "load", false, "load the image into the docker daemon at DOCKER_HOST (default unix:///var/run/docker.sock)")
+	f.StringArrayVar(&o.ssh, "ssh", nil, "ssh agent for RUN --mount=type=ssh: default (uses $SSH_AUTH_SOCK) or ID=SOCKET")
 	f.StringArrayVar(&o.addHosts, "add-host", nil, "add a custom host-to-IP mapping to RUN's /etc/hosts (NAME:IP)")
 	f.StringVar(&o.shmSize, "shm-size", "", "size of /dev/shm in RUN steps (e.g. 128m; default 64m)")
 	f.StringArrayVar(&o.ulimits, "ulimit", nil, "resource limit of RUN steps, docker's syntax (e.g. nofile=1024:2048)")
@@ -280,6 +282,9 @@ func (o *buildOptions) toOptions(cmd *cobra.Command, g *globalOptions, contextDi
 		return opt, nil, err
 	}
 	if opt.NamedContexts, err = parseBuildContexts(o.buildContexts); err != nil {
+		return opt, nil, err
+	}
+	if opt.Run.SSH, err = parseSSH(o.ssh, os.Getenv("SSH_AUTH_SOCK")); err != nil {
 		return opt, nil, err
 	}
 	if o.load {

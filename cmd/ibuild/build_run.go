@@ -116,3 +116,34 @@ func parseBuildContexts(vals []string) (map[string]build.NamedContext, error) {
 	}
 	return out, nil
 }
+
+// parseSSH parses --ssh values as docker's: "default" forwards the agent
+// at authSock ($SSH_AUTH_SOCK); ID=SOCKET forwards SOCKET as ID. Only agent
+// sockets are supported, not key files.
+func parseSSH(vals []string, authSock string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, v := range vals {
+		id, path, ok := strings.Cut(v, "=")
+		if id == "" {
+			return nil, fmt.Errorf("invalid --ssh %q: want default or ID=SOCKET", v)
+		}
+		if !ok || path == "" {
+			if authSock == "" {
+				return nil, fmt.Errorf("invalid --ssh %q: no socket given and SSH_AUTH_SOCK is not set", v)
+			}
+			path = authSock
+		}
+		if strings.Contains(path, ",") {
+			return nil, fmt.Errorf("invalid --ssh %q: one agent socket per id", v)
+		}
+		fi, err := os.Stat(path)
+		if err != nil {
+			return nil, fmt.Errorf("invalid --ssh %q: %w", v, err)
+		}
+		if fi.Mode()&os.ModeSocket == 0 {
+			return nil, fmt.Errorf("invalid --ssh %q: %s is not an agent socket (key files are not supported; load them into ssh-agent)", v, path)
+		}
+		out[id] = path
+	}
+	return out, nil
+}
