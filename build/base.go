@@ -75,6 +75,7 @@ func (b *builder) fromBase(ctx context.Context, i int, chain []int) (*stageState
 	if err != nil {
 		return nil, b.errAt(ds.Location, err)
 	}
+	b.prefetchBase(ctx, i, st.layers)
 	return st, nil
 }
 
@@ -129,8 +130,8 @@ func (b *builder) imageBase(ctx context.Context, ref string) (*stageState, bool,
 	return st, cached, nil
 }
 
-// resolveImage finds ref in the store, or pulls it into the store.
-func (b *builder) resolveImage(ctx context.Context, ref string) (v1.Image, bool, error) {
+// fetchImage finds ref in the store, or pulls it into the store.
+func (b *builder) fetchImage(ctx context.Context, ref string) (v1.Image, bool, error) {
 	norm, err := registry.Normalize(ref)
 	if err != nil {
 		return nil, false, fmt.Errorf("invalid image reference %q: %w", ref, err)
@@ -149,7 +150,7 @@ func (b *builder) resolveImage(ctx context.Context, ref string) (v1.Image, bool,
 	if err != nil {
 		return nil, false, err // a *registry.Error, naming the reference
 	}
-	desc, err := b.opt.Store.WriteImage(ctx, remote)
+	desc, err := b.opt.Store.PullImage(ctx, remote)
 	if err != nil {
 		return nil, false, fmt.Errorf("pulling %s: %w", ref, err)
 	}

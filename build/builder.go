@@ -35,8 +35,18 @@ type builder struct {
 	stages []*stageBuild
 	used   map[string]bool // build args consumed by an ARG
 	steps  []StepResult
-	// counter numbers the steps as they start.
-	counter int
+	// stepIdx are the numbers of steps, in order.
+	stepIdx []int
+	// counter numbers the steps as they start, after the planned
+	// numbers: stepNo maps a stage index and the ordinal of a step in it
+	// to its planned number; started counts each stage's steps, numbered
+	// the numbers taken.
+	counter  int
+	stepNo   map[[2]int]int
+	started  map[int]int
+	numbered map[int]bool
+	// images are the images resolved or being resolved, by reference.
+	images map[string]*imageFuture
 	// lazy maps layer digests hit in a --cache-from source to that source,
 	// until their blobs are fetched.
 	lazy map[v1.Hash]StepSource
@@ -44,18 +54,29 @@ type builder struct {
 	// steps finished.
 	exported []exportedStep
 
+	// bg counts the background work (base extractions started ahead)
+	// that run waits for.
+	bg sync.WaitGroup
+	// headers memoises the tar headers of layers read for skeletons
+	// (skeleton_linux.go), by diffID.
+	headers sync.Map
+	// prefetching are the layers prefetchBase extracts, by diffID.
+	prefetching map[v1.Hash]bool
+
 	ctxMu  sync.Mutex
 	ctxDir *buildctx.Context
 	// ignoreFile is the ignore file the context was opened with.
 	ignoreFile string
 }
 
-// stageBuild is a stage being built or built: done is closed once st and
-// err are set, so that every stage needing it waits for one build of it.
+// stageBuild is a stage being built or built: claimed is set by whoever
+// builds it, and done is closed once st and err are set, so that every
+// stage needing it waits for one build of it.
 type stageBuild struct {
-	done chan struct{}
-	st   *stageState
-	err  error
+	claimed bool
+	done    chan struct{}
+	st      *stageState
+	err     error
 }
 
 // errNeedsLinux is Build's error on other systems.
@@ -130,8 +151,15 @@ func (b *builder) run(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	b.total = b.countSteps(target)
-	st, err := b.stage(ctx, target, nil)
+	order, n := b.planSteps(target)
+	b.total = max(b.countSteps(target), n)
+	b.counter = n
+	// Base extractions started ahead stop with the stages: any still
+	// running then is one no step needed.
+	sctx, stop := context.WithCancel(ctx)
+	st, err := b.buildGraph(sctx, target, order)
+	stop()
+	b.bg.Wait()
 	if err != nil {
 		return nil, err
 	}
@@ -204,8 +232,8 @@ func (b *builder) stage(ctx context.Context, i int, chain []int) (*stageState, e
 		}
 	}
 	b.mu.Lock()
-	sb := b.stages[i]
-	if sb != nil {
+	sb := b.futureLocked(i)
+	if sb.claimed {
 		b.mu.Unlock()
 		select {
 		case <-sb.done:
@@ -214,8 +242,7 @@ func (b *builder) stage(ctx context.Context, i int, chain []int) (*stageState, e
 		}
 		return sb.st, sb.err
 	}
-	sb = &stageBuild{done: make(chan struct{})}
-	b.stages[i] = sb
+	sb.claimed = true
 	b.mu.Unlock()
 	sb.st, sb.err = b.buildStage(ctx, i, append(chain, i))
 	close(sb.done)

@@ -51,8 +51,20 @@ func fileOpOwner(root, spec string) (int, int, error) {
 	if id, ok := fileOpID(g); ok {
 		return uid, id, nil
 	}
-	if id, err := lookupGroup(root, g); err == nil {
-		gid = id
+	f, err := openImageFile(root, "/etc/group")
+	if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+		return uid, gid, nil // as a group missing from the file
+	}
+	if err != nil {
+		return 0, 0, fmt.Errorf("group %s: %w", g, err)
+	}
+	defer f.Close()
+	groups, err := user.ParseGroupFilter(f, func(gr user.Group) bool { return gr.Name == g })
+	if err != nil {
+		return 0, 0, fmt.Errorf("group %s: %w", g, err)
+	}
+	if len(groups) > 0 {
+		gid = groups[0].Gid
 	}
 	return uid, gid, nil
 }
@@ -69,41 +81,12 @@ func fileOpID(s string) (int, bool) {
 	return int(id), true
 }
 
-// lookupGroup returns the gid of a group name or id.
-func lookupGroup(root, name string) (int, error) {
-	if id, err := strconv.Atoi(name); err == nil {
-		if id < 0 {
-			return 0, fmt.Errorf("invalid group id %d", id)
-		}
-		return id, nil
-	}
-	f, err := openImageFile(root, "/etc/group")
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return 0, fmt.Errorf("unable to find group %s: no /etc/group in the image", name)
-		}
-		return 0, fmt.Errorf("unable to find group %s: %w", name, err)
-	}
-	defer f.Close()
-	groups, err := user.ParseGroupFilter(f, func(g user.Group) bool { return g.Name == name })
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return 0, fmt.Errorf("unable to find group %s: no /etc/group in the image", name)
-		}
-		return 0, fmt.Errorf("unable to find group %s: %w", name, err)
-	}
-	if len(groups) == 0 {
-		return 0, fmt.Errorf("unable to find group %s: no matching entries in group file", name)
-	}
-	return groups[0].Gid, nil
-}
-
 // errNoPasswd is readPasswd's error for an image without /etc/passwd.
 var errNoPasswd = errors.New("no /etc/passwd in the image")
 
 func readPasswd(root string, filter func(user.User) bool) ([]user.User, error) {
 	f, err := openImageFile(root, "/etc/passwd")
-	if errors.Is(err, os.ErrNotExist) {
+	if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 		return nil, errNoPasswd
 	}
 	if err != nil {

@@ -40,7 +40,7 @@ type archiveSrc struct {
 }
 
 func (c *copier) writeLayer(ctx context.Context) (*layer.Info, error) {
-	root, cleanup, err := c.b.mountRootfs(ctx, c.st.layers)
+	root, cleanup, err := c.b.copyRoot(ctx, c.st.layers, c.dest, c.cs.chown)
 	if err != nil {
 		return nil, err
 	}

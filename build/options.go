@@ -70,6 +70,10 @@ type Options struct {
 	// Progress receives step events; nil discards them.
 	Progress progress.Sink
 
+	// Jobs bounds the number of stages built at the same time; 0 means
+	// DefaultJobs(), 1 builds one stage at a time.
+	Jobs int
+
 	// Run holds the settings of every RUN step.
 	Run RunOptions
 

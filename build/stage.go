@@ -191,6 +191,7 @@ type stepRun struct {
 	st    *stageState
 	idx   int
 	ord   int    // ordinal of the step in its stage
+	stage string // the stage's name, or its index when it has none
 	text  string // the instruction
 	name  string // the instruction with its progress prefix
 	loc   parser.Location
@@ -198,10 +199,10 @@ type stepRun struct {
 }
 
 func (b *builder) startStep(st *stageState, text string, loc []bkparser.Range) *stepRun {
-	b.mu.Lock()
-	b.counter++
-	idx := b.counter
-	b.mu.Unlock()
+	idx := b.stepNumber(-1)
+	if st != nil {
+		idx = b.stepNumber(st.index)
+	}
 	total := b.total
 	if idx > total {
 		total = idx
@@ -215,27 +216,33 @@ func (b *builder) startStep(st *stageState, text string, loc []bkparser.Range) *
 		st.steps++
 		ord = st.steps
 	}
-	r := &stepRun{b: b, st: st, idx: idx, ord: ord, text: text, name: name, loc: b.loc(loc), start: time.Now()}
-	b.sink.Event(progress.Event{Time: r.start, Step: r.idx, Total: total, Stage: stageName(st), Name: name, Status: progress.StatusStarted})
+	r := &stepRun{b: b, st: st, idx: idx, ord: ord, stage: b.stageLabel(st), text: text, name: name, loc: b.loc(loc), start: time.Now()}
+	b.sink.Event(progress.Event{Time: r.start, Step: r.idx, Total: total, Stage: r.stage, Name: name, Status: progress.StatusStarted})
 	return r
 }
 
-func stageName(st *stageState) string {
+// stageLabel names st's stage in progress and step results: its name, or
+// its index. A FROM step's state is not labelled yet (or carries the label
+// of the stage it starts from), so the label comes from the Dockerfile.
+func (b *builder) stageLabel(st *stageState) string {
 	if st == nil {
 		return ""
 	}
-	return st.name
+	if n := b.df.Stages[st.index].Name; n != "" {
+		return n
+	}
+	return strconv.Itoa(st.index)
 }
 
 // log sends a line of output for the step.
 func (r *stepRun) log(stream, line string) {
-	r.b.sink.Event(progress.Event{Time: time.Now(), Step: r.idx, Total: r.b.total, Stage: stageName(r.st), Name: r.name, Status: progress.StatusLog, Log: line, Stream: stream})
+	r.b.sink.Event(progress.Event{Time: time.Now(), Step: r.idx, Total: r.b.total, Stage: r.stage, Name: r.name, Status: progress.StatusLog, Log: line, Stream: stream})
 }
 
 // done finishes the step with its result, or err.
 func (r *stepRun) done(res stepResult, err error) {
 	d := time.Since(r.start)
-	ev := progress.Event{Time: time.Now(), Step: r.idx, Total: r.b.total, Stage: stageName(r.st), Name: r.name, Duration: d, Cached: res.cached}
+	ev := progress.Event{Time: time.Now(), Step: r.idx, Total: r.b.total, Stage: r.stage, Name: r.name, Duration: d, Cached: res.cached}
 	switch {
 	case err != nil:
 		ev.Status = progress.StatusError
@@ -247,7 +254,7 @@ func (r *stepRun) done(res stepResult, err error) {
 	}
 	r.b.sink.Event(ev)
 	if err == nil {
-		sr := StepResult{Stage: stageName(r.st), StageIndex: r.st.index, Name: r.name, Instruction: r.text, Location: r.loc,
+		sr := StepResult{Stage: r.stage, StageIndex: r.st.index, Name: r.name, Instruction: r.text, Location: r.loc,
 			From: res.from, Cached: res.cached, Duration: d, Layer: res.layer, LayerIndex: NoLayer, MissReason: res.missReason}
 		if res.layer != nil {
 			sr.LayerIndex = res.layerIndex
@@ -255,9 +262,7 @@ func (r *stepRun) done(res stepResult, err error) {
 		if res.key != (v1.Hash{}) {
 			sr.Key = res.key.String()
 		}
-		r.b.mu.Lock()
-		r.b.steps = append(r.b.steps, sr)
-		r.b.mu.Unlock()
+		r.b.addStep(r.idx, sr)
 	}
 }
 

@@ -44,6 +44,10 @@ type stepResult struct {
 func (b *builder) step(ctx context.Context, st *stageState, text string, loc []bkparser.Range, body func(ctx context.Context, r *stepRun) (stepResult, error)) error {
 	r := b.startStep(st, text, loc)
 	res, err := body(ctx, r)
+	if err != nil && ctx.Err() != nil {
+		r.canceled()
+		return err
+	}
 	r.done(res, err)
 	return err
 }

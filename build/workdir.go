@@ -37,7 +37,7 @@ func (b *builder) workdir(ctx context.Context, st *stageState, c *instructions.W
 // mkdirLayer returns a layer holding the missing directories of dir, or
 // nil when dir already exists in the stage's root filesystem.
 func (b *builder) mkdirLayer(ctx context.Context, st *stageState, dir string) (*layer.Info, error) {
-	root, cleanup, err := b.mountRootfs(ctx, st.layers)
+	root, cleanup, err := b.copyRoot(ctx, st.layers, dir, st.cfg.Config.User)
 	if err != nil {
 		return nil, err
 	}

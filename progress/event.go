@@ -22,6 +22,8 @@ const (
 	StatusCached Status = "cached"
 	// StatusError: the step failed; Error says why.
 	StatusError Status = "error"
+	// StatusCanceled: the step was stopped because another one failed.
+	StatusCanceled Status = "canceled"
 	// StatusLog: a line of the step's output (Log, Stream), or a message.
 	StatusLog Status = "log"
 )
@@ -34,7 +36,7 @@ const (
 //	total     number of steps in the build
 //	stage     build stage name, if any (omitted when empty)
 //	name      display name, as BuildKit prints it: "[builder 2/5] RUN go build ./..."
-//	status    "started", "done", "cached", "error" or "log"
+//	status    "started", "done", "cached", "error", "canceled" or "log"
 //	cached    true when the step was a cache hit (omitted when false)
 //	duration  how long the step took, in nanoseconds (done/error; omitted when 0)
 //	log       a line of step output, or a message (omitted when empty)

@@ -72,6 +72,8 @@ func (p *plainPrinter) Event(e Event) {
 		}
 	case StatusError:
 		fmt.Fprintf(&b, "#%d ERROR: %s\n", v.id, e.Error)
+	case StatusCanceled:
+		fmt.Fprintf(&b, "#%d CANCELED\n", v.id)
 	}
 	p.write(b.String())
 }

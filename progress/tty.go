@@ -146,6 +146,7 @@ const (
 	lineDone = iota
 	lineRunning
 	lineError
+	lineCanceled
 )
 
 // line is one display line: text, the time kept at its right end when the
@@ -159,6 +160,7 @@ type line struct {
 const (
 	colorRunning = "\x1b[34m"
 	colorError   = "\x1b[31m"
+	colorCancel  = "\x1b[33m"
 	colorReset   = "\x1b[0m"
 )
 
@@ -171,6 +173,8 @@ func (p *ttyPrinter) paint(kind int, s string) string {
 		return colorRunning + s + colorReset
 	case lineError:
 		return colorError + s + colorReset
+	case lineCanceled:
+		return colorCancel + s + colorReset
 	}
 	return s
 }
@@ -181,12 +185,13 @@ func (p *ttyPrinter) paint(kind int, s string) string {
 // ends with the step's last lines.
 func (p *ttyPrinter) render(final bool) []line {
 	now := p.now()
-	finished, failed := 0, false
+	finished, failed, canceled := 0, false, false
 	for _, v := range p.t.order {
 		if v.finished() {
 			finished++
 		}
 		failed = failed || v.status == StatusError
+		canceled = canceled || v.status == StatusCanceled
 	}
 	elapsed := 0.0
 	if end := now; !p.t.first.IsZero() {
@@ -200,6 +205,8 @@ func (p *ttyPrinter) render(final bool) []line {
 	switch {
 	case final && failed:
 		state, kind = "Failed", lineError
+	case final && canceled:
+		state, kind = "Canceled", lineCanceled
 	case final:
 		state = "Finished"
 	}
@@ -234,6 +241,8 @@ func vertexLine(v *vertex, now time.Time) line {
 	switch {
 	case v.status == StatusError:
 		prefix, kind = "ERROR ", lineError
+	case v.status == StatusCanceled:
+		prefix, kind = "CANCELED ", lineCanceled
 	case v.cached:
 		prefix = "CACHED "
 	case !v.finished():

@@ -113,7 +113,7 @@ func (t *tracker) apply(e Event) (*vertex, bool) {
 
 // finished reports whether v reached a final state.
 func (v *vertex) finished() bool {
-	return v.status == StatusDone || v.status == StatusCached || v.status == StatusError
+	return v.status == StatusDone || v.status == StatusCached || v.status == StatusError || v.status == StatusCanceled
 }
 
 // splitLines splits a log message into lines, dropping one trailing newline

@@ -53,6 +53,7 @@ type buildOptions struct {
 	explainCache  bool
 	cacheFrom     []string
 	cacheTo       []string
+	jobs          int
 	addHosts      []string
 	ssh           []string
 	load          bool
@@ -96,6 +97,7 @@ func (o *buildOptions) bind(cmd *cobra.Command) {
 	f.BoolVar(&o.push, "push", false, "push every tag after a successful build")
 	f.BoolVar(&o.explainCache, "explain-cache", false, "after the build, print why each step that ran missed the cache")
 	f.StringArrayVar(&o.cacheFrom, "cache-from", nil, "import build cache: type=registry,ref=REF | type=local,src=DIR")
+	f.IntVar(&o.jobs, "jobs", build.DefaultJobs(), "stages built at the same time (default: the CPUs, at least 2)")
 	f.StringArrayVar(&o.buildContexts, "build-context", nil, "additional build context: NAME=DIR | NAME=docker-image://REF | NAME=oci-layout://DIR[:TAG]")
 	f.BoolVar(&o.load, "load", false, "load the image into the docker daemon at DOCKER_HOST (default unix:///var/run/docker.sock)")
 	f.StringArrayVar(&o.ssh, "ssh", nil, "ssh agent for RUN --mount=type=ssh: default (uses $SSH_AUTH_SOCK) or ID=SOCKET")
@@ -230,8 +232,11 @@ func (o *buildOptions) execute(cmd *cobra.Command, g *globalOptions, contextDir 
 // toOptions validates the flags and turns them into build.Options.
 func (o *buildOptions) toOptions(cmd *cobra.Command, g *globalOptions, contextDir string) (build.Options, []output, error) {
 	opt := build.Options{ContextDir: contextDir, Target: o.target, NoCache: o.noCache,
-		NoCacheFilter: o.noCacheFilter, Pull: o.pull, Platform: o.platform, CompressionLevel: o.level}
+		NoCacheFilter: o.noCacheFilter, Pull: o.pull, Platform: o.platform, CompressionLevel: o.level, Jobs: o.jobs}
 	opt.Run.Network, opt.Run.Isolation, opt.Run.Runtime, opt.Run.Timeout = o.network, o.isolation, o.runtime, o.stepTimeout
+	if o.jobs < 1 {
+		return opt, nil, fmt.Errorf("invalid --jobs %d: at least one stage must be built at a time", o.jobs)
+	}
 	fi, err := os.Stat(contextDir)
 	if err != nil {
 		return opt, nil, fmt.Errorf("unable to prepare context: %w", err)
