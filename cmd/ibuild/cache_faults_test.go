@@ -36,15 +36,23 @@ func TestCacheFromUnavailable(t *testing.T) {
 	corrupt := registrytest.FaultProxy(t, host, registrytest.Fault{Kind: registrytest.WrongBytes, Method: http.MethodGet, Path: "/manifests/", Persistent: true})
 	authed := registrytest.Start(t, registrytest.WithBasicAuth("u", "p"))
 
+	badLocal := t.TempDir()
+	writeTree(t, badLocal, map[string]string{"index.json": "{not json", "oci-layout": `{"imageLayoutVersion":"1.0.0"}`})
+
 	tests := []struct{ name, ref, want string }{
 		{"unreachable", closedPort(t) + "/cache/app:c", "connection refused"},
 		{"corrupt manifest", corrupt.Host + "/cache/app:c", ""},
 		{"unauthorized", authed + "/cache/app:c", ""},
+		{"corrupt local", "local:" + badLocal, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			md, r := buildMeta(t, dir, "--root", t.TempDir(), "--cache-from", "type=registry,ref="+tt.ref)
-			want := "WARNING: importing cache manifest from type=registry,ref=" + tt.ref + ": "
+			from := "type=registry,ref=" + tt.ref
+			if d, ok := strings.CutPrefix(tt.ref, "local:"); ok {
+				from = "type=local,src=" + d
+			}
+			md, r := buildMeta(t, dir, "--root", t.TempDir(), "--cache-from", from)
+			want := "WARNING: importing cache manifest from " + from + ": "
 			if strings.Count(r.stderr, want) != 1 || !strings.Contains(r.stderr, "building without this cache") || !strings.Contains(r.stderr, tt.want) {
 				t.Errorf("stderr lacks one warning %q (%q):\n%s", want, tt.want, r.stderr)
 			}
