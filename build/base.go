@@ -46,6 +46,9 @@ func (b *builder) fromBase(ctx context.Context, i int, chain []int) (*stageState
 	if name == "" {
 		return nil, b.errAt(ds.Location, errors.New("base name (FROM) must not be empty"))
 	}
+	if nc, ok := b.namedContext(name); ok {
+		return b.namedBase(ctx, i, name, nc)
+	}
 	if j, ok := b.stageRef(name, i); ok {
 		dep, err := b.stage(ctx, j, chain)
 		if err != nil {
