@@ -46,6 +46,9 @@ func (b *builder) fromBase(ctx context.Context, i int, chain []int) (*stageState
 	if name == "" {
 		return nil, b.errAt(ds.Location, errors.New("base name (FROM) must not be empty"))
 	}
+	if nc, ok := b.namedContext(name); ok {
+		return b.namedBase(ctx, i, name, nc)
+	}
 	if j, ok := b.stageRef(name, i); ok {
 		dep, err := b.stage(ctx, j, chain)
 		if err != nil {
@@ -147,7 +150,7 @@ func (b *builder) fetchImage(ctx context.Context, ref string) (v1.Image, bool, e
 	if err != nil {
 		return nil, false, err // a *registry.Error, naming the reference
 	}
-	desc, err := b.opt.Store.WriteImage(ctx, remote)
+	desc, err := b.opt.Store.PullImage(ctx, remote)
 	if err != nil {
 		return nil, false, fmt.Errorf("pulling %s: %w", ref, err)
 	}

@@ -55,8 +55,9 @@ type builder struct {
 	exported []exportedStep
 
 	// bg counts the background work (base extractions started ahead)
-	// that run waits for.
-	bg sync.WaitGroup
+	// that run stops (bgStop) and waits for once the stages are built.
+	bg     sync.WaitGroup
+	bgStop []context.CancelFunc
 	// headers memoises the tar headers of layers read for skeletons
 	// (skeleton_linux.go), by diffID.
 	headers sync.Map
@@ -154,12 +155,13 @@ func (b *builder) run(ctx context.Context) (*Result, error) {
 	order, n := b.planSteps(target)
 	b.total = max(b.countSteps(target), n)
 	b.counter = n
-	// Base extractions started ahead stop with the stages: any still
-	// running then is one no step needed.
-	sctx, stop := context.WithCancel(ctx)
-	st, err := b.buildGraph(sctx, target, order)
-	stop()
-	b.bg.Wait()
+	// The stages' context is cancelled by the first failing stage, and
+	// only at the end otherwise: what the steps opened with it (a
+	// --cache-from source's fetches) serves the image's assembly too.
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	st, err := b.buildGraph(sctx, cancel, target, order)
+	b.stopBackground()
 	if err != nil {
 		return nil, err
 	}

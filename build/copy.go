@@ -138,6 +138,7 @@ func (b *builder) copyStep(ctx context.Context, st *stageState, cs copySpec, cha
 // (from == ""), an earlier stage, or an image.
 type sourceRef struct {
 	context bool
+	dir     string // a named context's directory; "" for the build context
 	key     string
 	layers  []layer.Info
 }
@@ -145,6 +146,9 @@ type sourceRef struct {
 func (b *builder) sourceRef(ctx context.Context, st *stageState, from string, chain []int) (sourceRef, error) {
 	if from == "" {
 		return sourceRef{context: true, key: "context"}, nil
+	}
+	if nc, ok := b.namedContext(from); ok {
+		return b.namedSource(ctx, from, nc)
 	}
 	if j, ok := b.stageRef(from, st.index); ok {
 		dep, err := b.stage(ctx, j, chain)
@@ -170,6 +174,13 @@ func (b *builder) sourceRef(ctx context.Context, st *stageState, from string, ch
 // openSource opens a source for reading; for a stage or an image its root
 // filesystem is mounted read-only until cleanup.
 func (b *builder) openSource(ctx context.Context, ref sourceRef) (*copySource, error) {
+	if ref.context && ref.dir != "" {
+		c, err := buildctx.Open(ref.dir, "")
+		if err != nil {
+			return nil, err
+		}
+		return &copySource{ctx: c, key: ref.key, root: c.Dir(), context: true, cleanup: func() {}}, nil
+	}
 	if ref.context {
 		c, err := b.context()
 		if err != nil {

@@ -161,32 +161,27 @@ func (b *builder) stepNumber(i int) int {
 
 // buildGraph builds the target stage and, at the same time, every stage it
 // needs that does not depend on another still being built, at most
-// b.jobs() stages at once. Whoever first needs a stage builds it: a
+// b.jobs() of those at once. The target takes no slot: it starts at once
+// (pulling its base) and then mostly waits for the stages it reads, which
+// must not wait for its slot. Whoever first needs a stage builds it: a
 // scheduled stage whose turn has not come is built by the instruction
 // that reads it, so a stage never waits for a slot while holding one
 // another stage waits for. The first error cancels the other stages,
 // whose steps stop (their sandboxes are killed and removed) before
-// buildGraph returns it.
-func (b *builder) buildGraph(ctx context.Context, target int, order []int) (*stageState, error) {
+// buildGraph returns it: cancel cancels ctx.
+func (b *builder) buildGraph(ctx context.Context, cancel context.CancelFunc, target int, order []int) (*stageState, error) {
 	jobs := b.jobs()
 	if jobs <= 1 {
 		return b.stage(ctx, target, nil)
 	}
-	// The static dependencies are read before any stage starts: a stage
-	// being built expands its instructions in place (RUN --mount options
-	// included), which a concurrent stageDeps would read.
-	type stagePlan struct {
-		deps   []int
-		images []string
-	}
-	plans := map[int]stagePlan{}
-	for _, i := range append(slices.Clone(order), target) {
-		if _, ok := plans[i]; !ok {
-			deps, images := b.stageDeps(i)
-			plans[i] = stagePlan{deps, images}
+	var g errgroup.Group
+	gctx := ctx
+	fail := func(err error) error {
+		if err != nil {
+			cancel()
 		}
+		return err
 	}
-	g, gctx := errgroup.WithContext(ctx)
 	slots := make(chan struct{}, jobs)
 	acquire := func() bool {
 		select {
@@ -196,21 +191,29 @@ func (b *builder) buildGraph(ctx context.Context, target int, order []int) (*sta
 			return false
 		}
 	}
+	// Every stage's needs are read before any stage starts: building a
+	// stage expands its instructions in place (RUN --mount state), which
+	// must not race with this scan.
+	type needs struct {
+		deps   []int
+		images []string
+	}
+	need := map[int]needs{}
+	for _, i := range append(slices.Clone(order), target) {
+		deps, images := b.stageDeps(i)
+		need[i] = needs{deps, images}
+	}
 	var st *stageState
 	g.Go(func() error {
-		if !acquire() {
-			return gctx.Err()
-		}
-		defer func() { <-slots }()
 		var err error
 		st, err = b.stage(gctx, target, nil)
-		return err
+		return fail(err)
 	})
 	for _, i := range order {
 		if i == target {
 			continue
 		}
-		deps, images := plans[i].deps, plans[i].images
+		deps, images := need[i].deps, need[i].images
 		for _, ref := range images {
 			// Pulled ahead; an error surfaces at the instruction, with
 			// its location.
@@ -233,10 +236,10 @@ func (b *builder) buildGraph(ctx context.Context, target int, order []int) (*sta
 				return nil // built by an instruction that needed it first
 			}
 			_, err := b.stage(gctx, i, nil)
-			return err
+			return fail(err)
 		})
 	}
-	if images := plans[target].images; len(images) > 0 {
+	if images := need[target].images; len(images) > 0 {
 		for _, ref := range images {
 			g.Go(func() error {
 				b.resolveImage(gctx, ref) //nolint:errcheck // memoised for the instruction

@@ -53,6 +53,23 @@ func TestPlanSteps(t *testing.T) {
 	if !reflect.DeepEqual(deps, []int{1, 2, 2}) || len(images) != 0 {
 		t.Errorf("target deps %v, images %v", deps, images)
 	}
+	// A base stage's ONBUILD trigger reads with --from in its child;
+	// --from an image is pulled ahead.
+	b = testBuilder(t, testStore(t), t.TempDir(), `FROM scratch AS dep
+COPY a.txt /a
+FROM scratch AS base
+ONBUILD COPY --from=dep /a /a
+FROM base
+COPY --from=example.com/img:1 /x /x
+RUN --mount=from=dep,target=/m true
+`, nil)
+	deps, images = b.stageDeps(2)
+	if !reflect.DeepEqual(deps, []int{1, 0, 0}) || !reflect.DeepEqual(images, []string{"example.com/img:1"}) {
+		t.Errorf("ONBUILD child deps %v, images %v", deps, images)
+	}
+	if order, n := b.planSteps(2); n != 7 || !reflect.DeepEqual(order, []int{1, 0, 2}) {
+		t.Errorf("ONBUILD child: order %v, %d steps planned, want [1 0 2], 7", order, n)
+	}
 }
 
 // TestBuildGraph builds stages at the same time (under -race in CI) and

@@ -81,6 +81,9 @@ type Options struct {
 	// (--cache-from); CacheTo receives the build's steps (--cache-to).
 	CacheFrom []StepSource
 	CacheTo   []StepSink
+	// NamedContexts are BuildKit's named contexts (--build-context), by
+	// name: FROM and --from names that match one read it instead.
+	NamedContexts map[string]NamedContext
 }
 
 // RunOptions are the settings of every RUN step of a build.
@@ -95,6 +98,9 @@ type RunOptions struct {
 	Network string
 	// Secrets maps a secret id to the host file that feeds it.
 	Secrets map[string]string
+	// SSH maps an ssh id (--ssh ID=SOCKET, "default") to the ssh-agent
+	// socket that RUN --mount=type=ssh forwards.
+	SSH map[string]string
 }
 
 // Result is what a successful build produced.

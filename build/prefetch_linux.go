@@ -22,7 +22,9 @@ func (b *builder) prefetchBase(ctx context.Context, i int, layers []layer.Info) 
 	if len(layers) == 0 || !b.readsRootfs(i) || overlayUnsupported(b.opt.Store.Root()) != "" {
 		return
 	}
+	ctx, stop := context.WithCancel(ctx)
 	b.mu.Lock()
+	b.bgStop = append(b.bgStop, stop)
 	if b.prefetching == nil {
 		b.prefetching = map[v1.Hash]bool{}
 	}
@@ -35,6 +37,19 @@ func (b *builder) prefetchBase(ctx context.Context, i int, layers []layer.Info) 
 		defer b.bg.Done()
 		b.snapshots(ctx, layers) //nolint:errcheck // surfaced by the step that needs them
 	}()
+}
+
+// stopBackground stops the base extractions still running, which no step
+// needs any more, and waits for them.
+func (b *builder) stopBackground() {
+	b.mu.Lock()
+	stops := b.bgStop
+	b.bgStop = nil
+	b.mu.Unlock()
+	for _, stop := range stops {
+		stop()
+	}
+	b.bg.Wait()
 }
 
 // prefetched says whether one of layers is extracted in the background.

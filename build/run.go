@@ -155,6 +155,11 @@ func (b *builder) runInner(ctx context.Context, st *stageState, c *instructions.
 		sum := sha256.Sum256([]byte(sc.data))
 		mkeys = append(mkeys, "script "+sc.name+" sha256:"+hex.EncodeToString(sum[:]))
 	}
+	if h := b.opt.Run.Hosts; h != nil && !bytes.Equal(h, defaultHosts) {
+		// Extra hosts (--add-host) are an input, as in BuildKit's ExecOp.
+		sum := sha256.Sum256(h)
+		mkeys = append(mkeys, "hosts sha256:"+hex.EncodeToString(sum[:]))
+	}
 	env := b.runEnv(st)
 	key := chainKey(st.key, "RUN", args, env, st.cfg.Config.User, st.cfg.Config.WorkingDir, network, mkeys, hostPlatform().String())
 	in := envInputs(env, args, mkeys)
@@ -180,7 +185,14 @@ func (b *builder) runInner(ctx context.Context, st *stageState, c *instructions.
 			defer cleanup()
 			mounts.mounts = append(mounts.mounts, m)
 		}
-		return b.execute(ctx, st, args, append(env, mounts.env...), network, mounts.mounts, r)
+		runEnv := env
+		for _, kv := range mounts.env {
+			if _, set := lookupEnv(env, envKey(kv)); set && envKey(kv) == "SSH_AUTH_SOCK" {
+				continue // the step's own setting wins, as in BuildKit
+			}
+			runEnv = append(runEnv, kv)
+		}
+		return b.execute(ctx, st, args, runEnv, network, mounts.mounts, r)
 	}})
 }
 
@@ -210,7 +222,9 @@ func (b *builder) execute(ctx context.Context, st *stageState, args, env []strin
 	spec := sandbox.Spec{
 		Args: args, Env: env, Cwd: cwd, User: st.cfg.Config.User,
 		Network: sandbox.Network(network), Mounts: mounts,
-		Stdout: out.stream("stdout"), Stderr: out.stream("stderr"),
+		// One pipe for stdout and stderr, as BuildKit's step logs: the
+		// lines arrive in the order the command wrote them.
+		Stdout: out.stream("stdout"), MergeOutput: true,
 		Settings: b.opt.Run.Settings,
 	}
 	if spec.Hosts == nil {
@@ -349,6 +363,10 @@ func (b *builder) writeLayer(ctx context.Context, r *stepRun, gen func(w io.Writ
 // defaultHosts is /etc/hosts of a RUN step when Options.Run.Hosts is nil.
 var defaultHosts = []byte("127.0.0.1\tlocalhost " + sandbox.DefaultHostname + "\n::1\tlocalhost ip6-localhost ip6-loopback\n")
 
+// DefaultHosts returns a RUN step's /etc/hosts when Options.Run.Hosts is
+// nil; --add-host appends its entries to it.
+func DefaultHosts() []byte { return append([]byte(nil), defaultHosts...) }
+
 // RunError is a RUN command that failed.
 type RunError struct {
 	Args []string
@@ -358,10 +376,30 @@ type RunError struct {
 }
 
 func (e *RunError) Error() string {
-	cmd := strings.Join(e.Args, " ")
-	msg := fmt.Sprintf("process %q did not complete successfully: %v", cmd, e.Err)
+	msg := e.Summary()
 	if len(e.Tail) > 0 {
-		msg += "\n  last output:\n    " + strings.Join(e.Tail, "\n    ")
+		msg += tailHeader + strings.Join(e.Tail, "\n    ")
+	}
+	return msg
+}
+
+// tailHeader introduces the last output lines in RunError's message.
+const tailHeader = "\n  last output:\n    "
+
+// Summary is the one-line message without the output lines, for displays
+// that show the step's output already.
+func (e *RunError) Summary() string {
+	return fmt.Sprintf("process %q did not complete successfully: %v", strings.Join(e.Args, " "), e.Err)
+}
+
+// errorSummary is err's message without a RunError's output lines.
+func errorSummary(err error) string {
+	msg := err.Error()
+	var re *RunError
+	if errors.As(err, &re) && len(re.Tail) > 0 {
+		if i := strings.Index(msg, tailHeader); i >= 0 {
+			msg = msg[:i]
+		}
 	}
 	return msg
 }

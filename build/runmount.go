@@ -18,6 +18,7 @@ import (
 type runMountSet struct {
 	mounts   []sandbox.Mount
 	env      []string // secret env values: never in a key, layer or history
+	sshEnv   bool     // SSH_AUTH_SOCK is set (by the first ssh mount)
 	cleanups []func()
 }
 
@@ -43,6 +44,7 @@ type mountPlan struct {
 func (b *builder) planMounts(ctx context.Context, st *stageState, c *instructions.RunCommand, chain []int) ([]mountPlan, []string, error) {
 	var plans []mountPlan
 	var keys []string
+	nssh := 0
 	for _, m := range instructions.GetMounts(c) {
 		p := mountPlan{m: m, target: m.Target}
 		if p.target != "" && !path.IsAbs(p.target) {
@@ -80,10 +82,23 @@ func (b *builder) planMounts(ctx context.Context, st *stageState, c *instruction
 			p.key = fmt.Sprintf("tmpfs:%s:%d", p.target, m.SizeLimit)
 		case instructions.MountTypeSecret:
 			p.id = m.CacheID
+			if m.Source != "" {
+				p.id = m.Source
+			}
 			if p.id == "" {
 				p.id = path.Base(m.Target)
 			}
 			p.key = "secret:" + p.id + ":" + p.target
+		case instructions.MountTypeSSH:
+			p.id = m.CacheID
+			if p.id == "" {
+				p.id = "default"
+			}
+			if m.Target == "" {
+				p.target = fmt.Sprintf("/run/buildkit/ssh_agent.%d", nssh)
+			}
+			nssh++
+			p.key = "ssh:" + p.id + ":" + p.target
 		default:
 			return nil, nil, fmt.Errorf("RUN --mount=type=%s is not supported", m.Type)
 		}
@@ -135,28 +150,9 @@ func (b *builder) mountOne(ctx context.Context, p mountPlan, set *runMountSet) e
 		}
 		set.mounts = append(set.mounts, sandbox.Mount{Type: "tmpfs", Target: p.target, Options: opts})
 	case instructions.MountTypeSecret:
-		src, ok := b.opt.Run.Secrets[p.id]
-		if !ok {
-			if m.Required {
-				return fmt.Errorf("secret %s: not provided (use --secret id=%s,src=FILE)", p.id, p.id)
-			}
-			return nil
-		}
-		if m.Env != nil && *m.Env != "" {
-			data, err := os.ReadFile(src)
-			if err != nil {
-				return fmt.Errorf("secret %s: %w", p.id, err)
-			}
-			set.env = append(set.env, *m.Env+"="+string(data))
-			if m.Target == "" {
-				return nil
-			}
-		}
-		target := p.target
-		if target == "" {
-			target = "/run/secrets/" + p.id
-		}
-		set.mounts = append(set.mounts, sandbox.Mount{Type: "secret", Source: src, Target: target, ReadOnly: true})
+		return b.secretMount(p, set)
+	case instructions.MountTypeSSH:
+		return b.sshMount(p, set)
 	}
 	return nil
 }

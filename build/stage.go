@@ -246,7 +246,7 @@ func (r *stepRun) done(res stepResult, err error) {
 	switch {
 	case err != nil:
 		ev.Status = progress.StatusError
-		ev.Error = err.Error()
+		ev.Error = errorSummary(err) // the output lines are in the step's log
 	case res.cached:
 		ev.Status = progress.StatusCached
 	default:

@@ -77,6 +77,14 @@ func (s *Store) extract(ctx context.Context, info layer.Info, dir string) error 
 		return err
 	}
 	defer rc.Close()
+	return s.extractFrom(ctx, rc, info, dir)
+}
+
+// extractFrom applies the compressed layer read from rc to dir, checking
+// the diffID of the uncompressed stream. It reads rc to its end, even when
+// the tar is broken, unless ctx is cancelled: a verifying rc (the blob
+// reader, the download in PullImage) then has its say.
+func (s *Store) extractFrom(ctx context.Context, rc io.Reader, info layer.Info, dir string) error {
 	dr, err := layer.Decompress(rc, s.opts.layer...)
 	if err != nil {
 		return err

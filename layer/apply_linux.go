@@ -24,21 +24,42 @@ const (
 // devices and opaque markers the trusted.overlay.opaque=y attribute, so
 // that dir can serve as an overlay lower directory. Options bound the
 // entries and bytes accepted (see DefaultMaxEntries, DefaultMaxSize).
+//
+// Into an empty dir it takes the fast path (see applyFresh): it reads layer
+// to its end on a goroutine of its own, ahead of the writer. Into a dir
+// that holds anything it takes the careful path, as ApplyDir does.
 func ApplySnapshot(ctx context.Context, dir string, layer io.Reader, opts ...Option) error {
-	return apply(ctx, dir, layer, umoci.OverlayfsRootfs{}, newOptions(opts))
+	o := newOptions(opts)
+	if isEmptyDir(dir) && !inUserNamespace {
+		return applyFresh(ctx, dir, layer, o)
+	}
+	return applyCareful(ctx, dir, layer, o)
+}
+
+// applyCareful is ApplySnapshot through umoci's extractor, which checks
+// for and replaces what exists at every path.
+func applyCareful(ctx context.Context, dir string, layer io.Reader, o options) error {
+	return apply(ctx, dir, layer, umoci.NewTarExtractor(&umoci.UnpackOptions{OnDiskFormat: umoci.OverlayfsRootfs{}}), o)
 }
 
 // ApplyDir extracts the uncompressed layer onto dir, a merged root file
 // system: OCI whiteouts delete what they name and opaque markers empty
 // their directory of earlier content. Options as for ApplySnapshot.
 func ApplyDir(ctx context.Context, dir string, layer io.Reader, opts ...Option) error {
-	return apply(ctx, dir, layer, umoci.DirRootfs{}, newOptions(opts))
+	return apply(ctx, dir, layer, umoci.NewTarExtractor(&umoci.UnpackOptions{OnDiskFormat: umoci.DirRootfs{}}), newOptions(opts))
 }
 
+// unpacker writes one validated entry beneath root: umoci's scoped
+// extractor, which resolves every path inside root, or a freshApplier.
+type unpacker interface {
+	UnpackEntry(root string, hdr *tar.Header, r io.Reader) error
+}
+
+var _ unpacker = (*umoci.TarExtractor)(nil)
+
 // apply validates every entry (see checkEntry and checkBudget) and hands
-// it to umoci's scoped extractor, which resolves every path inside dir.
-func apply(ctx context.Context, dir string, layer io.Reader, format umoci.OnDiskFormat, o options) error {
-	te := umoci.NewTarExtractor(&umoci.UnpackOptions{OnDiskFormat: format})
+// it to te.
+func apply(ctx context.Context, dir string, layer io.Reader, te unpacker, o options) error {
 	tr := tar.NewReader(layer)
 	var entries int
 	var size int64

@@ -96,7 +96,14 @@ type applier struct {
 	fn   func(context.Context, string, io.Reader, ...Option) error
 }
 
-var appliers = []applier{{"ApplyDir", ApplyDir}, {"ApplySnapshot", ApplySnapshot}}
+// appliers are the extraction paths every escape test runs against:
+// ApplySnapshot into an empty root takes the fast path (applyFresh);
+// ApplySnapshotCareful is the umoci path it takes into a non-empty one.
+var appliers = []applier{{"ApplyDir", ApplyDir}, {"ApplySnapshot", ApplySnapshot}, {"ApplySnapshotCareful", applySnapshotCareful}}
+
+func applySnapshotCareful(ctx context.Context, dir string, layer io.Reader, opts ...Option) error {
+	return applyCareful(ctx, dir, layer, newOptions(opts))
+}
 
 // sandbox is a root to extract into with a victim directory beside it.
 type sandbox struct{ parent, root, victim string }

@@ -11,7 +11,11 @@
 // on-disk format for per-layer snapshots), and an entry that would escape
 // the root is an error, as are invalid whiteouts, non-directory root
 // entries, out-of-range devices and sparse files; trusted.overlay.*
-// attributes in a layer are dropped. Decompression and extraction are
+// attributes in a layer are dropped. A layer applied into an empty
+// snapshot directory takes a fast path (one create relative to the root
+// fd per entry, directory metadata at the end, the stream read ahead on
+// a goroutine of its own) that produces the same tree as the careful path,
+// umoci's extractor, which it hands anything unusual. Decompression and extraction are
 // bounded (WithMaxSize, WithMaxEntries, WithMaxRatio; defaults
 // DefaultMaxSize and DefaultMaxEntries), failing with an error wrapping
 // ErrLimit, so a bomb costs at most the limit. SECURITY.md at the

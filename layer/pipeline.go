@@ -112,6 +112,7 @@ type readAhead struct {
 	cur   []byte // its unread part
 	err   error  // r's error (io.EOF at the end), once the queue is drained
 	errc  chan error
+	done  chan struct{} // closed when the goroutine returns
 }
 
 func newReadAhead(r io.Reader, hash io.Writer) *readAhead {
@@ -120,6 +121,7 @@ func newReadAhead(r io.Reader, hash io.Writer) *readAhead {
 		free:  make(chan []byte, asyncWriterBufs+1),
 		stop:  make(chan struct{}),
 		errc:  make(chan error, 1),
+		done:  make(chan struct{}),
 	}
 	for range asyncWriterBufs + 1 {
 		ra.free <- nil
@@ -129,6 +131,7 @@ func newReadAhead(r io.Reader, hash io.Writer) *readAhead {
 }
 
 func (ra *readAhead) run(r io.Reader, hash io.Writer) {
+	defer close(ra.done)
 	defer close(ra.queue)
 	for {
 		var b []byte
@@ -185,4 +188,11 @@ func (ra *readAhead) Read(p []byte) (int, error) {
 // Close stops the goroutine; it does not close r.
 func (ra *readAhead) Close() {
 	close(ra.stop)
+}
+
+// closeWait stops the goroutine and waits until it no longer reads r, so
+// that the caller may read r itself (after the read in progress returns).
+func (ra *readAhead) closeWait() {
+	ra.Close()
+	<-ra.done
 }

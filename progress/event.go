@@ -40,7 +40,8 @@ const (
 //	cached    true when the step was a cache hit (omitted when false)
 //	duration  how long the step took, in nanoseconds (done/error; omitted when 0)
 //	log       a line of step output, or a message (omitted when empty)
-//	stream    "stdout" or "stderr" for output lines (omitted when empty)
+//	stream    "stdout" or "stderr" for output lines (omitted when empty); a RUN
+//	          step writes both to one pipe, in order, reported as "stdout"
 //	error     the failure message of an "error" event (omitted when empty)
 type Event struct {
 	Time     time.Time     `json:"time"`
@@ -74,15 +75,19 @@ type Printer interface {
 // New returns a printer for mode "auto", "tty", "plain", "json" or
 // "quiet", writing to out. "auto" means tty when out is a terminal, else
 // plain.
-func New(mode string, out io.Writer) (Printer, error) {
+func New(mode string, out io.Writer, opts ...Option) (Printer, error) {
+	o := options{color: true}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	switch mode {
 	case "auto":
 		if _, ok := terminalFd(out); ok {
-			return newTTY(out), nil
+			return newTTY(out, o.color), nil
 		}
 		return newPlain(out), nil
 	case "tty":
-		return newTTY(out), nil
+		return newTTY(out, o.color), nil
 	case "plain":
 		return newPlain(out), nil
 	case "json":
@@ -91,6 +96,19 @@ func New(mode string, out io.Writer) (Printer, error) {
 		return quiet{}, nil
 	}
 	return nil, fmt.Errorf("unknown progress mode %q (want auto, tty, plain, json or quiet)", mode)
+}
+
+// Option configures a printer made by [New].
+type Option func(*options)
+
+type options struct {
+	color bool
+}
+
+// WithColor turns the tty printer's colours on (the default) or off (for
+// NO_COLOR). The other printers never colour.
+func WithColor(on bool) Option {
+	return func(o *options) { o.color = on }
 }
 
 // terminalFd returns out's file descriptor when out is a terminal.

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata")
@@ -102,20 +103,25 @@ func TestTTYFinalState(t *testing.T) {
 	// The final display is the last frame: from the last header on.
 	final := plain[strings.LastIndex(plain, "[+] "):]
 	for _, want := range []string{
-		"[+] Finished",
+		"[+] Failed",
 		"(5/5)",
 		" => [internal] load build definition from Dockerfile  0.0s",
 		" => [builder 1/4] FROM docker.io/library/golang:1.26  0.2s",
 		" => CACHED [builder 2/4] COPY . /src  0.0s",
 		" => [builder 3/4] RUN go build ./...  1.4s",
 		" => ERROR [4/4] RUN false  1.4s",
-		" => => # about to fail\n => => # really\n => ERROR: process \"/bin/sh -c false\" did not complete successfully: exit code: 1",
+		" => ERROR [4/4] RUN false  1.4s\n => ERROR: process \"/bin/sh -c false\" did not complete successfully: exit code: 1",
 		"\nbuild failed after 1.7s\n",
-		"[+] Finished 1.7s (5/5)",
+		"[+] Failed 1.7s (5/5)",
 	} {
 		if !strings.Contains(final, want) {
 			t.Errorf("final tty frame lacks %q:\n%s", want, final)
 		}
+	}
+	// The failed step's lines come once, in the build's error message
+	// after the display, not in the final frame as well.
+	if strings.Contains(final, "about to fail") {
+		t.Errorf("final frame repeats the failed step's output:\n%s", final)
 	}
 	if strings.Contains(final, "go: downloading") {
 		t.Errorf("final frame still shows output of a successful step:\n%s", final)
@@ -127,7 +133,7 @@ func TestTTYFinalState(t *testing.T) {
 
 func TestTTYRedraw(t *testing.T) {
 	var buf syncBuffer
-	p := newTTY(&buf)
+	p := newTTY(&buf, true)
 	p.now = func() time.Time { return at(500) }
 	events := sequence()
 	for _, e := range events[:8] { // steps 3 and 4 running
@@ -249,4 +255,61 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestTTYHeaderAndColor: a build without errors ends "Finished"; errors
+// are red and running steps blue unless colour is off (NO_COLOR).
+func TestTTYHeaderAndColor(t *testing.T) {
+	ok := []Event{
+		{Time: at(0), Step: 1, Total: 1, Name: "[1/1] RUN true", Status: StatusStarted},
+		{Time: at(100), Step: 1, Total: 1, Name: "[1/1] RUN true", Status: StatusDone},
+	}
+	for _, tc := range []struct {
+		name   string
+		events []Event
+		color  bool
+		want   []string
+		absent []string
+	}{
+		{"success", ok, true, []string{"[+] Finished 0.1s (1/1)"}, []string{"Failed", colorError}},
+		{"failure coloured", sequence(), true, []string{colorError + "[+] Failed 1.7s (5/5)" + colorReset, colorError + " => ERROR [4/4] RUN false  1.4s" + colorReset}, nil},
+		{"failure NO_COLOR", sequence(), false, []string{"[+] Failed 1.7s (5/5)"}, []string{colorError, colorRunning}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			p := newTTY(&buf, tc.color)
+			for _, e := range tc.events {
+				p.Event(e)
+			}
+			if err := p.Close(); err != nil {
+				t.Fatal(err)
+			}
+			out := buf.String()
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%q", w, out)
+				}
+			}
+			for _, a := range tc.absent {
+				if strings.Contains(out, a) {
+					t.Errorf("output has %q:\n%q", a, out)
+				}
+			}
+		})
+	}
+}
+
+// TestTTYNarrowKeepsTime: on a narrow terminal the step name is cut, not
+// its time.
+func TestTTYNarrowKeepsTime(t *testing.T) {
+	l := vertexLine(&vertex{name: "[2/2] RUN a very long command line that does not fit", status: StatusDone, dur: 1234 * time.Millisecond}, at(0))
+	for _, width := range []int{30, 20} {
+		got := fit(l, width)
+		if !strings.HasSuffix(got, "  1.2s") || utf8.RuneCountInString(got) >= width {
+			t.Errorf("width %d: %q, want under %d runes ending with the time", width, got, width)
+		}
+	}
+	if got := fit(l, 0); got != " => [2/2] RUN a very long command line that does not fit  1.2s" {
+		t.Errorf("no width: %q", got)
+	}
 }

@@ -17,6 +17,7 @@ const redrawInterval = 100 * time.Millisecond
 // ttyPrinter redraws a BuildKit-like status display in place.
 type ttyPrinter struct {
 	out   io.Writer
+	color bool              // BuildKit's colours: running blue, errors red
 	size  func() (w, h int) // terminal size; 0 when unknown
 	now   func() time.Time
 	stop  chan struct{}
@@ -34,14 +35,15 @@ type ttyPrinter struct {
 
 var _ Printer = (*ttyPrinter)(nil)
 
-func newTTY(out io.Writer) *ttyPrinter {
+func newTTY(out io.Writer, color bool) *ttyPrinter {
 	p := &ttyPrinter{
-		out:  out,
-		now:  time.Now,
-		size: func() (int, int) { return 0, 0 },
-		stop: make(chan struct{}),
-		done: make(chan struct{}),
-		t:    newTracker(),
+		out:   out,
+		color: color,
+		now:   time.Now,
+		size:  func() (int, int) { return 0, 0 },
+		stop:  make(chan struct{}),
+		done:  make(chan struct{}),
+		t:     newTracker(),
 	}
 	if fd, ok := terminalFd(out); ok {
 		p.size = func() (int, int) {
@@ -129,7 +131,7 @@ func (p *ttyPrinter) redraw(final bool) {
 	}
 	for _, l := range lines {
 		b.WriteString("\x1b[2K")
-		b.WriteString(truncate(l, w))
+		b.WriteString(p.paint(l.kind, fit(l, w)))
 		b.WriteString("\n")
 	}
 	b.WriteString("\x1b[J") // clear whatever the old display had below
@@ -139,15 +141,57 @@ func (p *ttyPrinter) redraw(final bool) {
 	p.draws++
 }
 
+// Kinds of display line, for colour.
+const (
+	lineDone = iota
+	lineRunning
+	lineError
+	lineCanceled
+)
+
+// line is one display line: text, the time kept at its right end when the
+// terminal is narrow, and its kind.
+type line struct {
+	text, time string
+	kind       int
+}
+
+// ANSI colours as BuildKit's defaults: running steps blue, errors red.
+const (
+	colorRunning = "\x1b[34m"
+	colorError   = "\x1b[31m"
+	colorCancel  = "\x1b[33m"
+	colorReset   = "\x1b[0m"
+)
+
+func (p *ttyPrinter) paint(kind int, s string) string {
+	if !p.color {
+		return s
+	}
+	switch kind {
+	case lineRunning:
+		return colorRunning + s + colorReset
+	case lineError:
+		return colorError + s + colorReset
+	case lineCanceled:
+		return colorCancel + s + colorReset
+	}
+	return s
+}
+
 // render returns the display lines: a header, one line per step, the last
-// output lines of running steps (and of failed ones), and errors.
-func (p *ttyPrinter) render(final bool) []string {
+// output lines of running steps, and errors. A failed step's output is not
+// repeated in the final display: the build's error message that follows it
+// ends with the step's last lines.
+func (p *ttyPrinter) render(final bool) []line {
 	now := p.now()
-	finished := 0
+	finished, failed, canceled := 0, false, false
 	for _, v := range p.t.order {
 		if v.finished() {
 			finished++
 		}
+		failed = failed || v.status == StatusError
+		canceled = canceled || v.status == StatusCanceled
 	}
 	elapsed := 0.0
 	if end := now; !p.t.first.IsZero() {
@@ -157,49 +201,71 @@ func (p *ttyPrinter) render(final bool) []string {
 		elapsed = end.Sub(p.t.first).Seconds()
 	}
 	total := max(p.t.total+p.t.internal, len(p.t.order))
-	state := "Building"
-	if final {
+	state, kind := "Building", lineDone
+	switch {
+	case final && failed:
+		state, kind = "Failed", lineError
+	case final && canceled:
+		state, kind = "Canceled", lineCanceled
+	case final:
 		state = "Finished"
 	}
-	lines := []string{fmt.Sprintf("[+] %s %.1fs (%d/%d)", state, elapsed, finished, total)}
+	lines := []line{{text: fmt.Sprintf("[+] %s %.1fs (%d/%d)", state, elapsed, finished, total), kind: kind}}
 	for _, v := range p.t.order {
 		lines = append(lines, vertexLine(v, now))
 		switch {
 		case v.status == StatusError:
-			for _, l := range v.logs {
-				lines = append(lines, " => => # "+sanitize(l))
+			if !final {
+				for _, l := range v.logs {
+					lines = append(lines, line{text: " => => # " + sanitize(l), kind: lineError})
+				}
 			}
 			for _, l := range splitLines(v.err) {
-				lines = append(lines, " => ERROR: "+sanitize(l))
+				lines = append(lines, line{text: " => ERROR: " + sanitize(l), kind: lineError})
 			}
 		case !v.finished() && !final:
 			for _, l := range v.logs {
-				lines = append(lines, " => => # "+sanitize(l))
+				lines = append(lines, line{text: " => => # " + sanitize(l), kind: lineRunning})
 			}
 		}
 	}
 	for _, m := range p.t.messages {
-		lines = append(lines, sanitize(m))
+		lines = append(lines, line{text: sanitize(m)})
 	}
 	return lines
 }
 
-// vertexLine is " => [CACHED |ERROR ]name   time".
-func vertexLine(v *vertex, now time.Time) string {
-	prefix := ""
+// vertexLine is " => [CACHED |ERROR ]name" with the step's time.
+func vertexLine(v *vertex, now time.Time) line {
+	prefix, kind := "", lineDone
 	switch {
 	case v.status == StatusError:
-		prefix = "ERROR "
+		prefix, kind = "ERROR ", lineError
 	case v.status == StatusCanceled:
-		prefix = "CANCELED "
+		prefix, kind = "CANCELED ", lineCanceled
 	case v.cached:
 		prefix = "CACHED "
+	case !v.finished():
+		kind = lineRunning
 	}
 	d := v.dur
 	if !v.finished() && !v.start.IsZero() {
 		d = now.Sub(v.start)
 	}
-	return fmt.Sprintf(" => %s%s  %.1fs", prefix, v.name, d.Seconds())
+	return line{text: " => " + prefix + v.name, time: fmt.Sprintf("  %.1fs", d.Seconds()), kind: kind}
+}
+
+// fit cuts l to width runes (0 = no limit) so a line never wraps and
+// breaks the cursor arithmetic; the time stays visible, the text is cut.
+func fit(l line, width int) string {
+	if width <= 0 {
+		return l.text + l.time
+	}
+	t := utf8.RuneCountInString(l.time)
+	if t >= width-1 {
+		return truncate(l.text+l.time, width)
+	}
+	return truncate(l.text, width-t) + l.time
 }
 
 // truncate cuts s to width runes (0 = no limit) so a line never wraps and

@@ -138,8 +138,35 @@ func (r *Registry) GetStep(ctx context.Context, key v1.Hash) (*cache.StepRecord,
 
 // OpenLayer implements [build.StepSource]. The blob is fetched from the
 // cache's repository; a read that does not match info.Digest fails.
+//
+// The artifact was opened with the first lookup's context, which may have
+// ended since (the build's stages are over when the final image's layers
+// are fetched): the blob is read through the artifact's manifest, by
+// digest, opened again with this call's context.
 func (r *Registry) OpenLayer(ctx context.Context, info layer.Info) (io.ReadCloser, error) {
-	return r.src.openLayer(ctx, info)
+	if err := r.src.load(ctx); err != nil {
+		return nil, err
+	}
+	if r.src.img == nil {
+		return nil, fmt.Errorf("layer %s: %w", info.Digest, cache.ErrNotFound)
+	}
+	dig, err := r.src.img.Digest()
+	if err != nil {
+		return nil, err
+	}
+	ref, err := registry.ParseReference(r.ref, r.opts...)
+	if err != nil {
+		return nil, err
+	}
+	img, err := registry.Image(ctx, ref.Context().Digest(dig.String()).String(), r.opts...)
+	if err != nil {
+		return nil, fmt.Errorf("layer %s: %w", info.Digest, err)
+	}
+	l, err := img.LayerByDigest(info.Digest)
+	if err != nil {
+		return nil, fmt.Errorf("layer %s: %w", info.Digest, err)
+	}
+	return l.Compressed()
 }
 
 // Export implements [build.StepSink]: it pushes the artifact to the

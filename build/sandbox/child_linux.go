@@ -194,9 +194,14 @@ func builtinChild(cfg childConfig, rootfs string) error {
 	if err != nil {
 		return err
 	}
-	rl := unix.Rlimit{Cur: nofileLimit(), Max: nofileLimit()}
-	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
-		return fmt.Errorf("setting RLIMIT_NOFILE: %w", err)
+	rls, err := rlimits(spec.Settings)
+	if err != nil {
+		return err
+	}
+	for _, r := range rls {
+		if err := unix.Setrlimit(r.kind, &unix.Rlimit{Cur: r.soft, Max: r.hard}); err != nil {
+			return fmt.Errorf("setting RLIMIT_%s: %w", strings.ToUpper(r.name), err)
+		}
 	}
 	if err := joinSessionKeyring(cfg.ID); err != nil {
 		return err
@@ -212,6 +217,9 @@ func builtinChild(cfg childConfig, rootfs string) error {
 		}
 	}
 	if err := dropPrivileges(u, lastCap, spec.NoNewPrivs); err != nil {
+		return err
+	}
+	if err := mergeOutput(spec); err != nil {
 		return err
 	}
 	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
@@ -282,4 +290,16 @@ func lastCapability() (int, error) {
 		return 0, errors.New("parsing cap_last_cap")
 	}
 	return n, nil
+}
+
+// mergeOutput makes fd 2 a copy of fd 1 when spec.MergeOutput asks for one
+// ordered output stream.
+func mergeOutput(spec Spec) error {
+	if !spec.MergeOutput {
+		return nil
+	}
+	if err := unix.Dup3(1, 2, 0); err != nil {
+		return fmt.Errorf("merging stderr into stdout: %w", err)
+	}
+	return nil
 }

@@ -78,7 +78,7 @@ func mountAll(cfg childConfig, rootfs string) ([]string, error) {
 		{"/proc", "proc", "proc", secure, ""},
 		{"/dev", "tmpfs", "tmpfs", unix.MS_NOSUID | unix.MS_STRICTATIME, "mode=755,size=65536k"},
 		{"/dev/pts", "devpts", "devpts", unix.MS_NOSUID | unix.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5"},
-		{"/dev/shm", "shm", "tmpfs", secure, "mode=1777,size=65536k"},
+		{"/dev/shm", "shm", "tmpfs", secure, shmData(cfg.Spec.Settings)},
 		{"/dev/mqueue", "mqueue", "mqueue", secure, ""},
 		{"/sys", "sysfs", "sysfs", secure | unix.MS_RDONLY, ""},
 	}

@@ -4,9 +4,13 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -44,8 +48,68 @@ func execRuntime(cfg childConfig, rootfs string) error {
 	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		return fmt.Errorf("closing file descriptors: %w", err)
 	}
+	if cfg.Spec.MergeOutput {
+		return runDetached(cfg, args)
+	}
 	err = unix.Exec(cfg.Runtime, args, os.Environ())
 	return fmt.Errorf("exec %s: %w", cfg.Runtime, err)
+}
+
+// runDetached runs the container so that its stdout and stderr are one
+// pipe, in order: a foreground runc copies the two through pipes of its
+// own, a detached one lets the container inherit its stdio, here fd 1 with
+// fd 2 a copy of it. This helper is made a child subreaper, so the
+// container's init becomes its child once runc has started it and
+// exited; the helper waits for it and exits as a foreground runc would
+// (the command's status, 128+signal for a signal).
+func runDetached(cfg childConfig, args []string) error {
+	if err := mergeOutput(cfg.Spec); err != nil {
+		return err
+	}
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("becoming a subreaper: %w", err)
+	}
+	run := slices.Index(args, "run")
+	detached := append(append(append([]string(nil), args[1:run+1]...), "--detach"), args[run+1:]...)
+	cmd := exec.Command(cfg.Runtime, detached...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stdout
+	if err := cmd.Run(); err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			os.Exit(ee.ExitCode()) // the runtime's log says why
+		}
+		return fmt.Errorf("running %s: %w", cfg.Runtime, err)
+	}
+	data, err := os.ReadFile(filepath.Join(cfg.Dir, ociPidFile))
+	if err != nil {
+		return fmt.Errorf("reading the container's pid: %w", err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil {
+		return fmt.Errorf("reading the container's pid: %w", err)
+	}
+	code := -1
+	for {
+		var ws unix.WaitStatus
+		wpid, err := unix.Wait4(-1, &ws, 0, nil)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			break // ECHILD: the container and what it left are gone
+		}
+		if wpid == pid {
+			code = ws.ExitStatus()
+			if ws.Signaled() {
+				code = 128 + int(ws.Signal())
+			}
+		}
+	}
+	if code < 0 {
+		return fmt.Errorf("the container's init (pid %d) was not reaped", pid)
+	}
+	os.Exit(code)
+	return nil
 }
 
 // waitRuntime waits for the OCI runtime's foreground run, bounding the time

@@ -45,6 +45,14 @@ func OCISpec(spec Spec, rootfs string) (*specs.Spec, error) {
 		caps.Effective = DefaultCapabilities
 		caps.Permitted = DefaultCapabilities
 	}
+	limits, err := rlimits(spec.Settings)
+	if err != nil {
+		return nil, err
+	}
+	var rl []specs.POSIXRlimit
+	for _, r := range limits {
+		rl = append(rl, specs.POSIXRlimit{Type: "RLIMIT_" + strings.ToUpper(r.name), Soft: r.soft, Hard: r.hard})
+	}
 	sc, err := seccompProfile(spec.Seccomp)
 	if err != nil {
 		return nil, err
@@ -58,7 +66,7 @@ func OCISpec(spec Spec, rootfs string) (*specs.Spec, error) {
 			Env:             withHome(spec.Env, u.Home),
 			Cwd:             spec.Cwd,
 			Capabilities:    caps,
-			Rlimits:         []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Hard: nofileLimit(), Soft: nofileLimit()}},
+			Rlimits:         rl,
 			NoNewPrivileges: spec.NoNewPrivs,
 		},
 		Hostname: spec.Hostname,
@@ -105,7 +113,7 @@ func ociMounts(spec Spec, bundle string) []specs.Mount {
 		{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}},
 		{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
 		{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}},
-		{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
+		{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: append([]string{"nosuid", "noexec", "nodev"}, strings.Split(shmData(spec.Settings), ",")...)},
 		{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
 		{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "noexec", "nodev", "ro"}},
 		{Destination: "/etc/hosts", Type: "bind", Source: filepath.Join(bundle, bundleHosts), Options: append([]string{"rbind", "rprivate", "ro"}, etcMountOptions...)},

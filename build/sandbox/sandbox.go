@@ -8,6 +8,8 @@ import (
 	"path"
 	"strings"
 	"time"
+
+	units "github.com/docker/go-units"
 )
 
 // Network selects the network namespace of a RUN step.
@@ -90,6 +92,10 @@ type Spec struct {
 	// Stdout and Stderr receive the command's output; nil discards it.
 	Stdout io.Writer `json:"-"`
 	Stderr io.Writer `json:"-"`
+	// MergeOutput sends the command's stderr down the same pipe as its
+	// stdout (fd 2 is a copy of fd 1), so that Stdout receives both in the
+	// order they were written, as BuildKit's step logs; Stderr is unused.
+	MergeOutput bool `json:",omitempty"`
 	// Settings are those of every step of a build.
 	Settings
 }
@@ -103,6 +109,13 @@ type Settings struct {
 	ResolvConf []byte `json:"-"`
 	// Limits are the resource limits.
 	Limits Limits
+	// ShmSize is the size of /dev/shm in bytes (--shm-size); 0 means
+	// 64 MiB, docker's default.
+	ShmSize int64 `json:",omitempty"`
+	// Ulimits are the command's resource limits (--ulimit, docker's
+	// syntax); RLIMIT_NOFILE defaults to BuildKit's 1048576 (or the host's
+	// hard limit when lower).
+	Ulimits []*units.Ulimit `json:",omitempty"`
 	// Timeout kills the step after this long; 0 means no timeout.
 	Timeout time.Duration `json:"-"`
 	// NoNewPrivs sets no_new_privs on the command (off by default, so that
@@ -219,6 +232,9 @@ func withDefaults(spec Spec) (Spec, error) {
 			return spec, fmt.Errorf("mount %s: unknown type %q", m.Target, m.Type)
 		}
 	}
+	if _, err := rlimits(spec.Settings); err != nil {
+		return spec, err
+	}
 	if spec.Stdout == nil {
 		spec.Stdout = io.Discard
 	}
@@ -251,3 +267,48 @@ func isFileMount(m Mount) bool {
 	fi, err := os.Stat(m.Source)
 	return err == nil && !fi.IsDir()
 }
+
+// defaultShmSize is the size of /dev/shm without Settings.ShmSize.
+const defaultShmSize = 64 << 20
+
+// shmData is the tmpfs options of /dev/shm.
+func shmData(s Settings) string {
+	size := s.ShmSize
+	if size <= 0 {
+		size = defaultShmSize
+	}
+	return fmt.Sprintf("mode=1777,size=%dk", (size+1023)/1024)
+}
+
+// rlimits are the command's resource limits: RLIMIT_NOFILE's default, then
+// Settings.Ulimits, a later setting of a resource replacing an earlier one.
+func rlimits(s Settings) ([]rlimit, error) {
+	out := []rlimit{{name: "nofile", kind: rlimitNofile, soft: nofileLimit(), hard: nofileLimit()}}
+	for _, u := range s.Ulimits {
+		rl, err := u.GetRlimit()
+		if err != nil {
+			return nil, fmt.Errorf("--ulimit %s: %w", u, err)
+		}
+		r := rlimit{name: u.Name, kind: rl.Type, soft: rl.Soft, hard: rl.Hard}
+		replaced := false
+		for i := range out {
+			if out[i].name == u.Name {
+				out[i], replaced = r, true
+			}
+		}
+		if !replaced {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// rlimit is one resource limit; kind is the RLIMIT_* number.
+type rlimit struct {
+	name       string
+	kind       int
+	soft, hard uint64
+}
+
+// rlimitNofile is RLIMIT_NOFILE's number (7) on Linux, as go-units knows it.
+const rlimitNofile = 7

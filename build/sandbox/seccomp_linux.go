@@ -3,11 +3,13 @@ package sandbox
 import (
 	"encoding/binary"
 	"fmt"
+	"runtime"
 	"sync"
 
 	"github.com/ibuild/ibuild/build/sandbox/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
 )
 
 // seccompProfile is the runtime-spec profile of Spec.Seccomp for a command
@@ -37,7 +39,11 @@ func compileFilter(opt string) ([]byte, error) {
 	if err != nil || p == nil {
 		return nil, err
 	}
-	prog, err := seccomp.Compile(p)
+	var opts []seccomp.Option
+	if !x32ABI() {
+		opts = append(opts, seccomp.WithoutX32())
+	}
+	prog, err := seccomp.Compile(p, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("--security-opt seccomp: %w", err)
 	}
@@ -63,3 +69,14 @@ func installFilter(b []byte) error {
 	}
 	return seccomp.Install(prog)
 }
+
+// x32ABI reports whether the kernel runs x32 system calls (amd64 kernels
+// built or booted without it answer ENOSYS to every one).
+var x32ABI = sync.OnceValue(func() bool {
+	if runtime.GOARCH != "amd64" {
+		return false
+	}
+	const x32GetPID = 0x40000000 | 39
+	_, _, e := unix.RawSyscall(x32GetPID, 0, 0, 0)
+	return e != unix.ENOSYS
+})

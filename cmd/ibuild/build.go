@@ -54,6 +54,16 @@ type buildOptions struct {
 	cacheFrom     []string
 	cacheTo       []string
 	jobs          int
+	addHosts      []string
+	ssh           []string
+	load          bool
+	buildContexts []string
+	shmSize       string
+	ulimits       []string
+
+	// cacheRep collects the cache endpoints' warnings and export error of
+	// the current build (set by toOptions).
+	cacheRep *cacheReport
 }
 
 func (o *buildOptions) bind(cmd *cobra.Command) {
@@ -88,7 +98,13 @@ func (o *buildOptions) bind(cmd *cobra.Command) {
 	f.BoolVar(&o.explainCache, "explain-cache", false, "after the build, print why each step that ran missed the cache")
 	f.StringArrayVar(&o.cacheFrom, "cache-from", nil, "import build cache: type=registry,ref=REF | type=local,src=DIR")
 	f.IntVar(&o.jobs, "jobs", build.DefaultJobs(), "stages built at the same time (default: the CPUs, at least 2)")
-	f.StringArrayVar(&o.cacheTo, "cache-to", nil, "export build cache: type=registry,ref=REF[,mode=min|max] | type=local,dest=DIR[,mode=min|max]")
+	f.StringArrayVar(&o.buildContexts, "build-context", nil, "additional build context: NAME=DIR | NAME=docker-image://REF | NAME=oci-layout://DIR[:TAG]")
+	f.BoolVar(&o.load, "load", false, "load the image into the docker daemon at DOCKER_HOST (default unix:///var/run/docker.sock)")
+	f.StringArrayVar(&o.ssh, "ssh", nil, "ssh agent for RUN --mount=type=ssh: default (uses $SSH_AUTH_SOCK) or ID=SOCKET")
+	f.StringArrayVar(&o.addHosts, "add-host", nil, "add a custom host-to-IP mapping to RUN's /etc/hosts (NAME:IP)")
+	f.StringVar(&o.shmSize, "shm-size", "", "size of /dev/shm in RUN steps (e.g. 128m; default 64m)")
+	f.StringArrayVar(&o.ulimits, "ulimit", nil, "resource limit of RUN steps, docker's syntax (e.g. nofile=1024:2048)")
+	f.StringArrayVar(&o.cacheTo, "cache-to", nil, "export build cache: type=registry,ref=REF[,mode=min|max][,ignore-error=true] | type=local,dest=DIR[,mode=min|max][,ignore-error=true]")
 }
 
 func newBuildCmd(g *globalOptions) *cobra.Command {
@@ -106,6 +122,27 @@ func newBuildCmd(g *globalOptions) *cobra.Command {
 }
 
 func runBuild(cmd *cobra.Command, g *globalOptions, o *buildOptions, contextDir string) error {
+	if contextDir == "-" {
+		n, err := units.RAMInBytes(g.maxLayerSize)
+		if err != nil {
+			return fmt.Errorf("invalid --max-layer-size %q: %w", g.maxLayerSize, err)
+		}
+		dir, file, cleanup, err := stdinContext(cmd.Context(), cmd.InOrStdin(), o.file,
+			layer.WithMaxSize(n), layer.WithMaxEntries(g.maxLayerEntries), layer.WithMaxRatio(g.maxLayerRatio))
+		if err != nil {
+			return err
+		}
+		defer cleanup()
+		contextDir, o.file = dir, file
+	}
+	if isGitContext(contextDir) {
+		dir, cleanup, err := gitContext(cmd.Context(), contextDir)
+		if err != nil {
+			return err
+		}
+		defer cleanup()
+		contextDir = dir
+	}
 	res, opt, outs, err := o.execute(cmd, g, contextDir, nil)
 	if err != nil {
 		return err
@@ -123,10 +160,17 @@ func runBuild(cmd *cobra.Command, g *globalOptions, o *buildOptions, contextDir 
 			return err
 		}
 	}
-	if pushTypes, push := o.pushTypes(outs); push {
-		if err := pushTags(cmd.Context(), cmd.ErrOrStderr(), res, opt.Tags, opt.Registry, pushTypes); err != nil {
+	if o.load {
+		if err := loadIntoDocker(cmd.Context(), cmd.ErrOrStderr(), os.Getenv("DOCKER_HOST"), res, opt.Tags); err != nil {
 			return err
 		}
+	}
+	if pushTypes, push := o.pushTypes(outs); push {
+		dig, err := pushTags(cmd.Context(), cmd.ErrOrStderr(), o.quiet, res, opt.Tags, opt.Registry, pushTypes)
+		if err != nil {
+			return err
+		}
+		res.Manifest.Digest = dig // containerimage.digest is what was pushed, as BuildKit's
 	}
 	if o.iidfile != "" {
 		if err := atomicfile.WriteFile(o.iidfile, []byte(res.ConfigDigest.String()), 0o644); err != nil {
@@ -146,7 +190,7 @@ func runBuild(cmd *cobra.Command, g *globalOptions, o *buildOptions, contextDir 
 			fmt.Fprintf(cmd.ErrOrStderr(), "tagged %s\n", registry.FamiliarName(t))
 		}
 	}
-	return nil
+	return o.cacheRep.err()
 }
 
 // execute runs one build of contextDir with the flags of o: the path both
@@ -168,7 +212,8 @@ func (o *buildOptions) execute(cmd *cobra.Command, g *globalOptions, contextDir 
 	if o.quiet {
 		mode = "quiet"
 	}
-	pr, err := progress.New(mode, cmd.ErrOrStderr())
+	// NO_COLOR (no-color.org) turns the tty display's colours off.
+	pr, err := progress.New(mode, cmd.ErrOrStderr(), progress.WithColor(os.Getenv("NO_COLOR") == ""))
 	if err != nil {
 		opt.Store.Close()
 		return nil, opt, nil, err
@@ -176,6 +221,7 @@ func (o *buildOptions) execute(cmd *cobra.Command, g *globalOptions, contextDir 
 	opt.Progress = pr
 	res, err := build.Build(cmd.Context(), opt)
 	pr.Close()
+	o.cacheRep.flush(cmd.ErrOrStderr())
 	if err != nil {
 		opt.Store.Close()
 		return nil, opt, nil, err
@@ -237,6 +283,20 @@ func (o *buildOptions) toOptions(cmd *cobra.Command, g *globalOptions, contextDi
 		}
 	}
 	opt.Run.Limits.Pids, opt.Run.Limits.CPUQuota = o.pidsLimit, o.cpuQuota
+	if err := o.runSettings(&opt); err != nil {
+		return opt, nil, err
+	}
+	if opt.NamedContexts, err = parseBuildContexts(o.buildContexts); err != nil {
+		return opt, nil, err
+	}
+	if opt.Run.SSH, err = parseSSH(o.ssh, os.Getenv("SSH_AUTH_SOCK")); err != nil {
+		return opt, nil, err
+	}
+	if o.load {
+		if _, err := dockerSocket(os.Getenv("DOCKER_HOST")); err != nil {
+			return opt, nil, err // before building: nothing to load it into
+		}
+	}
 	for _, so := range o.securityOpts {
 		if err := parseSecurityOpt(so, &opt); err != nil {
 			return opt, nil, err
@@ -255,10 +315,11 @@ func (o *buildOptions) toOptions(cmd *cobra.Command, g *globalOptions, contextDi
 	if opt.MaxDownloadSize, err = g.downloadLimit(); err != nil {
 		return opt, nil, err
 	}
-	if opt.CacheFrom, err = parseCacheFrom(o.cacheFrom, opt.Registry); err != nil {
+	o.cacheRep = &cacheReport{}
+	if opt.CacheFrom, err = parseCacheFrom(o.cacheFrom, opt.Registry, o.cacheRep); err != nil {
 		return opt, nil, err
 	}
-	if opt.CacheTo, err = parseCacheTo(o.cacheTo, opt.Registry); err != nil {
+	if opt.CacheTo, err = parseCacheTo(o.cacheTo, opt.Registry, o.cacheRep); err != nil {
 		return opt, nil, err
 	}
 	outs, err := parseOutputs(o.outputs)

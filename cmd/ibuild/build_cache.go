@@ -2,12 +2,18 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
+	"sync"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/ibuild/ibuild/build"
 	"github.com/ibuild/ibuild/build/cachesync"
+	"github.com/ibuild/ibuild/cache"
 	"github.com/ibuild/ibuild/registry"
 )
 
@@ -15,6 +21,9 @@ import (
 type cacheSpec struct {
 	typ, ref, dir string
 	mode          cachesync.Mode
+	// ignoreError (--cache-to ignore-error=true) turns an export failure
+	// into a warning, as BuildKit does.
+	ignoreError bool
 }
 
 // parseCacheSpec parses "type=registry,ref=REF[,mode=…]" or
@@ -26,7 +35,7 @@ func parseCacheSpec(flag, v, dirKey string) (cacheSpec, error) {
 	}
 	keys := []string{"type", "ref", dirKey}
 	if flag == "--cache-to" {
-		keys = append(keys, "mode")
+		keys = append(keys, "mode", "ignore-error")
 	}
 	f, err := parseFields(flag, v, keys...)
 	if err != nil {
@@ -35,6 +44,11 @@ func parseCacheSpec(flag, v, dirKey string) (cacheSpec, error) {
 	s := cacheSpec{typ: f["type"], ref: f["ref"], dir: f[dirKey]}
 	if s.mode, err = cachesync.ParseMode(f["mode"]); err != nil {
 		return s, fmt.Errorf("invalid %s %q: %w", flag, v, err)
+	}
+	if ie, ok := f["ignore-error"]; ok {
+		if s.ignoreError, err = strconv.ParseBool(ie); err != nil {
+			return s, fmt.Errorf("invalid %s %q: ignore-error wants true or false", flag, v)
+		}
 	}
 	switch {
 	case s.typ == "registry" && s.ref != "" && s.dir == "":
@@ -59,63 +73,135 @@ type cacheEndpoint interface {
 
 // parseCacheEndpoints parses --cache-from or --cache-to values; dirKey is
 // "src" or "dest", the key naming a local directory.
-func parseCacheEndpoints(flag, dirKey string, vals []string, opts []registry.Option) ([]cacheEndpoint, error) {
+func parseCacheEndpoints(flag, dirKey string, vals []string, opts []registry.Option) ([]cacheEndpoint, []cacheSpec, error) {
 	var out []cacheEndpoint
+	var specs []cacheSpec
 	for _, v := range vals {
 		s, err := parseCacheSpec(flag, v, dirKey)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if s.typ == "registry" {
 			out = append(out, cachesync.NewRegistry(s.ref, s.mode, opts...))
 		} else {
 			out = append(out, cachesync.NewLocal(s.dir, s.mode))
 		}
+		specs = append(specs, s)
 	}
-	return out, nil
+	return out, specs, nil
 }
 
 // parseCacheFrom turns --cache-from values (type=registry,ref=… or
 // type=local,src=DIR) into step sources. Nothing is fetched until the
-// builder first looks a step up.
-func parseCacheFrom(vals []string, opts []registry.Option) ([]build.StepSource, error) {
-	eps, err := parseCacheEndpoints("--cache-from", "src", vals, opts)
+// builder first looks a step up. A source that cannot be read (registry
+// unreachable, manifest corrupt, access denied) is reported to rep as a
+// warning and the build goes on without it, as BuildKit's does.
+func parseCacheFrom(vals []string, opts []registry.Option, rep *cacheReport) ([]build.StepSource, error) {
+	eps, _, err := parseCacheEndpoints("--cache-from", "src", vals, opts)
 	out := make([]build.StepSource, len(eps))
 	for i, e := range eps {
-		out[i] = e
+		out[i] = &tolerantSource{StepSource: e, rep: rep}
 	}
 	return out, err
 }
 
 // parseCacheTo turns --cache-to values (type=registry,ref=…[,mode=min|max]
-// or type=local,dest=DIR[,mode=…]) into step sinks.
-func parseCacheTo(vals []string, opts []registry.Option) ([]build.StepSink, error) {
-	eps, err := parseCacheEndpoints("--cache-to", "dest", vals, opts)
+// [,ignore-error=true] or type=local,dest=DIR[,…]) into step sinks. An
+// export failure is kept in rep: the command reports it once the image's
+// outputs are written (or as a warning with ignore-error=true).
+func parseCacheTo(vals []string, opts []registry.Option, rep *cacheReport) ([]build.StepSink, error) {
+	eps, specs, err := parseCacheEndpoints("--cache-to", "dest", vals, opts)
 	out := make([]build.StepSink, len(eps))
 	for i, e := range eps {
-		out[i] = e
+		out[i] = &deferredSink{ep: e, ignoreError: specs[i].ignoreError, rep: rep}
 	}
 	return out, err
 }
 
-// pushTags pushes the built image to every tag (--push) with media types
-// mt. Docker types cannot describe zstd layers: the image is then pushed
-// with OCI types and a warning, as BuildKit does. Later tags may mount blobs
-// from earlier ones on the same registry.
-func pushTags(ctx context.Context, stderr io.Writer, res *build.Result, tags []string, opts []registry.Option, mt registry.MediaTypes) error {
-	img, err := registry.WithMediaTypes(res.Image, mt)
-	if err != nil && mt == registry.DockerTypes {
-		fmt.Fprintf(stderr, "WARNING: pushing with OCI media types: %v\n", err)
-		img, err = registry.WithMediaTypes(res.Image, registry.OCITypes)
+// cacheReport collects what went wrong with the cache endpoints of one
+// build: warnings to print and the first export error.
+type cacheReport struct {
+	mu        sync.Mutex
+	warnings  []string
+	exportErr error
+}
+
+func (r *cacheReport) warn(format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.warnings = append(r.warnings, fmt.Sprintf(format, args...))
+}
+
+// flush prints the warnings collected so far, once each.
+func (r *cacheReport) flush(w io.Writer) {
+	if r == nil {
+		return
 	}
-	if err != nil {
-		return fmt.Errorf("pushing: %w", err)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, s := range r.warnings {
+		fmt.Fprintln(w, "WARNING:", s)
 	}
-	for i, t := range tags {
-		o := append(append([]registry.Option(nil), opts...), registry.WithMountFrom(tags[:i]...))
-		if err := registry.Push(ctx, img, t, o...); err != nil {
-			return err
-		}
+	r.warnings = nil
+}
+
+// err returns the first --cache-to failure.
+func (r *cacheReport) err() error {
+	if r == nil {
+		return nil
 	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.exportErr
+}
+
+// tolerantSource is a --cache-from source whose failure to load is a
+// warning: lookups then miss, and the steps run.
+type tolerantSource struct {
+	build.StepSource
+	rep  *cacheReport
+	once sync.Once
+}
+
+var _ build.StepSource = (*tolerantSource)(nil)
+
+// GetStep implements [build.StepSource]. A cancelled build still fails.
+func (s *tolerantSource) GetStep(ctx context.Context, key v1.Hash) (*cache.StepRecord, bool, error) {
+	rec, ok, err := s.StepSource.GetStep(ctx, key)
+	if err == nil || ctx.Err() != nil || errors.Is(err, context.Canceled) {
+		return rec, ok, err
+	}
+	s.once.Do(func() {
+		s.rep.warn("importing cache manifest from %s: %v; building without this cache", s.Name(), err)
+	})
+	return nil, false, nil
+}
+
+// deferredSink is a --cache-to sink whose failure does not lose the built
+// image: the error is kept for the command to report after the outputs.
+type deferredSink struct {
+	ep          cacheEndpoint
+	ignoreError bool
+	rep         *cacheReport
+}
+
+var _ build.StepSink = (*deferredSink)(nil)
+
+// Export implements [build.StepSink].
+func (s *deferredSink) Export(ctx context.Context, store *cache.Store, steps []build.ExportedStep) error {
+	err := s.ep.Export(ctx, store, steps)
+	if err == nil || ctx.Err() != nil {
+		return err
+	}
+	name := strings.TrimPrefix(strings.TrimPrefix(s.ep.Name(), "type=registry,ref="), "type=local,src=")
+	if s.ignoreError {
+		s.rep.warn("exporting cache to %s failed (ignore-error=true): %v", name, err)
+		return nil
+	}
+	s.rep.mu.Lock()
+	if s.rep.exportErr == nil {
+		s.rep.exportErr = fmt.Errorf("exporting cache to %s (the image was built; add ignore-error=true to the --cache-to value to make this a warning): %w", name, err)
+	}
+	s.rep.mu.Unlock()
 	return nil
 }

@@ -108,6 +108,40 @@ RUN cat /a /b
 	if ids["1"] != ids["2"] {
 		t.Errorf("image %s with --jobs 1, %s with --jobs 2", ids["1"], ids["2"])
 	}
+	// Three independent stages with two slots: never more than two RUNs
+	// at a time, and two at some point.
+	const three = `FROM busybox AS a
+RUN sleep 1.5
+FROM busybox AS b
+RUN sleep 1.6
+FROM busybox AS c
+RUN sleep 1.7
+FROM busybox
+COPY --from=a /etc/passwd /a
+COPY --from=b /etc/passwd /b
+COPY --from=c /etc/passwd /c
+`
+	r := mustBuild(t, three, "--root", root, "--no-cache", "--progress", "json", "--jobs", "2")
+	spans := stepSpans(t, r.stderr)
+	var runs []*stepSpan
+	for _, s := range spans {
+		if strings.Contains(s.name, "RUN sleep") {
+			runs = append(runs, s)
+		}
+	}
+	most := 0
+	for _, x := range runs {
+		n := 0 // RUNs running when x started
+		for _, y := range runs {
+			if !y.start.After(x.start) && y.end.After(x.start) {
+				n++
+			}
+		}
+		most = max(most, n)
+	}
+	if len(runs) != 3 || most != 2 {
+		t.Errorf("--jobs 2: %d RUNs, at most %d at a time, want 3 and 2", len(runs), most)
+	}
 	if r := buildDockerfile(t, df, "--root", root, "--jobs", "0"); r.exitCode() == 0 || !strings.Contains(r.stderr, "--jobs") {
 		t.Errorf("--jobs 0: exit %d, stderr %s", r.exitCode(), r.stderr)
 	}

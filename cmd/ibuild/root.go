@@ -106,6 +106,7 @@ func newRootCmd() *cobra.Command {
 		Args:          cobra.MaximumNArgs(1),
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       ibuildVersion(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return cmd.Help()
@@ -130,8 +131,10 @@ func newRootCmd() *cobra.Command {
 		"fail a registry response or ADD <url> download not finished within this, plus 1s per MiB it declares (0 = no limit)")
 	root.PersistentFlags().StringVar(&g.maxDownloadSize, "max-download-size", units.BytesSize(float64(build.DefaultMaxDownloadSize)),
 		"refuse an ADD <url> download larger than this")
+	root.SetVersionTemplate("ibuild version {{.Version}}\n")
 	bo.bind(root)
 	root.AddCommand(
+		newVersionCmd(),
 		newBuildCmd(g),
 		newImportCmd(g),
 		newImagesCmd(g),

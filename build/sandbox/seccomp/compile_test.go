@@ -279,7 +279,15 @@ func TestCompileAllCalls(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	argSets := [][6]uint64{{}, {2}, {8}, {0x10000000 | 17}, {40}, {0xffffffff}, {1 << 32}, {17, 1}}
+	noX32, err := Compile(p, WithoutX32())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(noX32) >= len(prog) {
+		t.Errorf("WithoutX32: %d instructions, not fewer than %d", len(noX32), len(prog))
+	}
+	argSets := [][6]uint64{{}, {2}, {8}, {0x10000000 | 17}, {40}, {0xffffffff}, {1 << 32}, {17, 1},
+		{16}, {38}, {44}, {45}, {46}, {1<<32 | 16}}
 	checked := 0
 	for _, tc := range []struct {
 		info   *arch.Info
@@ -289,8 +297,16 @@ func TestCompileAllCalls(t *testing.T) {
 			c := call{arch: tc.info.ID, nr: uint32(n | tc.info.SeccompMask)}
 			for _, args := range argSets {
 				c.args = args
-				if got, want := run(t, prog, c), reference(t, p, tc.info, tc.bits64, c); got != want {
+				want := reference(t, p, tc.info, tc.bits64, c)
+				if got := run(t, prog, c); got != want {
 					t.Fatalf("%s call %d (%s) args %x: filter returns %#x, want %#x",
+						tc.info.Name, n, tc.info.SyscallNumbers[n], args, got, want)
+				}
+				if tc.info == arch.X32 {
+					want = retErrno | errnoENOSYS
+				}
+				if got := run(t, noX32, c); got != want {
+					t.Fatalf("WithoutX32: %s call %d (%s) args %x: filter returns %#x, want %#x",
 						tc.info.Name, n, tc.info.SyscallNumbers[n], args, got, want)
 				}
 				checked++

@@ -26,6 +26,10 @@
 //     system call number when it is installed, to cache the calls it always
 //     allows, and a scan made that cost about 0.9 ms per RUN step (a search:
 //     about 0.3 ms, mostly the kernel's fixed cost);
+//   - runs of rules comparing one argument for equality (docker's socket
+//     families) load it once; WithoutX32 replaces the x32 copy of the
+//     rules by ENOSYS on kernels without the x32 ABI, which answer ENOSYS
+//     to x32 calls themselves;
 //   - a system call numbered above every call the profile names for an
 //     architecture gets ENOSYS rather than the default action, as runc's
 //     generated stub does, so that a program probing a system call newer
