@@ -26,3 +26,6 @@ func (b *builder) copyRoot(ctx context.Context, layers []layer.Info, _, _ string
 
 // prefetchBase extracts nothing ahead off Linux.
 func (b *builder) prefetchBase(context.Context, int, []layer.Info) {}
+
+// stopBackground has no background extraction to stop off Linux.
+func (b *builder) stopBackground() {}
