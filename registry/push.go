@@ -20,6 +20,9 @@ const (
 	BlobUploading BlobState = "uploading"
 	// BlobPushed: the blob's bytes were sent completely.
 	BlobPushed BlobState = "pushed"
+	// BlobProgress: the registry holds the first Sent bytes of an upload
+	// (reported after each chunk).
+	BlobProgress BlobState = "progress"
 )
 
 // BlobEvent reports progress of one blob during a [Push] (see
@@ -30,6 +33,8 @@ type BlobEvent struct {
 	State  BlobState
 	// Attempt counts uploads of this blob, from 1; above 1 is a retry.
 	Attempt int
+	// Sent is how many bytes the registry holds (BlobProgress).
+	Sent int64
 }
 
 // WithBlobProgress makes [Push] call fn for every blob it skips, mounts,

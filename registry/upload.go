@@ -217,6 +217,7 @@ func (u *uploader) send(ctx context.Context, l v1.Layer, h v1.Hash, size int64, 
 			loc, off = next, off+n
 			u.prog.add(off - sent)
 			sent = off
+			u.chunkDone(h, size, off)
 			continue
 		}
 		rc.Close()
@@ -225,6 +226,7 @@ func (u *uploader) send(ctx context.Context, l v1.Layer, h v1.Hash, size int64, 
 			loc, off = next, off+n
 			u.prog.add(off - sent)
 			sent = off
+			u.chunkDone(h, size, off)
 			continue
 		}
 		if attempt >= max(u.o.retry.Steps, 1) || !retryable(ctx, err) {
@@ -243,6 +245,13 @@ func (u *uploader) send(ctx context.Context, l v1.Layer, h v1.Hash, size int64, 
 		sent = off
 	}
 	return loc, nil
+}
+
+// chunkDone reports a committed chunk of an upload that has more to send.
+func (u *uploader) chunkDone(h v1.Hash, size, off int64) {
+	if off < size {
+		u.rep.send(BlobEvent{Digest: h, Size: size, State: BlobProgress, Sent: off})
+	}
 }
 
 // openAt opens l's compressed bytes and skips the first off.

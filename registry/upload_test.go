@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -106,4 +107,39 @@ func TestPushRestartsWhenSessionIsGone(t *testing.T) {
 		t.Fatalf("pull: %v", err)
 	}
 	assertSameDigest(t, got, img)
+}
+
+// TestPushReportsChunks: an upload in chunks reports, after each chunk but
+// the last, how many bytes the registry holds (BlobProgress), in order.
+func TestPushReportsChunks(t *testing.T) {
+	const chunk = 256
+	host := registrytest.Start(t)
+	img := randomImage(t, 1)
+	layers, _ := img.Layers()
+	d, _ := layers[0].Digest()
+	size, _ := layers[0].Size()
+	var mu sync.Mutex
+	var sent []int64
+	progress := WithBlobProgress(func(e BlobEvent) {
+		if e.State == BlobProgress && e.Digest == d {
+			mu.Lock()
+			sent = append(sent, e.Sent)
+			mu.Unlock()
+			if e.Size != size {
+				t.Errorf("progress event size %d, want %d", e.Size, size)
+			}
+		}
+	})
+	if err := Push(context.Background(), img, host+"/chunks/app:1", fast, WithJobs(1), withChunkSize(chunk), progress); err != nil {
+		t.Fatalf("push: %v", err)
+	}
+	var want []int64
+	for off := int64(chunk); off < size; off += chunk {
+		want = append(want, off)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(want) == 0 || !slices.Equal(sent, want) {
+		t.Errorf("progress of a %d-byte layer in %d-byte chunks: %v, want %v", size, chunk, sent, want)
+	}
 }

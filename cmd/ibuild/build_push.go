@@ -99,6 +99,11 @@ func (d *pushDisplay) blob(e registry.BlobEvent) {
 		if e.Attempt > 1 {
 			state = fmt.Sprintf("retrying upload (attempt %d)", e.Attempt)
 		}
+	case registry.BlobProgress:
+		if !d.tty {
+			return // plain output: the start and the end of each upload
+		}
+		state = fmt.Sprintf("uploading %s / %s", units.HumanSize(float64(e.Sent)), units.HumanSize(float64(e.Size)))
 	case registry.BlobPushed:
 		state = "pushed " + units.HumanSize(float64(e.Size))
 	case registry.BlobExists:
