@@ -38,6 +38,22 @@ type mountPlan struct {
 	key    string
 }
 
+// perm is the mode, uid and gid of a secret or ssh mount: the mount's
+// mode, uid and gid options, else def and root's, as BuildKit defaults them.
+func (p mountPlan) perm(def os.FileMode) (mode os.FileMode, uid, gid int) {
+	mode = def
+	if p.m.Mode != nil {
+		mode = os.FileMode(*p.m.Mode) & os.ModePerm
+	}
+	if p.m.UID != nil {
+		uid = int(*p.m.UID)
+	}
+	if p.m.GID != nil {
+		gid = int(*p.m.GID)
+	}
+	return mode, uid, gid
+}
+
 // planMounts resolves RUN --mount flags into plans and cache-key parts:
 // bind sources by content (the context) or by stage or image key, cache
 // mounts by target, secrets by id only, never by value.

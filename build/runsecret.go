@@ -45,16 +45,7 @@ func (b *builder) secretMount(p mountPlan, set *runMountSet) error {
 	if target == "" {
 		target = "/run/secrets/" + path.Base(p.id)
 	}
-	mode, uid, gid := os.FileMode(0o400), 0, 0
-	if m.Mode != nil {
-		mode = os.FileMode(*m.Mode) & os.ModePerm
-	}
-	if m.UID != nil {
-		uid = int(*m.UID)
-	}
-	if m.GID != nil {
-		gid = int(*m.GID)
-	}
+	mode, uid, gid := p.perm(0o400)
 	dir, err := b.opt.Store.TempDir("secret-")
 	if err != nil {
 		return fmt.Errorf("secret %s: %w", p.id, err)

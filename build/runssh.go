@@ -27,16 +27,7 @@ func (b *builder) sshMount(p mountPlan, set *runMountSet) error {
 		}
 		return nil
 	}
-	mode, uid, gid := os.FileMode(0o600), 0, 0
-	if m.Mode != nil {
-		mode = os.FileMode(*m.Mode) & os.ModePerm
-	}
-	if m.UID != nil {
-		uid = int(*m.UID)
-	}
-	if m.GID != nil {
-		gid = int(*m.GID)
-	}
+	mode, uid, gid := p.perm(0o600)
 	dir, err := b.opt.Store.TempDir("ssh-")
 	if err != nil {
 		return fmt.Errorf("ssh %s: %w", p.id, err)
