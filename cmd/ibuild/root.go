@@ -148,5 +148,6 @@ func newRootCmd() *cobra.Command {
 		newInspectCmd(g),
 		newCompareCmd(g),
 	)
+	addCompletions(root, g)
 	return root
 }
