@@ -65,6 +65,8 @@ type Variant struct {
 	Waste Waste `json:"waste"`
 	// Efficiency is dive's score: the sum over paths of the smallest size
 	// seen in any layer divided by the sum of every layer's size for it.
+	// It counts only content repeated across layers, not waste-rule
+	// matches, so the rendered reports show [Variant.WasteShare] instead.
 	Efficiency float64 `json:"efficiency"`
 	// Packages are read from the dpkg or apk database, when present.
 	Packages *Packages `json:"packages,omitempty"`
@@ -188,4 +190,18 @@ type Shared struct {
 	Sizes
 	// Digests lists those layers.
 	Digests []string `json:"digests"`
+}
+
+// WasteShare is Waste.Bytes over the file content bytes all layers wrote
+// (the sum of Layer.FileBytes): 0 when nothing is wasted, whatever the
+// waste's kind. It is the figure the rendered reports print beside waste.
+func (v *Variant) WasteShare() float64 {
+	var all int64
+	for _, l := range v.Layers {
+		all += l.FileBytes
+	}
+	if all == 0 {
+		return 0
+	}
+	return float64(v.Waste.Bytes) / float64(all)
 }

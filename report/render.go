@@ -45,6 +45,10 @@ func renderText(w io.Writer, r *Report) error {
 		if i > 0 {
 			fmt.Fprintln(w)
 		}
+		if len(t.rows) == 0 && t.empty != "" {
+			fmt.Fprintln(w, t.empty)
+			continue
+		}
 		fmt.Fprintln(w, strings.ToUpper(t.title))
 		if t.note != "" {
 			fmt.Fprintln(w, "("+t.note+")")
@@ -70,6 +74,10 @@ func renderMarkdown(w io.Writer, r *Report) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "## ibuild %s report\n", r.Kind)
 	for _, t := range r.tables() {
+		if len(t.rows) == 0 && t.empty != "" {
+			fmt.Fprintf(&b, "\n%s\n", mdEscape(t.empty))
+			continue
+		}
 		fmt.Fprintf(&b, "\n### %s\n\n", mdEscape(t.title))
 		if t.note != "" {
 			fmt.Fprintf(&b, "_%s_\n\n", mdEscape(t.note))
@@ -100,6 +108,10 @@ func renderMarkdown(w io.Writer, r *Report) error {
 }
 
 func htmlTable(b *strings.Builder, t table) {
+	if len(t.rows) == 0 && t.empty != "" {
+		fmt.Fprintf(b, "<p class=\"empty\">%s</p>\n", html.EscapeString(t.empty))
+		return
+	}
 	fmt.Fprintf(b, "<h2>%s</h2>\n", html.EscapeString(t.title))
 	if t.note != "" {
 		fmt.Fprintf(b, "<p class=\"note\">%s</p>\n", html.EscapeString(t.note))

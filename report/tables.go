@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,6 +18,9 @@ type table struct {
 	header []string
 	rows   [][]string
 	right  []bool // right-align column
+	// empty is the sentence rendered instead of the table when it has no
+	// rows (a header row over nothing reads as missing data).
+	empty string
 }
 
 // size formats a byte count as "1.09MB (1088058)".
@@ -37,6 +41,39 @@ func dur(d time.Duration) string {
 		return "-"
 	}
 	return d.Round(10 * time.Millisecond).String()
+}
+
+// stepTime is the time a step took when it ran, or "cached" for a cache
+// hit (whose 0s says nothing about the step).
+func stepTime(s *Step) string {
+	if s.Cached {
+		return "cached"
+	}
+	return dur(s.Duration)
+}
+
+// buildTime is the variant's build time, or "cached" when every step was
+// a cache hit.
+func buildTime(v *Variant) string {
+	if len(v.Steps) > 0 && !slices.ContainsFunc(v.Steps, func(s *Step) bool { return !s.Cached }) {
+		return "cached"
+	}
+	return dur(v.BuildTime)
+}
+
+// built says whether a variant was built here (its steps have Dockerfile
+// locations and times), not read from an image's history.
+func built(v *Variant) bool {
+	return slices.ContainsFunc(v.Steps, func(s *Step) bool { return s.Location != "" })
+}
+
+// wasteShare is the waste as a share of all file content the layers wrote
+// (WasteShare), "-" when there is none.
+func wasteShare(v *Variant) string {
+	if v.Waste.Bytes == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%s, %.1f%% of content", size(v.Waste.Bytes), v.WasteShare()*100)
 }
 
 // tables lays the report out as tables.
@@ -61,10 +98,12 @@ func (r *Report) tables() []table {
 
 func (r *Report) summaryTable() table {
 	t := table{title: "Summary",
-		note: "compressed = layer blobs as listed in the manifest; uncompressed = tar stream lengths; waste = file content bytes",
+		note: "compressed = layer blobs as listed in the manifest; uncompressed = tar stream lengths; " +
+			"waste = file content bytes deleted, overwritten or matching a waste rule, and its share of all content the layers wrote",
 		header: []string{"variant", "base compressed", "base uncompressed", "total compressed", "total uncompressed",
-			"layers", "files", "waste", "efficiency", "packages", "build time"},
-		right: []bool{false, true, true, true, true, true, true, true, true, true, true}}
+			"layers", "files", "waste", "packages", "build time"},
+		right: []bool{false, true, true, true, true, true, true, true, true, true},
+		empty: "No variants."}
 	for _, v := range r.Variants {
 		pk := "-"
 		if v.Packages != nil {
@@ -72,7 +111,7 @@ func (r *Report) summaryTable() table {
 		}
 		t.rows = append(t.rows, []string{v.Name, size(v.Base.Compressed), size(v.Base.Uncompressed),
 			size(v.Total.Compressed), size(v.Total.Uncompressed), strconv.Itoa(v.Total.Layers),
-			strconv.Itoa(v.Files), size(v.Waste.Bytes), fmt.Sprintf("%.2f%%", v.Efficiency*100), pk, dur(v.BuildTime)})
+			strconv.Itoa(v.Files), wasteShare(v), pk, buildTime(v)})
 	}
 	return t
 }
@@ -80,20 +119,31 @@ func (r *Report) summaryTable() table {
 // stepTable shows each aligned row with every variant's added bytes.
 func (r *Report) stepTable() table {
 	t := table{title: "Steps", note: "bytes each step added: compressed (manifest) / uncompressed (tar stream)",
-		header: []string{"instruction"}, right: []bool{false}}
-	for _, v := range r.Variants {
+		header: []string{"instruction"}, right: []bool{false}, empty: "No steps above the base."}
+	timed := make([]bool, len(r.Variants))
+	for i, v := range r.Variants {
 		t.header = append(t.header, v.Name+" compressed", v.Name+" uncompressed", v.Name+" waste")
 		t.right = append(t.right, true, true, true)
+		if timed[i] = built(v); timed[i] {
+			t.header = append(t.header, v.Name+" time")
+			t.right = append(t.right, true)
+		}
 	}
 	for _, row := range r.Rows {
 		cells := []string{truncate(row.Instruction, 80)}
 		for vi, c := range row.Cells {
 			if c < 0 {
 				cells = append(cells, "", "", "")
+				if timed[vi] {
+					cells = append(cells, "")
+				}
 				continue
 			}
 			s := r.Variants[vi].Steps[c]
 			cells = append(cells, plus(s.Compressed), plus(s.Uncompressed), wasteCell(s.WasteBytes))
+			if timed[vi] {
+				cells = append(cells, stepTime(s))
+			}
 		}
 		t.rows = append(t.rows, cells)
 	}
@@ -110,7 +160,8 @@ func wasteCell(n int64) string {
 func layerTable(v *Variant) table {
 	t := table{title: "Layers of " + v.Name,
 		header: []string{"#", "digest", "compressed", "uncompressed", "files", "waste", "created by"},
-		right:  []bool{true, false, true, true, true, true, false}}
+		right:  []bool{true, false, true, true, true, true, false},
+		empty:  v.Name + " has no layers."}
 	for _, l := range v.Layers {
 		t.rows = append(t.rows, []string{strconv.Itoa(l.Index), shortDigest(l.Digest), size(l.Compressed),
 			size(l.Uncompressed), strconv.Itoa(l.Files), wasteCell(l.WasteBytes), truncate(l.CreatedBy, 70)})
@@ -123,7 +174,8 @@ func wasteTable(v *Variant) table {
 		note: fmt.Sprintf("%s shadowed (deleted or overwritten by a later layer) + %s matching waste rules = %s",
 			size(v.Waste.Shadowed), size(v.Waste.Rules), size(v.Waste.Bytes)),
 		header: []string{"kind", "rule", "layer", "step", "bytes", "files", "largest"},
-		right:  []bool{false, false, true, false, true, true, false}}
+		right:  []bool{false, false, true, false, true, true, false},
+		empty:  "No waste found in " + v.Name + ": nothing deleted or overwritten by a later layer, no file matching a waste rule."}
 	for i, g := range v.Waste.Groups {
 		if i == 15 {
 			t.rows = append(t.rows, []string{fmt.Sprintf("... %d more groups", len(v.Waste.Groups)-i), "", "", "", "", "", ""})
@@ -153,6 +205,9 @@ func packageTable(v *Variant, all bool) table {
 	}
 	if !all {
 		t.note += "; listed: packages added above the base"
+		t.empty = "No packages added above the base in " + v.Name + " (" + t.note[:strings.Index(t.note, ";")] + ")."
+	} else {
+		t.empty = "No packages in " + v.Name + "'s " + p.Database + "."
 	}
 	return t
 }
