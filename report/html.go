@@ -21,7 +21,11 @@ func renderHTML(w io.Writer, r *Report) error {
 	var b strings.Builder
 	b.WriteString("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n")
 	fmt.Fprintf(&b, "<title>ibuild %s report</title>\n<style>%s</style>\n</head>\n<body>\n", r.Kind, css)
-	fmt.Fprintf(&b, "<h1>ibuild %s report</h1>\n", r.Kind)
+	fmt.Fprintf(&b, "<h1>ibuild %s report</h1>\n<ul class=\"answer\">\n", r.Kind)
+	for _, l := range r.answer() {
+		fmt.Fprintf(&b, "<li>%s</li>\n", html.EscapeString(l))
+	}
+	b.WriteString("</ul>\n")
 	b.WriteString("<h2>Compressed size by step</h2>\n")
 	b.WriteString(chart(r))
 	for _, t := range r.tables() {

@@ -41,6 +41,7 @@ func (r *Report) StripTimes() {
 }
 
 func renderText(w io.Writer, r *Report) error {
+	writeAnswer(w, r)
 	for i, t := range r.tables() {
 		if i > 0 {
 			fmt.Fprintln(w)
@@ -72,7 +73,10 @@ func mdEscape(s string) string {
 
 func renderMarkdown(w io.Writer, r *Report) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "## ibuild %s report\n", r.Kind)
+	fmt.Fprintf(&b, "## ibuild %s report\n\n", r.Kind)
+	for _, l := range r.answer() {
+		fmt.Fprintf(&b, "- %s\n", mdEscape(l))
+	}
 	for _, t := range r.tables() {
 		if len(t.rows) == 0 && t.empty != "" {
 			fmt.Fprintf(&b, "\n%s\n", mdEscape(t.empty))
