@@ -292,3 +292,37 @@ func checkHTML(t *testing.T, file string) {
 		t.Errorf("screenshot has %d colours: blank?", len(colours))
 	}
 }
+
+// TestCompareAnswerAndCachedTimes runs compare twice: the table report
+// opens with the answer, and on the second run every step (and so each
+// variant's build time) says "cached" instead of a cache hit's 0s.
+func TestCompareAnswerAndCachedTimes(t *testing.T) {
+	root, ctxDir := t.TempDir(), t.TempDir()
+	mustRun(t, "--root", root, "import", "-t", "busybox", testbase.Busybox(t))
+	mustRun(t, "--root", root, "import", "-t", "bb2", "--change", "ENV X=1", testbase.Busybox(t))
+	writeTree(t, ctxDir, map[string]string{"Dockerfile": "FROM busybox\nCOPY f.txt /app/\nCOPY g.txt /app/\n",
+		"f.txt": strings.Repeat("f", 3000), "g.txt": "g"})
+	args := []string{"--root", root, "compare", "--progress", "plain", "--base", "busybox", "--base", "bb2", ctxDir}
+	first := mustRun(t, args...).stdout
+	if !strings.HasPrefix(first, "Smallest: ") || !strings.Contains(first, "busybox: ") || !strings.Contains(first, "bb2: ") {
+		t.Errorf("report does not open with the answer:\n%s", first)
+	}
+	if strings.Count(first, "cached") != 0 {
+		t.Errorf("first build shows cached steps:\n%s", first)
+	}
+	second := mustRun(t, args...).stdout
+	var steps []string
+	for _, l := range strings.Split(second, "\n") {
+		if strings.HasPrefix(l, "COPY ") || strings.HasPrefix(l, "busybox ") || strings.HasPrefix(l, "bb2 ") {
+			steps = append(steps, l)
+		}
+	}
+	if len(steps) != 4 {
+		t.Fatalf("want 2 summary rows and 2 step rows, got %q in\n%s", steps, second)
+	}
+	for _, l := range steps {
+		if !strings.HasSuffix(strings.TrimSpace(l), "cached") || strings.Contains(l, " 0s") {
+			t.Errorf("second run row does not say cached: %q", l)
+		}
+	}
+}
