@@ -116,13 +116,9 @@ func (s *Store) WriteImage(ctx context.Context, img v1.Image) (v1.Descriptor, er
 // copyLayer copies one layer blob of img into the store, verified against
 // its manifest descriptor d.
 func (s *Store) copyLayer(ctx context.Context, img v1.Image, d v1.Descriptor) error {
-	l, err := img.LayerByDigest(d.Digest)
+	rc, err := openLayer(img, d)
 	if err != nil {
-		return fmt.Errorf("layer %s: %w", d.Digest, err)
-	}
-	rc, err := l.Compressed()
-	if err != nil {
-		return fmt.Errorf("layer %s: %w", d.Digest, err)
+		return err
 	}
 	defer rc.Close()
 	_, err = s.WriteBlob(ctx, rc, v1.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size})
@@ -209,4 +205,17 @@ func (i *storeImage) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error) {
 		return nil, fmt.Errorf("layer %s is not in image: %w", h, ErrNotFound)
 	}
 	return &storeLayer{s: i.s, info: info}, nil
+}
+
+// openLayer opens the compressed bytes of img's layer d.
+func openLayer(img v1.Image, d v1.Descriptor) (io.ReadCloser, error) {
+	l, err := img.LayerByDigest(d.Digest)
+	if err != nil {
+		return nil, fmt.Errorf("layer %s: %w", d.Digest, err)
+	}
+	rc, err := l.Compressed()
+	if err != nil {
+		return nil, fmt.Errorf("layer %s: %w", d.Digest, err)
+	}
+	return rc, nil
 }

@@ -72,13 +72,9 @@ func (s *Store) pullLayer(ctx context.Context, img v1.Image, d v1.Descriptor, in
 		return s.copyLayer(ctx, img, d)
 	}
 	defer cleanup()
-	l, err := img.LayerByDigest(d.Digest)
+	rc, err := openLayer(img, d)
 	if err != nil {
-		return fmt.Errorf("layer %s: %w", d.Digest, err)
-	}
-	rc, err := l.Compressed()
-	if err != nil {
-		return fmt.Errorf("layer %s: %w", d.Digest, err)
+		return err
 	}
 	defer rc.Close()
 
