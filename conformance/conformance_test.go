@@ -19,6 +19,9 @@ import (
 // caseTimeout bounds one builder's build of one case.
 const caseTimeout = 5 * time.Minute
 
+// maxDiffs is how many differences a case prints at most.
+const maxDiffs = 60
+
 // TestConformance builds every case with BuildKit and with ibuild and
 // compares the results. It runs only with IBUILD_CONFORMANCE=1 (`make
 // conformance`). One case: `make conformance RUN=env-home`, or
@@ -69,6 +72,9 @@ func TestConformance(t *testing.T) {
 					return
 				}
 				different = append(different, c.Name)
+				if len(diffs) > maxDiffs {
+					diffs = append(diffs[:maxDiffs:maxDiffs], fmt.Sprintf("... and %d more differences (CONFORMANCE_KEEP=1 keeps both images)", len(diffs)-maxDiffs))
+				}
 				fmt.Printf("DIFFERENT  %s (%.1fs)\n", c.Name, time.Since(began).Seconds())
 				t.Errorf("%s differs (from %s):\n  %s", c.Name, c.From, strings.Join(diffs, "\n  "))
 			})
