@@ -90,15 +90,18 @@ clean:
 ## compare the images (testdata/conformance/README.md).
 ## RUN=REGEX picks cases (make conformance RUN=env-home), CONFORMANCE_CASES=DIR
 ## takes the cases from another directory. `go -C conformance test` without a
-## package argument streams the per-case lines and the summary even on success.
+## package argument streams the per-case lines and the summary even on success;
+## the whole output is kept in bin/conformance.log and the summary repeated last.
 CONFORMANCE_PARALLEL ?= 3
 RUN ?=
 conformance: deps build
 	hack/testbases.sh
-	bk=$$(hack/buildkit.sh) && \
+	bk=$$(hack/buildkit.sh); status=0; \
 	IBUILD_CONFORMANCE=1 IBUILD_BIN=$(CURDIR)/bin/ibuild IBUILD_BUILDKIT_BIN="$$bk" \
 	$(if $(CONFORMANCE_CASES),CONFORMANCE_CASES=$(abspath $(CONFORMANCE_CASES))) \
-	$(GO) -C conformance test -count=1 -timeout 30m -parallel $(CONFORMANCE_PARALLEL) -run 'TestConformance/case/$(RUN)'
+	$(GO) -C conformance test -count=1 -timeout 30m -parallel $(CONFORMANCE_PARALLEL) -run 'TestConformance/case/$(RUN)' \
+		2>&1 | tee bin/conformance.log || status=$$?; \
+	grep -h -e '^different:' -e '^conformance:' bin/conformance.log || true; exit $$status
 
 ## buildkit: install the pinned buildkitd/buildctl once per machine (prints their directory).
 buildkit:

@@ -8,6 +8,6 @@
 // directory, Scan records a root filesystem (type, mode, owner, content
 // digest, symlink target, hardlink group, xattrs, device numbers, mtime),
 // CompareTrees and CompareConfigs list the differences. The builds run in
-// conformance_test.go, skipped unless IBUILD_CONFORMANCE=1 (`make
+// conformance_linux_test.go (TestConformance), skipped unless IBUILD_CONFORMANCE=1 (`make
 // conformance`); testdata/conformance/README.md describes the case format.
 package conformance

@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -17,6 +18,9 @@ import (
 
 // caseTimeout bounds one builder's build of one case.
 const caseTimeout = 5 * time.Minute
+
+// maxDiffs is how many differences a case prints at most.
+const maxDiffs = 60
 
 // TestConformance builds every case with BuildKit and with ibuild and
 // compares the results. It runs only with IBUILD_CONFORMANCE=1 (`make
@@ -45,6 +49,10 @@ func TestConformance(t *testing.T) {
 		t.Fatalf("no cases in %s", dir)
 	}
 	e := newEnv(t)
+	ahead, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	t.Cleanup(func() { stop(); wg.Wait() }) // before the env's own cleanups
+	e.prepareAhead(ahead, &wg, cases)
 	start := time.Now()
 	var mu sync.Mutex
 	var ran, equivalent int
@@ -64,6 +72,9 @@ func TestConformance(t *testing.T) {
 					return
 				}
 				different = append(different, c.Name)
+				if len(diffs) > maxDiffs {
+					diffs = append(diffs[:maxDiffs:maxDiffs], fmt.Sprintf("... and %d more differences (CONFORMANCE_KEEP=1 keeps both images)", len(diffs)-maxDiffs))
+				}
 				fmt.Printf("DIFFERENT  %s (%.1fs)\n", c.Name, time.Since(began).Seconds())
 				t.Errorf("%s differs (from %s):\n  %s", c.Name, c.From, strings.Join(diffs, "\n  "))
 			})
@@ -75,6 +86,40 @@ func TestConformance(t *testing.T) {
 	}
 	fmt.Printf("conformance: %d cases, %d equivalent, %d different (%s, %.0fs)\n",
 		ran, equivalent, len(different), dir, time.Since(start).Seconds())
+}
+
+// prepareAhead starts importing and pushing, in the background, the bases
+// (other than busybox) that the cases selected by -run use: the Debian base
+// takes the better part of a minute, which would otherwise start whenever its
+// first case happens to run.
+func (e *env) prepareAhead(ctx context.Context, wg *sync.WaitGroup, cases []*Case) {
+	pattern := ""
+	if f := flag.Lookup("test.run"); f != nil {
+		if parts := strings.SplitN(f.Value.String(), "/", 3); len(parts) == 3 {
+			pattern = parts[2]
+		}
+	}
+	re, err := regexp.Compile(pattern)
+	if err != nil {
+		return
+	}
+	seen := map[string]bool{}
+	for _, c := range cases {
+		if !re.MatchString(c.Name) {
+			continue
+		}
+		used, err := usedBases(c)
+		if err != nil {
+			continue
+		}
+		for _, b := range used {
+			if b.name != "busybox" && !seen[b.name] {
+				seen[b.name] = true
+				wg.Add(1)
+				go func() { defer wg.Done(); _ = e.prepare(ctx, b) }()
+			}
+		}
+	}
 }
 
 // result is one builder's outcome for a case.

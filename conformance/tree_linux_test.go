@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // mkTree lays out a small root filesystem: a file, a hardlink to it, a
@@ -121,5 +123,24 @@ func TestCompareConfigs(t *testing.T) {
 				t.Errorf("CompareConfigs = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestScanXattrs(t *testing.T) {
+	a, b := mkTree(t, "x", true), mkTree(t, "x", true)
+	if err := unix.Lsetxattr(filepath.Join(a, "d", "f"), "user.test", []byte("v1"), 0); err != nil {
+		t.Skipf("user xattrs unsupported here: %v", err)
+	}
+	if err := unix.Lsetxattr(filepath.Join(b, "d", "f"), "user.test", []byte("v2"), 0); err != nil {
+		t.Fatal(err)
+	}
+	ta, tb := scan(t, a), scan(t, b)
+	if got := ta["/d/f"].Xattrs["user.test"]; got != `"v1"` {
+		t.Errorf("xattr user.test = %s, want \"v1\"", got)
+	}
+	// /d/f and its hardlink /g share the xattr.
+	want := []string{`/d/f: xattrs BuildKit {user.test="v1"}, ibuild {user.test="v2"}`, `/g: xattrs BuildKit {user.test="v1"}, ibuild {user.test="v2"}`}
+	if got := CompareTrees(ta, tb, false); !slices.Equal(got, want) {
+		t.Errorf("CompareTrees = %q, want %q", got, want)
 	}
 }
