@@ -63,7 +63,12 @@ func Run(ctx context.Context, spec Spec) error {
 	cfg.CgroupsPath = cg.ociPath
 	if spec.Isolation == IsolationOCI {
 		if cfg.Runtime, err = exec.LookPath(spec.Runtime); err != nil {
+			_ = cg.destroy()
 			return fmt.Errorf("finding OCI runtime: %w", err)
+		}
+		if err := checkRuntime(cfg.Runtime); err != nil {
+			_ = cg.destroy()
+			return err
 		}
 	} else if err := cg.create(spec.Limits); err != nil {
 		_ = cg.destroy()
