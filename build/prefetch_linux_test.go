@@ -1,8 +1,6 @@
 package build
 
 import (
-	"archive/tar"
-	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -20,17 +18,7 @@ func TestPrefetchBase(t *testing.T) {
 	if overlayUnsupported(store.Root()) != "" {
 		t.Skipf("no prefetch where overlayfs is unusable: %s", overlayUnsupported(store.Root()))
 	}
-	var tarball bytes.Buffer
-	tw := tar.NewWriter(&tarball)
-	if err := tw.WriteHeader(&tar.Header{Name: "etc/f", Mode: 0o644, Size: 1}); err != nil {
-		t.Fatal(err)
-	}
-	tw.Write([]byte("x"))
-	tw.Close()
-	info, err := store.WriteLayer(ctx, &tarball, layer.Gzip, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	info := oneFileLayer(t, store, "etc/f")
 	snap := filepath.Join(store.Root(), "snapshots", info.DiffID.Hex)
 	for _, c := range []struct {
 		name, dockerfile string

@@ -43,6 +43,24 @@ func testBuilder(t *testing.T, store *cache.Store, dir, dockerfile string, sink 
 	return b
 }
 
+// oneFileLayer writes a gzip layer holding one file, name, of content "x"
+// into store.
+func oneFileLayer(t *testing.T, store *cache.Store, name string) layer.Info {
+	t.Helper()
+	var tarball bytes.Buffer
+	tw := tar.NewWriter(&tarball)
+	if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: 1}); err != nil {
+		t.Fatal(err)
+	}
+	tw.Write([]byte("x"))
+	tw.Close()
+	info, err := store.WriteLayer(context.Background(), &tarball, layer.Gzip, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info
+}
+
 func testStore(t *testing.T) *cache.Store {
 	t.Helper()
 	s, err := cache.Open(context.Background(), t.TempDir())
@@ -58,17 +76,7 @@ func testStore(t *testing.T) *cache.Store {
 func TestStepRunner(t *testing.T) {
 	ctx := context.Background()
 	store := testStore(t)
-	var tarball bytes.Buffer
-	tw := tar.NewWriter(&tarball)
-	if err := tw.WriteHeader(&tar.Header{Name: "f", Mode: 0o644, Size: 1}); err != nil {
-		t.Fatal(err)
-	}
-	tw.Write([]byte("x"))
-	tw.Close()
-	info, err := store.WriteLayer(ctx, &tarball, layer.Gzip, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	info := oneFileLayer(t, store, "f")
 	ctxDir := t.TempDir() // one explain record for every case
 	cases := []struct {
 		name       string
