@@ -3,6 +3,8 @@ package build
 import (
 	"strings"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
 )
 
@@ -80,20 +82,20 @@ func predefinedArg(k string) bool {
 	return false
 }
 
-// platformArgs are the automatic platform ARGs of the global scope.
-func platformArgs() [][2]string {
-	p := hostPlatform()
-	plat := p.OS + "/" + p.Architecture
-	if p.Variant != "" {
-		plat += "/" + p.Variant
-	}
+// platformArgs are the automatic platform ARGs of the global scope, as
+// BuildKit defines them: TARGET* the platform of the image being built,
+// BUILD* that of the machine building it.
+func platformArgs(target, build v1.Platform) [][2]string {
 	var out [][2]string
-	for _, pre := range []string{"TARGET", "BUILD"} {
+	for _, pp := range []struct {
+		pre string
+		p   v1.Platform
+	}{{"TARGET", target}, {"BUILD", build}} {
 		out = append(out,
-			[2]string{pre + "PLATFORM", plat},
-			[2]string{pre + "OS", p.OS},
-			[2]string{pre + "ARCH", p.Architecture},
-			[2]string{pre + "VARIANT", p.Variant})
+			[2]string{pp.pre + "PLATFORM", platformString(pp.p)},
+			[2]string{pp.pre + "OS", pp.p.OS},
+			[2]string{pp.pre + "ARCH", pp.p.Architecture},
+			[2]string{pp.pre + "VARIANT", pp.p.Variant})
 	}
 	return out
 }
@@ -101,7 +103,7 @@ func platformArgs() [][2]string {
 // initGlobalArgs evaluates the ARGs before the first FROM.
 func (b *builder) initGlobalArgs() error {
 	g := newArgScope()
-	for _, kv := range platformArgs() {
+	for _, kv := range platformArgs(b.platform, hostPlatform()) {
 		g.set(kv[0], kv[1])
 	}
 	for _, cmd := range b.df.MetaArgs {

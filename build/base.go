@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -36,18 +37,15 @@ func (b *builder) fromBase(ctx context.Context, i int, chain []int) (*stageState
 	if err != nil {
 		return nil, b.errAt(ds.Location, err)
 	}
-	plat, _, err := b.lex().ProcessWord(ds.Platform, envGetter(b.global, nil))
+	plat, err := b.stagePlatform(i)
 	if err != nil {
-		return nil, b.errAt(ds.Location, err)
-	}
-	if err := checkPlatform(plat); err != nil {
 		return nil, b.errAt(ds.Location, err)
 	}
 	if name == "" {
 		return nil, b.errAt(ds.Location, errors.New("base name (FROM) must not be empty"))
 	}
 	if nc, ok := b.namedContext(name); ok {
-		return b.namedBase(ctx, i, name, nc)
+		return b.namedBase(ctx, i, name, nc, plat)
 	}
 	if j, ok := b.stageRef(name, i); ok {
 		dep, err := b.stage(ctx, j, chain)
@@ -62,15 +60,15 @@ func (b *builder) fromBase(ctx context.Context, i int, chain []int) (*stageState
 		return st, nil
 	}
 	if name == "scratch" {
-		st := scratchState()
+		st := scratchState(plat)
 		st.index = i
-		st.key = b.rootKey(st.key)
+		st.key = b.rootKey(st.key, plat)
 		r := b.startStep(st, "FROM scratch", ds.Location)
 		r.done(stepResult{cached: true, from: true, key: st.key}, nil)
 		return st, nil
 	}
-	r := b.startStep(&stageState{index: i, name: ds.Name}, "FROM "+name, ds.Location)
-	st, cached, err := b.imageBase(ctx, name)
+	r := b.startStep(&stageState{index: i, name: ds.Name, platform: plat}, "FROM "+name, ds.Location)
+	st, cached, err := b.imageBase(ctx, name, plat)
 	r.done(stepResult{cached: cached, from: true}, err)
 	if err != nil {
 		return nil, b.errAt(ds.Location, err)
@@ -79,10 +77,32 @@ func (b *builder) fromBase(ctx context.Context, i int, chain []int) (*stageState
 	return st, nil
 }
 
-// scratchState is an empty stage for the host platform.
-func scratchState() *stageState {
-	p := hostPlatform()
-	st := &stageState{args: newArgScope()}
+// stagePlatform is the platform stage i is built for: its FROM
+// --platform, expanded with the global ARGs, or that of the stage it
+// starts from, or the target platform.
+func (b *builder) stagePlatform(i int) (v1.Platform, error) {
+	ds := b.df.Stages[i]
+	if ds.Platform != "" {
+		s, _, err := b.lex().ProcessWord(ds.Platform, envGetter(b.global, nil))
+		if err != nil {
+			return v1.Platform{}, err
+		}
+		if s != "" {
+			return parsePlatform(s)
+		}
+	}
+	name, _, err := b.lex().ProcessWord(ds.BaseName, envGetter(b.global, nil))
+	if err == nil {
+		if j, ok := b.stageRef(name, i); ok {
+			return b.stagePlatform(j)
+		}
+	}
+	return b.platform, nil
+}
+
+// scratchState is an empty stage for platform p.
+func scratchState(p v1.Platform) *stageState {
+	st := &stageState{args: newArgScope(), platform: p}
 	st.cfg.OS = p.OS
 	st.cfg.Architecture = p.Architecture
 	st.cfg.Variant = p.Variant
@@ -95,27 +115,27 @@ func scratchState() *stageState {
 // settings are the build settings that change the bytes of every layer a
 // step makes, or what its cache record holds (history dates), without
 // showing in the step's own inputs.
-func (b *builder) settings() map[string]string {
+func (b *builder) settings(p v1.Platform) map[string]string {
 	return map[string]string{
 		"epoch":             b.opt.epoch().Format(time.RFC3339),
 		"compression":       string(b.opt.Compression),
 		"compression level": strconv.Itoa(b.opt.CompressionLevel),
-		"platform":          hostPlatform().String(),
+		"platform":          p.String(),
 	}
 }
 
 // rootKey is the key a stage starts from: its base's, with the build
 // settings folded in, so that every step's key (chained from it) changes
 // with them and a layer made with other settings is never reused.
-func (b *builder) rootKey(base v1.Hash) v1.Hash {
-	return chainKey(base, "settings", b.settings())
+func (b *builder) rootKey(base v1.Hash, p v1.Platform) v1.Hash {
+	return chainKey(base, "settings", b.settings(p))
 }
 
 // imageBase loads a base image from the local store, pulling it first if
 // the store does not have it (or if --pull was given). cached reports
 // whether no pull was needed.
-func (b *builder) imageBase(ctx context.Context, ref string) (*stageState, bool, error) {
-	img, cached, err := b.resolveImage(ctx, ref)
+func (b *builder) imageBase(ctx context.Context, ref string, p v1.Platform) (*stageState, bool, error) {
+	img, cached, err := b.resolveImage(ctx, ref, p)
 	if err != nil {
 		return nil, false, err
 	}
@@ -126,27 +146,30 @@ func (b *builder) imageBase(ctx context.Context, ref string) (*stageState, bool,
 	if _, ok := lookupEnv(st.cfg.Config.Env, "PATH"); !ok {
 		st.cfg.Config.Env = append(st.cfg.Config.Env, "PATH="+defaultPath)
 	}
-	st.key = b.rootKey(st.key)
+	st.platform = p
+	st.key = b.rootKey(st.key, p)
 	return st, cached, nil
 }
 
-// fetchImage finds ref in the store, or pulls it into the store.
-func (b *builder) fetchImage(ctx context.Context, ref string) (v1.Image, bool, error) {
+// fetchImage finds ref for platform p in the store, or pulls it into the
+// store. A stored index gives its manifest for p; a stored image made
+// for another platform than an explicitly asked one is pulled again for
+// p.
+func (b *builder) fetchImage(ctx context.Context, ref string, p v1.Platform) (v1.Image, bool, error) {
 	norm, err := registry.Normalize(ref)
 	if err != nil {
 		return nil, false, fmt.Errorf("invalid image reference %q: %w", ref, err)
 	}
 	if !b.opt.Pull {
-		desc, err := b.opt.Store.Resolve(ctx, norm)
+		img, err := b.storedImage(ctx, norm, p)
 		if err == nil {
-			img, err := b.opt.Store.Image(ctx, desc.Digest)
-			return img, true, err
+			return img, true, nil
 		}
 		if !errors.Is(err, cache.ErrNotFound) {
 			return nil, false, err
 		}
 	}
-	remote, err := registry.Image(ctx, ref, b.opt.Registry...)
+	remote, err := registry.Image(ctx, ref, append(slices.Clone(b.opt.Registry), registry.WithPlatform(p))...)
 	if err != nil {
 		return nil, false, err // a *registry.Error, naming the reference
 	}
@@ -159,6 +182,41 @@ func (b *builder) fetchImage(ctx context.Context, ref string) (v1.Image, bool, e
 	}
 	img, err := b.opt.Store.Image(ctx, desc.Digest)
 	return img, false, err
+}
+
+// storedImage is the stored image tagged norm for platform p. A missing
+// tag, and an image for another platform than one the build asked for,
+// are errors wrapping cache.ErrNotFound; an index without p is an error
+// naming the platforms it has.
+func (b *builder) storedImage(ctx context.Context, norm string, p v1.Platform) (v1.Image, error) {
+	desc, err := b.opt.Store.Resolve(ctx, norm)
+	if err != nil {
+		return nil, err
+	}
+	if desc.MediaType.IsIndex() {
+		im, err := b.opt.Store.IndexManifest(ctx, desc.Digest)
+		if err != nil {
+			return nil, err
+		}
+		child, err := registry.MatchPlatform(im.Manifests, p)
+		if err != nil {
+			return nil, fmt.Errorf("image %s: %w", registry.FamiliarName(norm), err)
+		}
+		return b.opt.Store.Image(ctx, child.Digest)
+	}
+	img, err := b.opt.Store.Image(ctx, desc.Digest)
+	if err != nil || b.opt.Platform == "" {
+		return img, err
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	have := v1.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant}
+	if have.Architecture != "" && !samePlatform(have, p) {
+		return nil, fmt.Errorf("image %s is for %s, not %s: %w", registry.FamiliarName(norm), platformString(have), platformString(p), cache.ErrNotFound)
+	}
+	return img, nil
 }
 
 // stateFromImage starts a stage from a stored image.

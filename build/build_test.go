@@ -2,6 +2,7 @@ package build
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -68,14 +69,40 @@ func TestFileChanges(t *testing.T) {
 	}
 }
 
-func TestCheckPlatform(t *testing.T) {
-	host := hostPlatform()
+func TestParsePlatforms(t *testing.T) {
+	host := platformString(hostPlatform())
 	for _, c := range []struct {
-		in string
-		ok bool
-	}{{"", true}, {host.OS + "/" + host.Architecture, true}, {"linux/s390x", host.Architecture == "s390x"}, {"windows/amd64", false}, {"not a platform/x/y/z", false}} {
-		if err := checkPlatform(c.in); (err == nil) != c.ok {
-			t.Errorf("checkPlatform(%q) = %v, want ok=%v", c.in, err, c.ok)
+		in, want, err string
+	}{
+		{"", "", ""},
+		{"linux/amd64", "linux/amd64", ""},
+		{"linux/amd64,linux/arm64", "linux/amd64,linux/arm64", ""},
+		{"linux/arm64/v8, linux/aarch64", "linux/arm64", ""},
+		{"linux/arm", "linux/arm/v7", ""},
+		{"linux/arm/v6,linux/armhf", "linux/arm/v6,linux/arm/v7", ""},
+		{"linux/x86_64", "linux/amd64", ""},
+		{"arm64", "linux/arm64", ""},
+		{"local", host, ""},
+		{"linux/s390x", "linux/s390x", ""},
+		{"windows/amd64", "", "builds linux images only"},
+		{"linux/amd46", "", `unknown architecture "amd46"`},
+		{"linuxx/amd64", "", `unknown operating system "linuxx"`},
+		{"linux", "", "missing architecture"},
+		{"not a platform/x/y/z", "", "want os/arch[/variant]"},
+	} {
+		ps, err := ParsePlatforms(c.in)
+		var got []string
+		for _, p := range ps {
+			got = append(got, platformString(p))
+		}
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("ParsePlatforms(%q) error = %v, want one containing %q", c.in, err, c.err)
+			}
+			continue
+		}
+		if err != nil || strings.Join(got, ",") != c.want {
+			t.Errorf("ParsePlatforms(%q) = %v, %v; want %s", c.in, got, err, c.want)
 		}
 	}
 }

@@ -30,6 +30,12 @@ type builder struct {
 	sink   progress.Sink
 	global *argScope // global ARGs (before the first FROM) plus predefined ones
 	total  int
+	// platform is the target platform; multi says the build makes
+	// several, whose steps progress names with their platform. shared
+	// is what the builders of one build's platforms share.
+	platform v1.Platform
+	multi    bool
+	shared   *shared
 
 	mu     sync.Mutex
 	stages []*stageBuild
@@ -45,8 +51,6 @@ type builder struct {
 	stepNo   map[[2]int]int
 	started  map[int]int
 	numbered map[int]bool
-	// images are the images resolved or being resolved, by reference.
-	images map[string]*imageFuture
 	// lazy maps layer digests hit in a --cache-from source to that source,
 	// until their blobs are fetched.
 	lazy map[v1.Hash]StepSource
@@ -90,22 +94,26 @@ func Build(ctx context.Context, opt Options) (*Result, error) {
 	if runtime.GOOS != "linux" {
 		return nil, errNeedsLinux
 	}
-	b, err := newBuilder(opt)
+	plats, err := opt.targetPlatforms()
+	if err != nil {
+		return nil, err
+	}
+	if len(plats) > 1 {
+		return buildMulti(ctx, opt, plats)
+	}
+	b, err := newBuilder(opt, plats[0])
 	if err != nil {
 		return nil, err
 	}
 	return b.run(ctx)
 }
 
-func newBuilder(opt Options) (*builder, error) {
+func newBuilder(opt Options, platform v1.Platform) (*builder, error) {
 	if opt.Store == nil {
 		return nil, errors.New("build: no store given")
 	}
 	if opt.Compression == "" {
 		opt.Compression = "gzip"
-	}
-	if err := checkPlatform(opt.Platform); err != nil {
-		return nil, err
 	}
 	if opt.Dockerfile == "" {
 		opt.Dockerfile = filepath.Join(opt.ContextDir, "Dockerfile")
@@ -128,7 +136,7 @@ func newBuilder(opt Options) (*builder, error) {
 	if sink == nil {
 		sink = progress.Discard()
 	}
-	b := &builder{opt: opt, df: df, sink: sink, used: map[string]bool{}}
+	b := &builder{opt: opt, df: df, sink: sink, used: map[string]bool{}, platform: platform, shared: newShared()}
 	b.escape = df.Escape
 	b.stages = make([]*stageBuild, len(df.Stages))
 	return b, nil
@@ -145,14 +153,41 @@ func displayName(opt Options) string {
 }
 
 func (b *builder) run(ctx context.Context) (*Result, error) {
-	if err := b.initGlobalArgs(); err != nil {
-		return nil, err
-	}
-	target, err := b.targetIndex()
+	res, target, err := b.buildImage(ctx, b.opt.Tags)
 	if err != nil {
 		return nil, err
 	}
+	if err := b.exportCache(ctx, b.exportList(target)); err != nil {
+		return nil, err
+	}
+	res.Warnings = append(res.Warnings, b.warnings()...)
+	return res, nil
+}
+
+// exportCache sends the build's steps to every --cache-to sink.
+func (b *builder) exportCache(ctx context.Context, steps []ExportedStep) error {
+	for _, sink := range b.opt.CacheTo {
+		if err := sink.Export(ctx, b.opt.Store, steps); err != nil {
+			return fmt.Errorf("exporting cache: %w", err)
+		}
+	}
+	return nil
+}
+
+// buildImage builds the target stage and stores its image, tagged tags;
+// it returns the target's index too.
+func (b *builder) buildImage(ctx context.Context, tags []string) (*Result, int, error) {
+	if err := b.initGlobalArgs(); err != nil {
+		return nil, 0, err
+	}
+	target, err := b.targetIndex()
+	if err != nil {
+		return nil, 0, err
+	}
 	order, n := b.planSteps(target)
+	if err := b.checkEmulators(order); err != nil {
+		return nil, 0, err
+	}
 	b.total = max(b.countSteps(target), n)
 	b.counter = n
 	// The stages' context is cancelled by the first failing stage, and
@@ -163,26 +198,20 @@ func (b *builder) run(ctx context.Context) (*Result, error) {
 	st, err := b.buildGraph(sctx, cancel, target, order)
 	b.stopBackground()
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if len(b.opt.Labels) > 0 {
 		st.applyLabels(b.opt.Labels)
 	}
-	res, err := b.finish(ctx, st)
+	res, err := b.finish(ctx, st, tags)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	chain := b.targetChain(target)
 	for i := range res.Steps {
 		res.Steps[i].InTarget = chain[res.Steps[i].StageIndex]
 	}
-	for _, sink := range b.opt.CacheTo {
-		if err := sink.Export(ctx, b.opt.Store, b.exportList(target)); err != nil {
-			return nil, fmt.Errorf("exporting cache: %w", err)
-		}
-	}
-	res.Warnings = append(res.Warnings, b.warnings()...)
-	return res, nil
+	return res, target, nil
 }
 
 // loc is the location of the source ranges r in the Dockerfile.

@@ -112,7 +112,7 @@ func (b *builder) copyStep(ctx context.Context, st *stageState, cs copySpec, cha
 	destDir := strings.HasSuffix(cs.srcs.DestPath, "/") || cs.srcs.DestPath == "." || strings.HasSuffix(cs.srcs.DestPath, "/.")
 	dest := st.resolvePath(cs.srcs.DestPath)
 	key := chainKey(st.key, cs.name, ref.key, cs.srcs.SourcePaths, dest, destDir, cs.chown, cs.chmod,
-		digest, remoteDigests, heredocs, cs.unpack, st.cfg.Config.WorkingDir, hostPlatform().String())
+		digest, remoteDigests, heredocs, cs.unpack, st.cfg.Config.WorkingDir, st.platform.String())
 	inputs := map[string]string{"sources": digest + ref.key + strings.Join(remoteDigests, ",") + strings.Join(heredocs, ","),
 		"destination": dest, "chown": cs.chown, "chmod": cs.chmod, "source list": strings.Join(cs.srcs.SourcePaths, " ")}
 	files := func() map[string]string { return sourceFiles(matches) }
@@ -148,7 +148,7 @@ func (b *builder) sourceRef(ctx context.Context, st *stageState, from string, ch
 		return sourceRef{context: true, key: "context"}, nil
 	}
 	if nc, ok := b.namedContext(from); ok {
-		return b.namedSource(ctx, from, nc)
+		return b.namedSource(ctx, from, nc, st.platform)
 	}
 	if j, ok := b.stageRef(from, st.index); ok {
 		dep, err := b.stage(ctx, j, chain)
@@ -160,7 +160,7 @@ func (b *builder) sourceRef(ctx context.Context, st *stageState, from string, ch
 	if _, ok := b.df.StageIndex(from); ok {
 		return sourceRef{}, fmt.Errorf("--from=%s refers to a stage that is not defined before this one", from)
 	}
-	img, _, err := b.resolveImage(ctx, from)
+	img, _, err := b.resolveImage(ctx, from, st.platform)
 	if err != nil {
 		return sourceRef{}, fmt.Errorf("--from=%s: %w", from, err)
 	}

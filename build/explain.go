@@ -56,7 +56,12 @@ func sourceFiles(matches []buildctx.Match) map[string]string {
 // explainID names the n-th step of a stage of this Dockerfile, under which
 // the store keeps its inputs between builds.
 func (b *builder) explainID(st *stageState, n int) string {
-	return fmt.Sprintf("%s\x00%d\x00%d", b.dockerfileID(), st.index, n)
+	id := fmt.Sprintf("%s\x00%d\x00%d", b.dockerfileID(), st.index, n)
+	if b.multi {
+		// Each platform's build of a step explains itself.
+		id += "\x00" + platformString(b.platform)
+	}
+	return id
 }
 
 func (b *builder) dockerfileID() string {
@@ -86,7 +91,7 @@ func (b *builder) missReason(st *stageState, n int, cur *stepInputs) string {
 		return "cache record missing or evicted"
 	}
 	var settings []string
-	for _, k := range sortedKeys(b.settings(), nil) {
+	for _, k := range sortedKeys(b.settings(st.platform), nil) {
 		if v, ok := prev.Inputs[k]; ok && v != cur.Inputs[k] {
 			settings = append(settings, k+" changed")
 		}

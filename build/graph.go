@@ -214,11 +214,12 @@ func (b *builder) buildGraph(ctx context.Context, cancel context.CancelFunc, tar
 			continue
 		}
 		deps, images := need[i].deps, need[i].images
+		plat, _ := b.stagePlatform(i) // an error surfaces at the FROM
 		for _, ref := range images {
 			// Pulled ahead; an error surfaces at the instruction, with
 			// its location.
 			g.Go(func() error {
-				b.resolveImage(gctx, ref) //nolint:errcheck // memoised for the instruction
+				b.resolveImage(gctx, ref, plat) //nolint:errcheck // memoised for the instruction
 				return nil
 			})
 		}
@@ -240,9 +241,10 @@ func (b *builder) buildGraph(ctx context.Context, cancel context.CancelFunc, tar
 		})
 	}
 	if images := need[target].images; len(images) > 0 {
+		plat, _ := b.stagePlatform(target)
 		for _, ref := range images {
 			g.Go(func() error {
-				b.resolveImage(gctx, ref) //nolint:errcheck // memoised for the instruction
+				b.resolveImage(gctx, ref, plat) //nolint:errcheck // memoised for the instruction
 				return nil
 			})
 		}
@@ -299,20 +301,20 @@ type imageFuture struct {
 	err    error
 }
 
-// resolveImage finds ref in the store, or pulls it into the store, once per
-// build: a FROM and a COPY --from of the same image, or a pull started
-// ahead, share one. An error is that of the first resolution.
-func (b *builder) resolveImage(ctx context.Context, ref string) (v1.Image, bool, error) {
-	b.mu.Lock()
-	if b.images == nil {
-		b.images = map[string]*imageFuture{}
-	}
-	f, ok := b.images[ref]
+// resolveImage finds ref for platform p in the store, or pulls it into
+// the store, once per build: a FROM and a COPY --from of the same image,
+// a pull started ahead, or the builders of several platforms needing the
+// same image share one. An error is that of the first resolution.
+func (b *builder) resolveImage(ctx context.Context, ref string, p v1.Platform) (v1.Image, bool, error) {
+	sh := b.shared
+	key := ref + "\x00" + p.String()
+	sh.mu.Lock()
+	f, ok := sh.images[key]
 	if !ok {
 		f = &imageFuture{done: make(chan struct{})}
-		b.images[ref] = f
+		sh.images[key] = f
 	}
-	b.mu.Unlock()
+	sh.mu.Unlock()
 	if ok {
 		select {
 		case <-f.done:
@@ -321,7 +323,7 @@ func (b *builder) resolveImage(ctx context.Context, ref string) (v1.Image, bool,
 			return nil, false, ctx.Err()
 		}
 	}
-	f.img, f.cached, f.err = b.fetchImage(ctx, ref)
+	f.img, f.cached, f.err = b.fetchImage(ctx, ref, p)
 	close(f.done)
 	return f.img, f.cached, f.err
 }
@@ -330,7 +332,7 @@ func (b *builder) resolveImage(ctx context.Context, ref string) (v1.Image, bool,
 // (another stage failed, or the caller gave up): BuildKit shows it as
 // CANCELED, not with the error that caused it.
 func (r *stepRun) canceled() {
-	r.b.sink.Event(progress.Event{Time: time.Now(), Step: r.idx, Total: r.b.total, Stage: r.stage, Name: r.name, Duration: time.Since(r.start), Status: progress.StatusCanceled})
+	r.b.sink.Event(progress.Event{Time: time.Now(), Step: r.idx, Total: r.b.total, Stage: r.stage, Platform: r.b.eventPlatform(), Name: r.name, Duration: time.Since(r.start), Status: progress.StatusCanceled})
 }
 
 // addStep records the result of step number idx, keeping the results in

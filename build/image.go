@@ -82,14 +82,19 @@ func (i *builtImage) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error) {
 }
 
 // finish assembles, stores and tags the target stage's image.
-func (b *builder) finish(ctx context.Context, st *stageState) (*Result, error) {
+func (b *builder) finish(ctx context.Context, st *stageState, tags []string) (*Result, error) {
 	if err := b.ensureBlobs(ctx, st.layers); err != nil {
 		return nil, err
 	}
-	res, err := storeImage(ctx, b.opt.Store, st, b.opt.epoch(), b.opt.Tags)
+	b.setPlatform(st)
+	res, err := storeImage(ctx, b.opt.Store, st, b.opt.epoch(), tags)
 	if err != nil {
 		return nil, err
 	}
+	p := b.platform
+	m := res.Manifest
+	m.Platform = &p
+	res.Platforms = []PlatformImage{{Platform: p, Image: res.Image, Manifest: m, ConfigDigest: res.ConfigDigest, Layers: res.Layers}}
 	b.mu.Lock()
 	res.Steps = append([]StepResult(nil), b.steps...)
 	b.mu.Unlock()

@@ -32,6 +32,9 @@ type ImportOptions struct {
 	CompressionLevel int
 	SourceDateEpoch  *time.Time
 	Store            *cache.Store
+	// Platform is the platform the root filesystem is for, written into
+	// the config; the zero value is the host's.
+	Platform v1.Platform
 }
 
 // Import makes a one-layer image from a root filesystem, like docker import.
@@ -41,7 +44,11 @@ func Import(ctx context.Context, opt ImportOptions) (*Result, error) {
 	}
 	epoch := (&Options{SourceDateEpoch: opt.SourceDateEpoch}).epoch()
 	config := configApplier{epoch: epoch, global: newArgScope()}
-	st := scratchState()
+	p := opt.Platform
+	if p.Architecture == "" {
+		p = hostPlatform()
+	}
+	st := scratchState(p)
 	st.cfg.Config.Env = nil
 	info, err := importLayer(ctx, opt)
 	if err != nil {
@@ -70,7 +77,14 @@ func Import(ctx context.Context, opt ImportOptions) (*Result, error) {
 			return nil, fmt.Errorf("--change %q: %w", ch, err)
 		}
 	}
-	return storeImage(ctx, opt.Store, st, epoch, opt.Tags)
+	res, err := storeImage(ctx, opt.Store, st, epoch, opt.Tags)
+	if err != nil {
+		return nil, err
+	}
+	m := res.Manifest
+	m.Platform = &p
+	res.Platforms = []PlatformImage{{Platform: p, Image: res.Image, Manifest: m, ConfigDigest: res.ConfigDigest, Layers: res.Layers}}
+	return res, nil
 }
 
 func importLayer(ctx context.Context, opt ImportOptions) (layer.Info, error) {

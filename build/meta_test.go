@@ -54,7 +54,7 @@ func TestConfigApplier(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			st := scratchState()
+			st := scratchState(hostPlatform())
 			st.cfg.Config.Cmd = []string{"inherited"}
 			var err error
 			for _, l := range c.lines {

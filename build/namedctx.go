@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -52,14 +53,14 @@ func (b *builder) namedContext(name string) (NamedContext, bool) {
 
 // namedImage resolves an image or layout named context to a stored image;
 // cached reports that nothing was fetched.
-func (b *builder) namedImage(ctx context.Context, nc NamedContext) (v1.Image, bool, error) {
+func (b *builder) namedImage(ctx context.Context, nc NamedContext, p v1.Platform) (v1.Image, bool, error) {
 	if nc.Image != "" {
-		return b.resolveImage(ctx, nc.Image)
+		return b.resolveImage(ctx, nc.Image, p)
 	}
 	if nc.Layout == "" {
 		return nil, false, errors.New("a local directory context is not an image")
 	}
-	img, err := registry.ReadOCILayout(ctx, nc.Layout, nc.LayoutTag, b.opt.Registry...)
+	img, err := registry.ReadOCILayout(ctx, nc.Layout, nc.LayoutTag, append(slices.Clone(b.opt.Registry), registry.WithPlatform(p))...)
 	if err != nil {
 		return nil, false, err
 	}
@@ -72,10 +73,10 @@ func (b *builder) namedImage(ctx context.Context, nc NamedContext) (v1.Image, bo
 }
 
 // namedBase starts stage i from the image of a named context.
-func (b *builder) namedBase(ctx context.Context, i int, name string, nc NamedContext) (*stageState, error) {
+func (b *builder) namedBase(ctx context.Context, i int, name string, nc NamedContext, p v1.Platform) (*stageState, error) {
 	ds := b.df.Stages[i]
-	r := b.startStep(&stageState{index: i, name: ds.Name}, "FROM "+name, ds.Location)
-	st, cached, err := b.namedState(ctx, name, nc)
+	r := b.startStep(&stageState{index: i, name: ds.Name, platform: p}, "FROM "+name, ds.Location)
+	st, cached, err := b.namedState(ctx, name, nc, p)
 	r.done(stepResult{cached: cached, from: true}, err)
 	if err != nil {
 		return nil, b.errAt(ds.Location, err)
@@ -83,11 +84,11 @@ func (b *builder) namedBase(ctx context.Context, i int, name string, nc NamedCon
 	return st, nil
 }
 
-func (b *builder) namedState(ctx context.Context, name string, nc NamedContext) (*stageState, bool, error) {
+func (b *builder) namedState(ctx context.Context, name string, nc NamedContext, p v1.Platform) (*stageState, bool, error) {
 	if nc.Dir != "" {
 		return nil, false, fmt.Errorf("build context %s is a local directory: FROM needs an image (docker-image:// or oci-layout://); use COPY --from=%s for its files", name, name)
 	}
-	img, cached, err := b.namedImage(ctx, nc)
+	img, cached, err := b.namedImage(ctx, nc, p)
 	if err != nil {
 		return nil, false, fmt.Errorf("build context %s: %w", name, err)
 	}
@@ -98,16 +99,17 @@ func (b *builder) namedState(ctx context.Context, name string, nc NamedContext) 
 	if _, ok := lookupEnv(st.cfg.Config.Env, "PATH"); !ok {
 		st.cfg.Config.Env = append(st.cfg.Config.Env, "PATH="+defaultPath)
 	}
-	st.key = b.rootKey(st.key)
+	st.platform = p
+	st.key = b.rootKey(st.key, p)
 	return st, cached, nil
 }
 
 // namedSource is what COPY --from=NAME reads from a named context.
-func (b *builder) namedSource(ctx context.Context, name string, nc NamedContext) (sourceRef, error) {
+func (b *builder) namedSource(ctx context.Context, name string, nc NamedContext, p v1.Platform) (sourceRef, error) {
 	if nc.Dir != "" {
 		return sourceRef{context: true, key: "context " + name, dir: nc.Dir}, nil
 	}
-	img, _, err := b.namedImage(ctx, nc)
+	img, _, err := b.namedImage(ctx, nc, p)
 	if err != nil {
 		return sourceRef{}, fmt.Errorf("--from=%s: build context: %w", name, err)
 	}

@@ -1,7 +1,6 @@
 package build
 
 import (
-	"fmt"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -42,8 +41,13 @@ type Options struct {
 	Target string
 	// Labels are added to the final image (--label).
 	Labels map[string]string
-	// Platform is the requested platform ("" = host).
+	// Platform is the requested platform, or a comma-separated list of
+	// them for a multi-platform build (an image index): "" is the host's.
+	// Stages of a foreign platform RUN through binfmt_misc emulation.
 	Platform string
+	// BinfmtDir is where binfmt_misc is mounted, checked for the emulators
+	// of foreign platforms; "" is DefaultBinfmtDir.
+	BinfmtDir string
 
 	// NoCache disables the step cache; NoCacheFilter disables it for the
 	// named stages only.
@@ -103,16 +107,25 @@ type RunOptions struct {
 	SSH map[string]string
 }
 
-// Result is what a successful build produced.
+// Result is what a successful build produced. For a multi-platform build,
+// Image, ConfigDigest and Layers are those of the first platform's image,
+// Manifest describes the index and Index is set.
 type Result struct {
 	// Image is the built image, stored in Options.Store.
 	Image v1.Image
-	// Manifest is the descriptor of the image manifest in the store.
+	// Manifest is the descriptor of the image manifest (or index) in the
+	// store.
 	Manifest v1.Descriptor
 	// ConfigDigest is the digest of the image config.
 	ConfigDigest v1.Hash
 	// Layers describes every layer of the image, base layers included.
 	Layers []layer.Info
+	// Index is the image index of a multi-platform build, with one
+	// manifest per platform in the order asked for; nil for one platform.
+	Index v1.ImageIndex
+	// Platforms are the image of each platform built, in the order asked
+	// for (one entry for a one-platform build).
+	Platforms []PlatformImage
 	// Steps lists the executed or cached steps in order.
 	Steps []StepResult
 	// Warnings are messages for the user (unused build args, parser warnings).
@@ -121,6 +134,12 @@ type Result struct {
 
 // StepResult is the outcome of one step.
 type StepResult struct {
+	// Platform is the platform the step was built for ("linux/arm64")
+	// and TargetPlatform that of the image it was built for (they differ
+	// in a FROM --platform=$BUILDPLATFORM stage); set in multi-platform
+	// builds only.
+	Platform       string `json:"platform,omitempty"`
+	TargetPlatform string `json:"targetPlatform,omitempty"`
 	// Stage is the step's stage name, or its index when it has none;
 	// StageIndex is its index among the Dockerfile's stages.
 	Stage      string `json:"stage"`
@@ -151,6 +170,21 @@ type StepResult struct {
 	MissReason string `json:"missReason,omitempty"`
 }
 
+// PlatformImage is one platform's image of a build.
+type PlatformImage struct {
+	// Platform is the platform the image was built for, as the index
+	// lists it.
+	Platform v1.Platform
+	// Image is the image, stored in Options.Store.
+	Image v1.Image
+	// Manifest is the descriptor of the image manifest, with Platform.
+	Manifest v1.Descriptor
+	// ConfigDigest is the digest of the image config.
+	ConfigDigest v1.Hash
+	// Layers describes every layer of the image.
+	Layers []layer.Info
+}
+
 // NoLayer is StepResult.LayerIndex for a step that added no layer.
 const NoLayer = -1
 
@@ -159,29 +193,4 @@ func (o *Options) epoch() time.Time {
 		return o.SourceDateEpoch.UTC()
 	}
 	return DefaultEpoch
-}
-
-// hostPlatform is the only platform ibuild builds for: Linux on the
-// binary's architecture and variant, as registry.HostPlatform reads them
-// (arm's from GOARM).
-func hostPlatform() v1.Platform {
-	p := registry.HostPlatform()
-	p.OS = "linux"
-	return p
-}
-
-// checkPlatform accepts "" or the host platform only.
-func checkPlatform(s string) error {
-	if s == "" {
-		return nil
-	}
-	want := hostPlatform()
-	p, err := v1.ParsePlatform(s)
-	if err != nil {
-		return fmt.Errorf("invalid platform %q: %w", s, err)
-	}
-	if p.OS != want.OS || p.Architecture != want.Architecture || (p.Variant != "" && p.Variant != want.Variant) {
-		return fmt.Errorf("platform %q is not supported: ibuild builds only for the host platform %s", s, want.String())
-	}
-	return nil
 }

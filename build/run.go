@@ -161,7 +161,7 @@ func (b *builder) runInner(ctx context.Context, st *stageState, c *instructions.
 		mkeys = append(mkeys, "hosts sha256:"+hex.EncodeToString(sum[:]))
 	}
 	env := b.runEnv(st)
-	key := chainKey(st.key, "RUN", args, env, st.cfg.Config.User, st.cfg.Config.WorkingDir, network, mkeys, hostPlatform().String())
+	key := chainKey(st.key, "RUN", args, env, st.cfg.Config.User, st.cfg.Config.WorkingDir, network, mkeys, st.platform.String())
 	in := envInputs(env, args, mkeys)
 	in["user"], in["workdir"], in["network"] = st.cfg.Config.User, st.cfg.Config.WorkingDir, network
 	createdBy := "RUN " + historyArgs(st) + strings.Join(args, " ") + " # buildkit"

@@ -19,12 +19,15 @@ import (
 
 // stageState is the image a stage has built so far.
 type stageState struct {
-	index  int
-	name   string // the stage name, or its index
-	cfg    v1.ConfigFile
-	layers []layer.Info
-	key    v1.Hash
-	args   *argScope
+	index int
+	name  string // the stage name, or its index
+	// platform is the platform the stage is built for: its FROM
+	// --platform, or the build's target platform.
+	platform v1.Platform
+	cfg      v1.ConfigFile
+	layers   []layer.Info
+	key      v1.Hash
+	args     *argScope
 	// env is the environment RUN steps get and words are expanded with,
 	// as BuildKit's LLB state env: the image's, then each ENV and each ARG
 	// with a value, in order, the last setting of a name winning. An ARG
@@ -207,9 +210,14 @@ func (b *builder) startStep(st *stageState, text string, loc []bkparser.Range) *
 	if idx > total {
 		total = idx
 	}
-	name := fmt.Sprintf("[%d/%d] %s", idx, total, text)
+	prefix := ""
+	if b.multi && st != nil {
+		// As BuildKit: the platform the step is built for comes first.
+		prefix = platformString(st.platform) + " "
+	}
+	name := fmt.Sprintf("[%s%d/%d] %s", prefix, idx, total, text)
 	if st != nil && b.df.Stages[st.index].Name != "" {
-		name = fmt.Sprintf("[%s %d/%d] %s", b.df.Stages[st.index].Name, idx, total, text)
+		name = fmt.Sprintf("[%s%s %d/%d] %s", prefix, b.df.Stages[st.index].Name, idx, total, text)
 	}
 	ord := 0
 	if st != nil {
@@ -217,7 +225,7 @@ func (b *builder) startStep(st *stageState, text string, loc []bkparser.Range) *
 		ord = st.steps
 	}
 	r := &stepRun{b: b, st: st, idx: idx, ord: ord, stage: b.stageLabel(st), text: text, name: name, loc: b.loc(loc), start: time.Now()}
-	b.sink.Event(progress.Event{Time: r.start, Step: r.idx, Total: total, Stage: r.stage, Name: name, Status: progress.StatusStarted})
+	b.sink.Event(progress.Event{Time: r.start, Step: r.idx, Total: total, Stage: r.stage, Platform: b.eventPlatform(), Name: name, Status: progress.StatusStarted})
 	return r
 }
 
@@ -236,13 +244,13 @@ func (b *builder) stageLabel(st *stageState) string {
 
 // log sends a line of output for the step.
 func (r *stepRun) log(stream, line string) {
-	r.b.sink.Event(progress.Event{Time: time.Now(), Step: r.idx, Total: r.b.total, Stage: r.stage, Name: r.name, Status: progress.StatusLog, Log: line, Stream: stream})
+	r.b.sink.Event(progress.Event{Time: time.Now(), Step: r.idx, Total: r.b.total, Stage: r.stage, Platform: r.b.eventPlatform(), Name: r.name, Status: progress.StatusLog, Log: line, Stream: stream})
 }
 
 // done finishes the step with its result, or err.
 func (r *stepRun) done(res stepResult, err error) {
 	d := time.Since(r.start)
-	ev := progress.Event{Time: time.Now(), Step: r.idx, Total: r.b.total, Stage: r.stage, Name: r.name, Duration: d, Cached: res.cached}
+	ev := progress.Event{Time: time.Now(), Step: r.idx, Total: r.b.total, Stage: r.stage, Platform: r.b.eventPlatform(), Name: r.name, Duration: d, Cached: res.cached}
 	switch {
 	case err != nil:
 		ev.Status = progress.StatusError
@@ -256,6 +264,9 @@ func (r *stepRun) done(res stepResult, err error) {
 	if err == nil {
 		sr := StepResult{Stage: r.stage, StageIndex: r.st.index, Name: r.name, Instruction: r.text, Location: r.loc,
 			From: res.from, Cached: res.cached, Duration: d, Layer: res.layer, LayerIndex: NoLayer, MissReason: res.missReason}
+		if r.b.multi {
+			sr.Platform, sr.TargetPlatform = platformString(r.st.platform), platformString(r.b.platform)
+		}
 		if res.layer != nil {
 			sr.LayerIndex = res.layerIndex
 		}

@@ -61,24 +61,39 @@ func (b *builder) cached(ctx context.Context, st *stageState, r *stepRun, p step
 	for k, v := range p.inputs {
 		inputs[k] = v
 	}
-	for k, v := range b.settings() {
+	for k, v := range b.settings(st.platform) {
 		inputs[k] = v // in the key through the stage's root key
 	}
 	in := &stepInputs{Key: p.key.String(), Parent: st.key.String(), Inputs: inputs, files: p.files}
-	rec, err := b.cachedRecord(ctx, st, p.key)
+	// Another platform's builder running the same step (the key does not
+	// depend on the platform) is waited for, and its record used, even
+	// with --no-cache: within a build a step runs once.
+	rec, lead, done, err := b.sharedRecord(ctx, p.key)
 	if err != nil {
 		return res, err
 	}
-	if rec != nil {
+	if rec == nil {
+		rec, err = b.cachedRecord(ctx, st, p.key)
+	}
+	if err != nil || rec != nil {
+		if lead {
+			done(rec)
+		}
+		if err != nil {
+			return res, err
+		}
 		b.applyStep(st, p.key, rec)
 		res.cached, res.layer, res.layerIndex = true, rec.Layer, len(st.layers)-1
 		return res, nil
 	}
 	info, err := p.exec(ctx)
-	if err != nil {
-		return res, err
+	if err == nil {
+		rec, err = b.commitStep(ctx, st, p.key, info, p.createdBy)
 	}
-	if rec, err = b.commitStep(ctx, st, p.key, info, p.createdBy); err != nil {
+	if lead {
+		done(rec)
+	}
+	if err != nil {
 		return res, err
 	}
 	b.applyStep(st, p.key, rec)

@@ -33,7 +33,7 @@ func (r *recorder) Event(e progress.Event) {
 
 func testBuilder(t *testing.T, store *cache.Store, dir, dockerfile string, sink progress.Sink) *builder {
 	t.Helper()
-	b, err := newBuilder(Options{ContextDir: dir, Store: store, DockerfileData: []byte(dockerfile), Progress: sink})
+	b, err := newBuilder(Options{ContextDir: dir, Store: store, DockerfileData: []byte(dockerfile), Progress: sink}, hostPlatform())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +99,7 @@ func TestStepRunner(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			rec := &recorder{}
 			b := testBuilder(t, store, ctxDir, "FROM scratch\nWORKDIR /x\n", rec)
-			st := scratchState()
+			st := scratchState(hostPlatform())
 			ran := false
 			var res stepResult
 			err := b.step(ctx, st, "TEST "+c.value, nil, func(ctx context.Context, r *stepRun) (stepResult, error) {

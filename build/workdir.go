@@ -26,7 +26,7 @@ func (b *builder) workdir(ctx context.Context, st *stageState, c *instructions.W
 	createdBy := "WORKDIR " + dir
 	return b.step(ctx, st, createdBy, loc, func(ctx context.Context, r *stepRun) (stepResult, error) {
 		return b.cached(ctx, st, r, stepPlan{
-			key:       chainKey(st.key, "WORKDIR", dir, st.cfg.Config.User, hostPlatform().String()),
+			key:       chainKey(st.key, "WORKDIR", dir, st.cfg.Config.User, st.platform.String()),
 			inputs:    map[string]string{"workdir": dir, "user": st.cfg.Config.User},
 			createdBy: createdBy,
 			exec:      func(ctx context.Context) (*layer.Info, error) { return b.mkdirLayer(ctx, st, dir) },

@@ -139,6 +139,11 @@ func (s *Store) Image(ctx context.Context, manifest v1.Hash) (v1.Image, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	return s.image(manifest)
+}
+
+// image is Image, for callers without a context (an index's Image).
+func (s *Store) image(manifest v1.Hash) (v1.Image, error) {
 	raw, err := s.readSmallBlob(manifest)
 	if err != nil {
 		return nil, fmt.Errorf("reading image %s: %w", manifest, err)

@@ -179,22 +179,43 @@ func (s *Store) scanTags(g *graph) error {
 		if b, ok := g.blob[d.Digest.Hex]; ok {
 			n.e.lastUse = b.e.lastUse
 		}
-		var m v1.Manifest
-		if err := s.readSmallJSON(d.Digest, &m); err == nil {
-			n.blobs = append(n.blobs, m.Config.Digest.Hex)
-			for _, l := range m.Layers {
-				n.blobs = append(n.blobs, l.Digest.Hex)
-			}
-			var cf v1.ConfigFile
-			if err := s.readSmallJSON(m.Config.Digest, &cf); err == nil {
-				for _, h := range cf.RootFS.DiffIDs {
-					n.diffs = append(n.diffs, h.Hex)
+		manifests := []v1.Hash{d.Digest}
+		if d.MediaType.IsIndex() {
+			// A multi-platform image: every platform's manifest is kept.
+			manifests = nil
+			var im v1.IndexManifest
+			if err := s.readSmallJSON(d.Digest, &im); err == nil {
+				for _, c := range im.Manifests {
+					n.blobs = append(n.blobs, c.Digest.Hex)
+					manifests = append(manifests, c.Digest)
 				}
 			}
+		}
+		for _, h := range manifests {
+			s.refManifest(n, h)
 		}
 		g.nodes = append(g.nodes, n)
 	}
 	return nil
+}
+
+// refManifest makes n refer to the config and layers of the manifest h,
+// and their snapshots.
+func (s *Store) refManifest(n *node, h v1.Hash) {
+	var m v1.Manifest
+	if err := s.readSmallJSON(h, &m); err != nil {
+		return
+	}
+	n.blobs = append(n.blobs, m.Config.Digest.Hex)
+	for _, l := range m.Layers {
+		n.blobs = append(n.blobs, l.Digest.Hex)
+	}
+	var cf v1.ConfigFile
+	if err := s.readSmallJSON(m.Config.Digest, &cf); err == nil {
+		for _, h := range cf.RootFS.DiffIDs {
+			n.diffs = append(n.diffs, h.Hex)
+		}
+	}
 }
 
 // ref adds delta to the reference counts of what n refers to.

@@ -35,6 +35,9 @@ const (
 //	step      1-based index of the step in the build; 0 for build-level events
 //	total     number of steps in the build
 //	stage     build stage name, if any (omitted when empty)
+//	platform  the platform whose image the step builds, in a multi-platform
+//	          build ("linux/arm64"; omitted otherwise); steps are numbered
+//	          per platform, so step and platform identify a step
 //	name      display name, as BuildKit prints it: "[builder 2/5] RUN go build ./..."
 //	status    "started", "done", "cached", "error", "canceled" or "log"
 //	cached    true when the step was a cache hit (omitted when false)
@@ -48,6 +51,7 @@ type Event struct {
 	Step     int           `json:"step"`
 	Total    int           `json:"total"`
 	Stage    string        `json:"stage,omitempty"`
+	Platform string        `json:"platform,omitempty"`
 	Name     string        `json:"name"`
 	Status   Status        `json:"status"`
 	Cached   bool          `json:"cached,omitempty"`

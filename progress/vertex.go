@@ -28,13 +28,14 @@ const maxMessages = 20
 // vertexKey identifies the vertex an event belongs to: steps by index,
 // build-level events by name.
 type vertexKey struct {
-	step int
-	name string
+	step     int
+	platform string
+	name     string
 }
 
 func keyOf(e Event) vertexKey {
 	if e.Step > 0 {
-		return vertexKey{step: e.Step}
+		return vertexKey{step: e.Step, platform: e.Platform}
 	}
 	return vertexKey{name: e.Name}
 }

@@ -60,6 +60,7 @@ type buildOptions struct {
 	buildContexts []string
 	shmSize       string
 	ulimits       []string
+	binfmtDir     string
 
 	// cacheRep collects the cache endpoints' warnings and export error of
 	// the current build (set by toOptions).
@@ -81,7 +82,9 @@ func (o *buildOptions) bind(cmd *cobra.Command) {
 	f.StringVar(&o.metadataFile, "metadata-file", "", "write build result metadata (JSON) to the file")
 	f.StringVar(&o.progress, "progress", "auto", "progress output: auto, tty, plain, json")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "suppress the build output and print the image ID on success")
-	f.StringVar(&o.platform, "platform", "", "target platform (only the host platform is supported)")
+	f.StringVar(&o.platform, "platform", "", "target platform, or a comma-separated list for a multi-platform image (linux/amd64,linux/arm64)")
+	f.StringVar(&o.binfmtDir, "binfmt-dir", build.DefaultBinfmtDir, "where binfmt_misc is mounted (checked for the emulators of foreign platforms)")
+	f.MarkHidden("binfmt-dir") //nolint:errcheck // the flag exists
 	f.StringVar(&o.compression, "compression", "gzip", "layer compression: gzip, zstd or none")
 	f.IntVar(&o.level, "compression-level", 0, "compression level (0 = the algorithm's default)")
 	f.StringVar(&o.network, "network", "host", "RUN network: host (default) or none")
@@ -172,8 +175,12 @@ func runBuild(cmd *cobra.Command, g *globalOptions, o *buildOptions, contextDir 
 		}
 		res.Manifest.Digest = dig // containerimage.digest is what was pushed, as BuildKit's
 	}
+	id := res.ConfigDigest
+	if res.Index != nil {
+		id = res.Manifest.Digest // a multi-platform image is known by its index, as in BuildKit
+	}
 	if o.iidfile != "" {
-		if err := atomicfile.WriteFile(o.iidfile, []byte(res.ConfigDigest.String()), 0o644); err != nil {
+		if err := atomicfile.WriteFile(o.iidfile, []byte(id.String()), 0o644); err != nil {
 			return fmt.Errorf("writing --iidfile: %w", err)
 		}
 	}
@@ -182,11 +189,20 @@ func runBuild(cmd *cobra.Command, g *globalOptions, o *buildOptions, contextDir 
 			return fmt.Errorf("writing --metadata-file: %w", err)
 		}
 	}
-	if o.quiet {
-		fmt.Fprintln(cmd.OutOrStdout(), res.ConfigDigest)
-	} else {
+	switch {
+	case o.quiet:
+		fmt.Fprintln(cmd.OutOrStdout(), id)
+	case res.Index != nil:
+		var plats []string
+		for _, p := range res.Platforms {
+			plats = append(plats, platformName(p.Platform))
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "built index %s (%s)\n", res.Manifest.Digest, strings.Join(plats, ", "))
+	default:
 		fmt.Fprintf(cmd.ErrOrStderr(), "built image %s (manifest %s)\n", res.ConfigDigest, res.Manifest.Digest)
-		for _, t := range opt.Tags {
+	}
+	for _, t := range opt.Tags {
+		if !o.quiet {
 			fmt.Fprintf(cmd.ErrOrStderr(), "tagged %s\n", registry.FamiliarName(t))
 		}
 	}
@@ -232,7 +248,7 @@ func (o *buildOptions) execute(cmd *cobra.Command, g *globalOptions, contextDir 
 // toOptions validates the flags and turns them into build.Options.
 func (o *buildOptions) toOptions(cmd *cobra.Command, g *globalOptions, contextDir string) (build.Options, []output, error) {
 	opt := build.Options{ContextDir: contextDir, Target: o.target, NoCache: o.noCache,
-		NoCacheFilter: o.noCacheFilter, Pull: o.pull, Platform: o.platform, CompressionLevel: o.level, Jobs: o.jobs}
+		NoCacheFilter: o.noCacheFilter, Pull: o.pull, Platform: o.platform, BinfmtDir: o.binfmtDir, CompressionLevel: o.level, Jobs: o.jobs}
 	opt.Run.Network, opt.Run.Isolation, opt.Run.Runtime, opt.Run.Timeout = o.network, o.isolation, o.runtime, o.stepTimeout
 	if o.jobs < 1 {
 		return opt, nil, fmt.Errorf("invalid --jobs %d: at least one stage must be built at a time", o.jobs)
@@ -324,6 +340,9 @@ func (o *buildOptions) toOptions(cmd *cobra.Command, g *globalOptions, contextDi
 	}
 	outs, err := parseOutputs(o.outputs)
 	if err != nil {
+		return opt, nil, err
+	}
+	if err := checkMultiOutputs(o.platform, outs, o.load); err != nil {
 		return opt, nil, err
 	}
 	if _, push := o.pushTypes(outs); push && len(opt.Tags) == 0 {

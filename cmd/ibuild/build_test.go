@@ -291,7 +291,8 @@ func TestBadInput(t *testing.T) {
 		{"unknown --from stage", "FROM scratch\nCOPY --from=nostage /a /a\n", nil, []string{"Dockerfile:2", "nostage"}},
 		{"invalid --chmod", "FROM scratch\nCOPY --chmod=abc a.txt /a\n", nil, []string{"Dockerfile:2", "chmod"}},
 		{"unknown --target", "FROM scratch AS a\nCOPY a.txt /a\n", []string{"--target", "nope"}, []string{"nope", "Dockerfile"}},
-		{"other platform", "FROM scratch\n", []string{"--platform", "linux/s390x"}, []string{"s390x"}},
+		{"unknown platform", "FROM scratch\n", []string{"--platform", "linux/amd64,linux/s390xx"}, []string{"s390xx", "unknown architecture"}},
+		{"non-linux platform", "FROM scratch\n", []string{"--platform", "windows/amd64"}, []string{"windows/amd64", "linux images only"}},
 		{"missing Dockerfile", "", []string{"-f", "/nonexistent/Dockerfile"}, []string{"/nonexistent/Dockerfile"}},
 	}
 	for _, tc := range cases {

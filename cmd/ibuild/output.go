@@ -2,10 +2,13 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"strings"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
 	"github.com/ibuild/ibuild/build"
@@ -72,20 +75,63 @@ func parseOutputs(vals []string) ([]output, error) {
 func (o output) write(cmd *cobra.Command, store *cache.Store, res *build.Result, tags []string) error {
 	ctx := cmd.Context()
 	var err error
-	switch o.typ {
-	case "oci":
+	switch {
+	case o.typ == "oci" && res.Index != nil:
+		err = registry.WriteOCILayoutIndex(ctx, o.dest, res.Index, tags)
+	case o.typ == "oci":
 		err = registry.WriteOCILayout(ctx, o.dest, res.Image, tags)
-	case "docker":
+	case o.typ == "docker" && res.Index != nil:
+		err = errDockerMulti
+	case o.typ == "docker":
 		err = registry.WriteDockerArchive(ctx, o.dest, res.Image, tags)
-	case "local":
+	case o.typ == "local" && res.Index != nil:
+		// One directory per platform, named as BuildKit's: linux_arm64.
+		for _, p := range res.Platforms {
+			dir := filepath.Join(o.dest, strings.ReplaceAll(platformName(p.Platform), "/", "_"))
+			if err = build.ExportRootfs(ctx, store, p.Layers, dir); err != nil {
+				break
+			}
+		}
+	case o.typ == "local":
 		err = build.ExportRootfs(ctx, store, res.Layers, o.dest)
-	case "registry":
+	case o.typ == "registry":
 		return nil // pushed by runBuild, with --push
 	}
 	if err != nil {
 		return fmt.Errorf("exporting type=%s to %s: %w", o.typ, o.dest, err)
 	}
 	return nil
+}
+
+// errDockerMulti refuses a Docker archive (type=docker, --load) of a
+// multi-platform build, as BuildKit's docker exporter does.
+var errDockerMulti = errors.New("a Docker image archive holds one platform, not a multi-platform index: choose one with --platform, or use type=oci")
+
+// checkMultiOutputs refuses, before a multi-platform build starts, the
+// outputs that hold one platform only.
+func checkMultiOutputs(platform string, outs []output, load bool) error {
+	plats, err := build.ParsePlatforms(platform)
+	if err != nil || len(plats) < 2 {
+		return err
+	}
+	for _, o := range outs {
+		if o.typ == "docker" {
+			return fmt.Errorf("--output type=docker: %w", errDockerMulti)
+		}
+	}
+	if load {
+		return fmt.Errorf("--load: %w", errDockerMulti)
+	}
+	return nil
+}
+
+// platformName is os/arch[/variant].
+func platformName(p v1.Platform) string {
+	s := p.OS + "/" + p.Architecture
+	if p.Variant != "" {
+		s += "/" + p.Variant
+	}
+	return s
 }
 
 // metadata is the --metadata-file document. The containerimage.* keys are

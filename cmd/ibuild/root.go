@@ -147,6 +147,7 @@ func newRootCmd() *cobra.Command {
 		newLogoutCmd(g),
 		newInspectCmd(g),
 		newCompareCmd(g),
+		newBinfmtCmd(),
 	)
 	addCompletions(root, g)
 	return root

@@ -1,0 +1,235 @@
+package build
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sync"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/ibuild/ibuild/cache"
+)
+
+// shared is what the builders of one build share: one per build, whatever
+// the number of platforms.
+type shared struct {
+	mu sync.Mutex
+	// images are the images resolved or being resolved, by reference
+	// and platform.
+	images map[string]*imageFuture
+	// steps are the steps run or being run, by cache key: a step whose
+	// inputs do not depend on the platform (a FROM
+	// --platform=$BUILDPLATFORM stage's) runs once for every platform.
+	steps map[v1.Hash]*stepFlight
+}
+
+func newShared() *shared {
+	return &shared{images: map[string]*imageFuture{}, steps: map[v1.Hash]*stepFlight{}}
+}
+
+// stepFlight is a step run by one builder, whose record the others wait
+// for.
+type stepFlight struct {
+	done chan struct{}
+	rec  *cache.StepRecord // nil if the step failed
+}
+
+// joinStep returns the flight of key and whether the caller leads it (and
+// must call finish).
+func (s *shared) joinStep(key v1.Hash) (*stepFlight, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if f, ok := s.steps[key]; ok {
+		return f, false
+	}
+	f := &stepFlight{done: make(chan struct{})}
+	s.steps[key] = f
+	return f, true
+}
+
+// finish records the leader's result; a failed step is forgotten, so
+// that a waiter runs it itself (and reports its own error).
+func (s *shared) finish(key v1.Hash, f *stepFlight, rec *cache.StepRecord) {
+	if rec == nil {
+		s.mu.Lock()
+		delete(s.steps, key)
+		s.mu.Unlock()
+	}
+	f.rec = rec
+	close(f.done)
+}
+
+// sharedRecord waits for another builder of this build running the step
+// key, and returns its record, or nil if none ran it or it failed. lead
+// says the caller runs the step and must call done with its record.
+func (b *builder) sharedRecord(ctx context.Context, key v1.Hash) (rec *cache.StepRecord, lead bool, done func(*cache.StepRecord), err error) {
+	if !b.multi {
+		return nil, false, func(*cache.StepRecord) {}, nil
+	}
+	for {
+		f, lead := b.shared.joinStep(key)
+		if lead {
+			return nil, true, func(r *cache.StepRecord) { b.shared.finish(key, f, r) }, nil
+		}
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			return nil, false, nil, ctx.Err()
+		}
+		if f.rec != nil {
+			return f.rec, false, func(*cache.StepRecord) {}, nil
+		}
+	}
+}
+
+// eventPlatform is the platform progress events carry: the target's, in
+// a multi-platform build.
+func (b *builder) eventPlatform() string {
+	if !b.multi {
+		return ""
+	}
+	return platformString(b.platform)
+}
+
+// buildMulti builds the image of every platform, at the same time, and
+// stores and tags their index.
+func buildMulti(ctx context.Context, opt Options, plats []v1.Platform) (*Result, error) {
+	sh := newShared()
+	builders := make([]*builder, len(plats))
+	for i, p := range plats {
+		b, err := newBuilder(opt, p)
+		if err != nil {
+			return nil, err
+		}
+		b.shared, b.multi = sh, true
+		builders[i] = b
+	}
+	results := make([]*Result, len(plats))
+	targets := make([]int, len(plats))
+	g, gctx := errgroup.WithContext(ctx)
+	for i, b := range builders {
+		g.Go(func() error {
+			res, target, err := b.buildImage(gctx, nil)
+			if err != nil {
+				return fmt.Errorf("building for %s: %w", platformString(b.platform), err)
+			}
+			results[i], targets[i] = res, target
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	var imgs []PlatformImage
+	var steps []ExportedStep
+	for i, r := range results {
+		imgs = append(imgs, r.Platforms[0])
+		steps = append(steps, builders[i].exportList(targets[i])...)
+	}
+	res, err := StoreIndex(ctx, opt.Store, imgs, opt.Tags)
+	if err != nil {
+		return nil, err
+	}
+	for i, r := range results {
+		res.Steps = append(res.Steps, r.Steps...)
+		for _, w := range builders[i].warnings() {
+			if !slices.Contains(res.Warnings, w) {
+				res.Warnings = append(res.Warnings, w)
+			}
+		}
+	}
+	if err := builders[0].exportCache(ctx, steps); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// StoreIndex stores the OCI image index of imgs, one manifest per
+// platform in the order given, each entry with its platform, and tags it
+// with tags. The images must be in store already. Index, Manifest (the
+// index's descriptor) and Platforms of the result are set; Image,
+// ConfigDigest and Layers are the first image's. It is the one place
+// that assembles a build's index: entries for more manifests (such as
+// attestations) belong in indexManifest.
+func StoreIndex(ctx context.Context, store *cache.Store, imgs []PlatformImage, tags []string) (*Result, error) {
+	if len(imgs) == 0 {
+		return nil, fmt.Errorf("storing index: no images")
+	}
+	raw, err := json.Marshal(indexManifest(imgs))
+	if err != nil {
+		return nil, fmt.Errorf("encoding index: %w", err)
+	}
+	desc, err := store.WriteIndex(ctx, raw)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range tags {
+		if err := store.Tag(ctx, t, desc); err != nil {
+			return nil, fmt.Errorf("tagging %s: %w", t, err)
+		}
+	}
+	idx, err := store.Index(ctx, desc.Digest)
+	if err != nil {
+		return nil, err
+	}
+	first := imgs[0]
+	return &Result{Image: first.Image, Manifest: desc, ConfigDigest: first.ConfigDigest, Layers: first.Layers,
+		Index: idx, Platforms: imgs}, nil
+}
+
+// indexManifest is the OCI index listing imgs.
+func indexManifest(imgs []PlatformImage) v1.IndexManifest {
+	im := v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex, Manifests: []v1.Descriptor{}}
+	for _, pi := range imgs {
+		p := pi.Platform
+		im.Manifests = append(im.Manifests, v1.Descriptor{MediaType: pi.Manifest.MediaType, Size: pi.Manifest.Size,
+			Digest: pi.Manifest.Digest, Platform: &p})
+	}
+	return im
+}
+
+// checkEmulators fails, before any step runs, if a stage among order
+// (those the target needs) has a RUN for a platform whose binaries this
+// machine cannot run. A stage without RUN needs no emulator.
+func (b *builder) checkEmulators(order []int) error {
+	checked := map[string]error{}
+	for _, i := range order {
+		p, err := b.stagePlatform(i)
+		if err != nil {
+			continue // reported at the FROM
+		}
+		for _, c := range b.df.Stages[i].Commands {
+			if _, ok := c.(*instructions.RunCommand); !ok {
+				continue
+			}
+			key := p.String()
+			if _, ok := checked[key]; !ok {
+				checked[key] = CheckEmulator(b.opt.BinfmtDir, p)
+			}
+			if err := checked[key]; err != nil {
+				return b.errAt(c.Location(), err)
+			}
+			break
+		}
+	}
+	return nil
+}
+
+// setPlatform makes the image config of st name the platform st was built
+// for when its base's config does not (a scratch stage's already does).
+func (b *builder) setPlatform(st *stageState) {
+	p := st.platform
+	if p.Architecture == "" {
+		return
+	}
+	have := v1.Platform{OS: st.cfg.OS, Architecture: st.cfg.Architecture, Variant: st.cfg.Variant}
+	if have.OS != "" && have.Architecture != "" && samePlatform(have, p) {
+		return
+	}
+	st.cfg.OS, st.cfg.Architecture, st.cfg.Variant = p.OS, p.Architecture, p.Variant
+}
