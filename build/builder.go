@@ -153,7 +153,11 @@ func displayName(opt Options) string {
 }
 
 func (b *builder) run(ctx context.Context) (*Result, error) {
-	res, target, err := b.buildImage(ctx, b.opt.Tags)
+	target, order, err := b.plan()
+	if err != nil {
+		return nil, err
+	}
+	res, err := b.buildImage(ctx, target, order, b.opt.Tags)
 	if err != nil {
 		return nil, err
 	}
@@ -174,22 +178,28 @@ func (b *builder) exportCache(ctx context.Context, steps []ExportedStep) error {
 	return nil
 }
 
-// buildImage builds the target stage and stores its image, tagged tags;
-// it returns the target's index too.
-func (b *builder) buildImage(ctx context.Context, tags []string) (*Result, int, error) {
+// plan readies the build before any step runs: the global ARGs, the
+// target stage, the stages it needs (in order) and their step numbers,
+// and the emulators their RUN steps need.
+func (b *builder) plan() (target int, order []int, err error) {
 	if err := b.initGlobalArgs(); err != nil {
-		return nil, 0, err
+		return 0, nil, err
 	}
-	target, err := b.targetIndex()
-	if err != nil {
-		return nil, 0, err
+	if target, err = b.targetIndex(); err != nil {
+		return 0, nil, err
 	}
 	order, n := b.planSteps(target)
-	if err := b.checkEmulators(order); err != nil {
-		return nil, 0, err
-	}
 	b.total = max(b.countSteps(target), n)
 	b.counter = n
+	if err := b.checkEmulators(order); err != nil {
+		return 0, nil, err
+	}
+	return target, order, nil
+}
+
+// buildImage builds the target stage, planned, and stores its image,
+// tagged tags.
+func (b *builder) buildImage(ctx context.Context, target int, order []int, tags []string) (*Result, error) {
 	// The stages' context is cancelled by the first failing stage, and
 	// only at the end otherwise: what the steps opened with it (a
 	// --cache-from source's fetches) serves the image's assembly too.
@@ -198,20 +208,20 @@ func (b *builder) buildImage(ctx context.Context, tags []string) (*Result, int, 
 	st, err := b.buildGraph(sctx, cancel, target, order)
 	b.stopBackground()
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	if len(b.opt.Labels) > 0 {
 		st.applyLabels(b.opt.Labels)
 	}
 	res, err := b.finish(ctx, st, tags)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	chain := b.targetChain(target)
 	for i := range res.Steps {
 		res.Steps[i].InTarget = chain[res.Steps[i].StageIndex]
 	}
-	return res, target, nil
+	return res, nil
 }
 
 // loc is the location of the source ranges r in the Dockerfile.

@@ -109,16 +109,36 @@ func buildMulti(ctx context.Context, opt Options, plats []v1.Platform) (*Result,
 		b.shared, b.multi = sh, true
 		builders[i] = b
 	}
-	results := make([]*Result, len(plats))
+	// Every platform is planned, and its bases resolved, before any step
+	// runs: a missing emulator or a base without a platform fails the
+	// build before anything is stored.
 	targets := make([]int, len(plats))
+	orders := make([][]int, len(plats))
+	pg, pctx := errgroup.WithContext(ctx)
+	for i, b := range builders {
+		var err error
+		if targets[i], orders[i], err = b.plan(); err != nil {
+			return nil, fmt.Errorf("building for %s: %w", platformString(b.platform), err)
+		}
+		pg.Go(func() error {
+			if err := b.resolveBases(pctx, orders[i]); err != nil {
+				return fmt.Errorf("building for %s: %w", platformString(b.platform), err)
+			}
+			return nil
+		})
+	}
+	if err := pg.Wait(); err != nil {
+		return nil, err
+	}
+	results := make([]*Result, len(plats))
 	g, gctx := errgroup.WithContext(ctx)
 	for i, b := range builders {
 		g.Go(func() error {
-			res, target, err := b.buildImage(gctx, nil)
+			res, err := b.buildImage(gctx, targets[i], orders[i], nil)
 			if err != nil {
 				return fmt.Errorf("building for %s: %w", platformString(b.platform), err)
 			}
-			results[i], targets[i] = res, target
+			results[i] = res
 			return nil
 		})
 	}
@@ -191,6 +211,33 @@ func indexManifest(imgs []PlatformImage) v1.IndexManifest {
 			Digest: pi.Manifest.Digest, Platform: &p})
 	}
 	return im
+}
+
+// resolveBases finds (or pulls) the base image of every stage in order
+// that starts from one, for its platform; the stages' FROM steps then
+// find them resolved.
+func (b *builder) resolveBases(ctx context.Context, order []int) error {
+	for _, i := range order {
+		ds := b.df.Stages[i]
+		name, _, err := b.lex().ProcessWord(ds.BaseName, envGetter(b.global, nil))
+		if err != nil || name == "" || name == "scratch" {
+			continue // reported at the FROM
+		}
+		if _, ok := b.namedContext(name); ok {
+			continue
+		}
+		if _, ok := b.stageRef(name, i); ok {
+			continue
+		}
+		p, err := b.stagePlatform(i)
+		if err != nil {
+			return b.errAt(ds.Location, err)
+		}
+		if _, _, err := b.resolveImage(ctx, name, p); err != nil {
+			return b.errAt(ds.Location, err)
+		}
+	}
+	return nil
 }
 
 // checkEmulators fails, before any step runs, if a stage among order

@@ -172,6 +172,18 @@ func (o *options) remoteVia(ctx context.Context, rt http.RoundTripper) []remote.
 	return ro
 }
 
+// PlatformOf returns the platform opts choose ([WithPlatform]), or the
+// host's (with OS linux, the only images ibuild runs).
+func PlatformOf(opts ...Option) v1.Platform {
+	host := HostPlatform()
+	o, err := makeOptions(opts...)
+	if err != nil || o.platform.Equals(host) {
+		host.OS = "linux"
+		return host
+	}
+	return o.platform
+}
+
 // HostPlatform returns the platform of the running binary: runtime.GOOS and
 // runtime.GOARCH, with the variant for arm (from the GOARM the binary was
 // built with, "v7" if unknown) and "v8" for arm64.

@@ -5,6 +5,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
@@ -86,6 +87,12 @@ func Push(ctx context.Context, img v1.Image, ref string, opts ...Option) (err er
 	if err != nil {
 		return err
 	}
+	return pushImage(ctx, o, img, r, ref, prog)
+}
+
+// pushImage pushes img's blobs and then its manifest to r (ref as the
+// user wrote it, for errors), counting bytes in prog.
+func pushImage(ctx context.Context, o *options, img v1.Image, r name.Reference, ref string, prog *progress) error {
 	fail := func(err error) error {
 		digest := ""
 		if d, derr := img.Digest(); derr == nil {

@@ -23,16 +23,15 @@ import (
 // registry. Unless quiet, each push is reported on stderr as BuildKit's
 // "pushing layers" / "pushing manifest for REF@DIGEST" lines, with one
 // line per blob redrawn in place when stderr is a terminal.
+//
+// A multi-platform build pushes its index (an OCI index, or a Docker
+// manifest list with Docker types) after every platform's image.
 func pushTags(ctx context.Context, stderr io.Writer, quiet bool, res *build.Result, tags []string, opts []registry.Option, mt registry.MediaTypes) (v1.Hash, error) {
-	img, err := registry.WithMediaTypes(res.Image, mt)
+	push, dig, err := pusher(res, mt)
 	if err != nil && mt == registry.DockerTypes {
 		fmt.Fprintf(stderr, "WARNING: pushing with OCI media types: %v\n", err)
-		img, err = registry.WithMediaTypes(res.Image, registry.OCITypes)
+		push, dig, err = pusher(res, registry.OCITypes)
 	}
-	if err != nil {
-		return v1.Hash{}, fmt.Errorf("pushing: %w", err)
-	}
-	dig, err := img.Digest()
 	if err != nil {
 		return v1.Hash{}, fmt.Errorf("pushing: %w", err)
 	}
@@ -49,7 +48,7 @@ func pushTags(ctx context.Context, stderr io.Writer, quiet bool, res *build.Resu
 				go d.bytes(ch)
 			}
 		}
-		err := registry.Push(ctx, img, t, o...)
+		err := push(ctx, t, o...)
 		if d != nil {
 			d.finish(dig, err)
 		}
@@ -58,6 +57,29 @@ func pushTags(ctx context.Context, stderr io.Writer, quiet bool, res *build.Resu
 		}
 	}
 	return dig, nil
+}
+
+// pusher returns the function that pushes res with media types mt to a
+// reference, and the digest it pushes.
+func pusher(res *build.Result, mt registry.MediaTypes) (func(context.Context, string, ...registry.Option) error, v1.Hash, error) {
+	if res.Index != nil {
+		idx, err := registry.IndexWithMediaTypes(res.Index, mt)
+		if err != nil {
+			return nil, v1.Hash{}, err
+		}
+		dig, err := idx.Digest()
+		return func(ctx context.Context, ref string, o ...registry.Option) error {
+			return registry.PushIndex(ctx, idx, ref, o...)
+		}, dig, err
+	}
+	img, err := registry.WithMediaTypes(res.Image, mt)
+	if err != nil {
+		return nil, v1.Hash{}, err
+	}
+	dig, err := img.Digest()
+	return func(ctx context.Context, ref string, o ...registry.Option) error {
+		return registry.Push(ctx, img, ref, o...)
+	}, dig, err
 }
 
 // pushDisplay shows one push: plain lines, or on a terminal a block of one

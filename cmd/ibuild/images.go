@@ -107,6 +107,18 @@ func storedImage(ctx context.Context, s *cache.Store, ref string) (v1.Image, v1.
 	if err != nil {
 		return nil, v1.Descriptor{}, fmt.Errorf("image %s: %w", ref, err)
 	}
+	if desc.MediaType.IsIndex() {
+		// A multi-platform image: the host's platform.
+		im, err := s.IndexManifest(ctx, desc.Digest)
+		if err != nil {
+			return nil, v1.Descriptor{}, fmt.Errorf("image %s: %w", ref, err)
+		}
+		host := registry.HostPlatform()
+		host.OS = "linux"
+		if desc, err = registry.MatchPlatform(im.Manifests, host); err != nil {
+			return nil, v1.Descriptor{}, fmt.Errorf("image %s: %w", ref, err)
+		}
+	}
 	img, err := s.Image(ctx, desc.Digest)
 	if err != nil {
 		return nil, v1.Descriptor{}, fmt.Errorf("image %s: %w", ref, err)

@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
+	"github.com/ibuild/ibuild/build"
 	"github.com/ibuild/ibuild/cache"
 	"github.com/ibuild/ibuild/registry"
 	"github.com/ibuild/ibuild/report"
@@ -128,6 +130,7 @@ func (o *reportOptions) finish(cmd *cobra.Command, r *report.Report, b report.Bu
 
 func newInspectCmd(g *globalOptions) *cobra.Command {
 	o := &reportOptions{}
+	var platform string
 	cmd := &cobra.Command{
 		Use:   "inspect [OPTIONS] IMAGE",
 		Short: "Show an image's layers, sizes, waste and packages",
@@ -144,15 +147,55 @@ func newInspectCmd(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			v, err := analyzeRef(cmd.Context(), store, args[0], rules, ropts)
+			plats, err := build.ParsePlatforms(platform)
 			if err != nil {
 				return err
 			}
-			return o.finish(cmd, report.New("inspect", []*report.Variant{v}, rules), b)
+			vs, err := analyzePlatforms(cmd.Context(), store, args[0], plats, rules, ropts)
+			if err != nil {
+				return err
+			}
+			return o.finish(cmd, report.New("inspect", vs, rules), b)
 		},
 	}
 	o.bind(cmd)
+	cmd.Flags().StringVar(&platform, "platform", "", "platforms of a multi-platform image to report, each as a variant (default: every platform of a local one, else the host's)")
 	return cmd
+}
+
+// analyzePlatforms analyses ref for each of plats, one variant each named
+// "REF (PLATFORM)". With no platforms, a local multi-platform image gives
+// every platform it has, anything else the host's image.
+func analyzePlatforms(ctx context.Context, store *cache.Store, ref string, plats []v1.Platform, rules []report.Rule, ropts []registry.Option) ([]*report.Variant, error) {
+	if len(plats) == 0 {
+		if n, err := registry.Normalize(ref); err == nil {
+			if d, err := store.Resolve(ctx, n); err == nil && d.MediaType.IsIndex() {
+				im, err := store.IndexManifest(ctx, d.Digest)
+				if err != nil {
+					return nil, err
+				}
+				for _, m := range im.Manifests {
+					if m.Platform != nil && m.Platform.OS != "unknown" {
+						plats = append(plats, *m.Platform)
+					}
+				}
+			}
+		}
+	}
+	if len(plats) == 0 {
+		v, err := analyzeRef(ctx, store, ref, rules, ropts)
+		return []*report.Variant{v}, err
+	}
+	var out []*report.Variant
+	for _, p := range plats {
+		v, err := analyzeRef(ctx, store, ref, rules, append(slices.Clone(ropts), registry.WithPlatform(p)))
+		if err != nil {
+			return nil, err
+		}
+		v.Name = ref + " (" + platformName(p) + ")"
+		out = append(out, v)
+	}
+	return out, nil
 }
 
 // analyzeRef opens and analyses the image ref names.
@@ -175,7 +218,7 @@ func analyzeRef(ctx context.Context, store *cache.Store, ref string, rules []rep
 func openImage(ctx context.Context, store *cache.Store, ref string, ropts []registry.Option) (v1.Image, string, error) {
 	if rest, ok := strings.CutPrefix(ref, "oci:"); ok {
 		dir, tag := splitPathTag(rest)
-		img, err := registry.ReadOCILayout(ctx, dir, tag)
+		img, err := registry.ReadOCILayout(ctx, dir, tag, ropts...)
 		return img, "OCI layout " + rest, err
 	}
 	if rest, ok := strings.CutPrefix(ref, "docker-archive:"); ok {
@@ -188,6 +231,19 @@ func openImage(ctx context.Context, store *cache.Store, ref string, ropts []regi
 		return nil, "", err
 	}
 	desc, lerr := store.Resolve(ctx, n)
+	if lerr == nil && desc.MediaType.IsIndex() {
+		// A multi-platform image: the platform of ropts (default: host).
+		im, err := store.IndexManifest(ctx, desc.Digest)
+		if err != nil {
+			return nil, "", err
+		}
+		child, err := registry.MatchPlatform(im.Manifests, registry.PlatformOf(ropts...))
+		if err != nil {
+			return nil, "", fmt.Errorf("image %s: %w", ref, err)
+		}
+		img, err := store.Image(ctx, child.Digest)
+		return img, "local " + n + "@" + child.Digest.String(), err
+	}
 	if lerr == nil {
 		img, err := store.Image(ctx, desc.Digest)
 		return img, "local " + n + "@" + desc.Digest.String(), err

@@ -5,8 +5,11 @@ import (
 	"io"
 
 	units "github.com/docker/go-units"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
+	"github.com/ibuild/ibuild/build"
+	"github.com/ibuild/ibuild/cache"
 	"github.com/ibuild/ibuild/registry"
 )
 
@@ -34,6 +37,33 @@ func blobLines(w io.Writer) registry.Option {
 	})
 }
 
+// pushStoredIndex pushes the stored multi-platform image d to dest, in
+// OCI or Docker types when --oci-mediatypes is given.
+func pushStoredIndex(cmd *cobra.Command, s *cache.Store, d v1.Descriptor, dest string, ociTypes bool, ropts []registry.Option) error {
+	idx, err := s.Index(cmd.Context(), d.Digest)
+	if err != nil {
+		return err
+	}
+	if cmd.Flags().Changed("oci-mediatypes") {
+		mt := registry.DockerTypes
+		if ociTypes {
+			mt = registry.OCITypes
+		}
+		if idx, err = registry.IndexWithMediaTypes(idx, mt); err != nil {
+			return fmt.Errorf("pushing %s: %w", dest, err)
+		}
+	}
+	dig, err := idx.Digest()
+	if err != nil {
+		return err
+	}
+	if err := registry.PushIndex(cmd.Context(), idx, dest, ropts...); err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "pushed %s@%s\n", dest, dig)
+	return nil
+}
+
 func newPushCmd(g *globalOptions) *cobra.Command {
 	var insecure []string
 	var ociTypes bool
@@ -50,13 +80,23 @@ func newPushCmd(g *globalOptions) *cobra.Command {
 				return err
 			}
 			defer s.Close()
-			img, desc, err := storedImage(cmd.Context(), s, args[0])
-			if err != nil {
-				return err
-			}
 			dest := args[0]
 			if len(args) == 2 {
 				dest = args[1]
+			}
+			ropts, err := g.registryOptions(insecure)
+			if err != nil {
+				return err
+			}
+			ropts = append(ropts, blobLines(cmd.ErrOrStderr()), registry.WithMountFrom(args[0]))
+			if n, err := registry.Normalize(args[0]); err == nil {
+				if d, err := s.Resolve(cmd.Context(), n); err == nil && d.MediaType.IsIndex() {
+					return pushStoredIndex(cmd, s, d, dest, ociTypes, ropts)
+				}
+			}
+			img, desc, err := storedImage(cmd.Context(), s, args[0])
+			if err != nil {
+				return err
 			}
 			if cmd.Flags().Changed("oci-mediatypes") {
 				mt := registry.DockerTypes
@@ -70,11 +110,7 @@ func newPushCmd(g *globalOptions) *cobra.Command {
 					desc.Digest = d
 				}
 			}
-			ropts, err := g.registryOptions(insecure)
-			if err != nil {
-				return err
-			}
-			err = registry.Push(cmd.Context(), img, dest, append(ropts, blobLines(cmd.ErrOrStderr()), registry.WithMountFrom(args[0]))...)
+			err = registry.Push(cmd.Context(), img, dest, ropts...)
 			if err != nil {
 				return err
 			}
@@ -89,6 +125,7 @@ func newPushCmd(g *globalOptions) *cobra.Command {
 
 func newPullCmd(g *globalOptions) *cobra.Command {
 	var insecure []string
+	var platform string
 	cmd := &cobra.Command{
 		Use:   "pull NAME[:TAG|@DIGEST]",
 		Short: "Pull an image from a registry into the local store",
@@ -109,6 +146,17 @@ func newPullCmd(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			plats, err := build.ParsePlatforms(platform)
+			if err != nil {
+				return err
+			}
+			switch len(plats) {
+			case 0:
+			case 1:
+				ropts = append(ropts, registry.WithPlatform(plats[0]))
+			default:
+				return fmt.Errorf("pull takes one --platform, not %d", len(plats))
+			}
 			img, err := registry.Image(cmd.Context(), args[0], ropts...)
 			if err != nil {
 				return err
@@ -125,5 +173,6 @@ func newPullCmd(g *globalOptions) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringArrayVar(&insecure, "insecure-registry", nil, "registry host to reach over plain HTTP")
+	cmd.Flags().StringVar(&platform, "platform", "", "the platform to pull from a multi-platform image (default: the host's)")
 	return cmd
 }

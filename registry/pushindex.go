@@ -1,0 +1,131 @@
+package registry
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// PushIndex writes the image index idx (a multi-platform image) to ref:
+// every image it lists is pushed as [Push] pushes one, by digest, and the
+// index last, so a failed push leaves no tag. Errors are *[Error] values
+// naming ref. A progress channel ([WithProgress]) is closed when PushIndex
+// returns.
+func PushIndex(ctx context.Context, idx v1.ImageIndex, ref string, opts ...Option) (err error) {
+	o, err := makeOptions(opts...)
+	prog := &progress{ch: o.progress}
+	defer func() { prog.close(err) }()
+	if err != nil {
+		return err
+	}
+	r, err := o.parse(ref)
+	if err != nil {
+		return err
+	}
+	fail := func(err error) error {
+		digest := ""
+		if d, derr := idx.Digest(); derr == nil {
+			digest = d.String()
+		}
+		return newError("pushing", ref, digest, err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return fail(err)
+	}
+	for _, m := range im.Manifests {
+		img, err := idx.Image(m.Digest)
+		if err != nil {
+			return fail(fmt.Errorf("manifest %s: %w", m.Digest, err))
+		}
+		if err := pushImage(ctx, o, img, r.Context().Digest(m.Digest.String()), ref, prog); err != nil {
+			return err
+		}
+	}
+	mo := *o
+	mo.progress = nil
+	if err := remote.Put(r, idx, mo.remote(ctx)...); err != nil {
+		return fail(err)
+	}
+	return nil
+}
+
+// IndexWithMediaTypes returns idx with every image in the media types t
+// ([WithMediaTypes]) and the index itself an OCI index (OCITypes) or a
+// Docker manifest list (DockerTypes), its entries' digests those of the
+// converted images.
+func IndexWithMediaTypes(idx v1.ImageIndex, t MediaTypes) (v1.ImageIndex, error) {
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return nil, err
+	}
+	out := &typedIndex{images: map[v1.Hash]v1.Image{}}
+	im = im.DeepCopy()
+	im.MediaType = types.OCIImageIndex
+	if t == DockerTypes {
+		im.MediaType = types.DockerManifestList
+	}
+	for i, m := range im.Manifests {
+		src, err := idx.Image(m.Digest)
+		if err != nil {
+			return nil, fmt.Errorf("manifest %s: %w", m.Digest, err)
+		}
+		img, err := WithMediaTypes(src, t)
+		if err != nil {
+			return nil, fmt.Errorf("manifest %s: %w", m.Digest, err)
+		}
+		d, err := img.Digest()
+		if err != nil {
+			return nil, err
+		}
+		n, err := img.Size()
+		if err != nil {
+			return nil, err
+		}
+		mt, err := img.MediaType()
+		if err != nil {
+			return nil, err
+		}
+		im.Manifests[i].Digest, im.Manifests[i].Size, im.Manifests[i].MediaType = d, n, mt
+		out.images[d] = img
+	}
+	if out.raw, err = json.Marshal(im); err != nil {
+		return nil, err
+	}
+	out.im = im
+	out.digest, out.size, err = v1.SHA256(bytes.NewReader(out.raw))
+	return out, err
+}
+
+// typedIndex is an index in memory over converted images.
+type typedIndex struct {
+	raw    []byte
+	im     *v1.IndexManifest
+	digest v1.Hash
+	size   int64
+	images map[v1.Hash]v1.Image
+}
+
+var _ v1.ImageIndex = (*typedIndex)(nil)
+
+func (i *typedIndex) MediaType() (types.MediaType, error)       { return i.im.MediaType, nil }
+func (i *typedIndex) Digest() (v1.Hash, error)                  { return i.digest, nil }
+func (i *typedIndex) Size() (int64, error)                      { return i.size, nil }
+func (i *typedIndex) IndexManifest() (*v1.IndexManifest, error) { return i.im.DeepCopy(), nil }
+func (i *typedIndex) RawManifest() ([]byte, error)              { return i.raw, nil }
+
+func (i *typedIndex) Image(h v1.Hash) (v1.Image, error) {
+	if img, ok := i.images[h]; ok {
+		return img, nil
+	}
+	return nil, fmt.Errorf("index has no image %s", h)
+}
+
+func (i *typedIndex) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
+	return nil, fmt.Errorf("index has no nested index %s", h)
+}
