@@ -67,17 +67,27 @@ func runCompare(cmd *cobra.Command, g *globalOptions, o *compareOptions, args []
 	}
 	defer store.Close()
 	var variants []*report.Variant
+	plats, err := build.ParsePlatforms(o.build.platform)
+	if err != nil {
+		return err
+	}
+	if len(o.files) == 0 && len(o.bases) == 0 && len(plats) > 1 && len(args) == 1 {
+		if fi, err := os.Stat(args[0]); err == nil && fi.IsDir() {
+			// The same Dockerfile on several platforms: each a variant.
+			o.files = []string{filepath.Join(args[0], "Dockerfile")}
+		}
+	}
 	if len(o.files) == 0 && len(o.bases) == 0 {
 		ropts, err := g.registryOptions(o.insecure)
 		if err != nil {
 			return err
 		}
 		for _, ref := range args {
-			v, err := analyzeRef(cmd.Context(), store, ref, rules, ropts)
+			vs, err := analyzePlatforms(cmd.Context(), store, ref, plats, rules, ropts)
 			if err != nil {
 				return err
 			}
-			variants = append(variants, v)
+			variants = append(variants, vs...)
 		}
 		report.SetCommonBase(variants)
 		return o.finish(cmd, report.New("compare", variants, rules), b)
@@ -91,11 +101,11 @@ func runCompare(cmd *cobra.Command, g *globalOptions, o *compareOptions, args []
 	}
 	o.build.insecure = o.insecure
 	for _, sp := range specs {
-		v, err := o.buildVariant(cmd, g, args[0], sp, rules)
+		vs, err := o.buildVariant(cmd, g, args[0], sp, rules)
 		if err != nil {
 			return fmt.Errorf("variant %s: %w", sp.name, err)
 		}
-		variants = append(variants, v)
+		variants = append(variants, vs...)
 	}
 	return o.finish(cmd, report.New("compare", variants, rules), b)
 }
@@ -127,8 +137,9 @@ func (o *compareOptions) specs(contextDir string) ([]variantSpec, error) {
 }
 
 // buildVariant builds one variant through the normal build path and cache,
-// and analyses the result.
-func (o *compareOptions) buildVariant(cmd *cobra.Command, g *globalOptions, contextDir string, sp variantSpec, rules []report.Rule) (*report.Variant, error) {
+// and analyses the result: one variant per platform of a multi-platform
+// build, named "NAME (PLATFORM)".
+func (o *compareOptions) buildVariant(cmd *cobra.Command, g *globalOptions, contextDir string, sp variantSpec, rules []report.Rule) ([]*report.Variant, error) {
 	bo := o.build
 	bo.file = sp.file
 	data, err := os.ReadFile(sp.file)
@@ -157,24 +168,35 @@ func (o *compareOptions) buildVariant(cmd *cobra.Command, g *globalOptions, cont
 	}
 	defer opt.Store.Close()
 	elapsed := time.Since(start)
-	v, err := report.Analyze(cmd.Context(), res.Image, rules, opt.Store.LayerLimits()...)
-	if err != nil {
-		return nil, fmt.Errorf("analysing the built image: %w", err)
+	var out []*report.Variant
+	for _, pi := range res.Platforms {
+		v, err := report.Analyze(cmd.Context(), pi.Image, rules, opt.Store.LayerLimits()...)
+		if err != nil {
+			return nil, fmt.Errorf("analysing the built image: %w", err)
+		}
+		plat := ""
+		if res.Index != nil {
+			plat = platformName(pi.Platform)
+		}
+		if err := v.SetBuildSteps(reportSteps(res, plat)); err != nil {
+			return nil, err
+		}
+		v.Name, v.Source, v.BuildTime = sp.name, source, elapsed
+		if plat != "" {
+			v.Name += " (" + plat + ")"
+		}
+		out = append(out, v)
 	}
-	if err := v.SetBuildSteps(reportSteps(res)); err != nil {
-		return nil, err
-	}
-	v.Name, v.Source, v.BuildTime = sp.name, source, elapsed
-	return v, nil
+	return out, nil
 }
 
 // reportSteps are the steps of res that made the image's layers above its
 // base: those of the target stage and the stages it inherits, FROM lines
-// excluded.
-func reportSteps(res *build.Result) []report.BuildStep {
+// excluded; in a multi-platform build, those of platform's image.
+func reportSteps(res *build.Result, platform string) []report.BuildStep {
 	var out []report.BuildStep
 	for _, sr := range res.Steps {
-		if !sr.InTarget || sr.From {
+		if !sr.InTarget || sr.From || sr.TargetPlatform != platform {
 			continue
 		}
 		s := report.BuildStep{Instruction: sr.Instruction, Location: sr.Location.String(), Cached: sr.Cached,

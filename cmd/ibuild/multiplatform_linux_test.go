@@ -214,6 +214,14 @@ func TestCrossCompileBuildPlatform(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(out, "linux_arm64", "lib", "ld-musl-aarch64.so.1")); err != nil {
 		t.Errorf("linux_arm64 is not the arm64 Alpine: %v", err)
 	}
+	// compare: the same Dockerfile on both platforms, each a variant (from
+	// the cache), with the steps of its own platform.
+	r = mustRun(t, "--root", root, "compare", "--progress", "quiet", "--binfmt-dir", t.TempDir(), "--platform", "linux/amd64,linux/arm64", dir)
+	for _, want := range []string{"(linux/amd64)", "(linux/arm64)", "COPY --from=builder /out /build-arch /"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("compare lacks %q:\n%s", want, r.stdout)
+		}
+	}
 }
 
 // TestMultiPlatformErrors: each is refused before anything is stored,
