@@ -41,16 +41,7 @@ func newImagesCmd(g *globalOptions) *cobra.Command {
 			fmt.Fprintln(tw, "REPOSITORY\tTAG\tDIGEST\tSIZE")
 			for _, t := range tags {
 				repo, tag := splitTag(registry.FamiliarName(t.Name))
-				size := "-"
-				if img, err := s.Image(cmd.Context(), t.Manifest.Digest); err == nil {
-					if m, err := img.Manifest(); err == nil {
-						var n int64
-						for _, l := range m.Layers {
-							n += l.Size
-						}
-						size = units.HumanSizeWithPrecision(float64(n), 3)
-					}
-				}
+				size := imageSize(cmd.Context(), s, t.Manifest)
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", repo, tag, t.Manifest.Digest.Hex[:12], size)
 			}
 			return tw.Flush()
@@ -58,6 +49,39 @@ func newImagesCmd(g *globalOptions) *cobra.Command {
 	}
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "only show digests")
 	return cmd
+}
+
+// imageSize is the compressed size of the layers of the stored image d,
+// or "-"; for a multi-platform image, that of every platform's, with
+// their count.
+func imageSize(ctx context.Context, s *cache.Store, d v1.Descriptor) string {
+	manifests, suffix := []v1.Hash{d.Digest}, ""
+	if d.MediaType.IsIndex() {
+		im, err := s.IndexManifest(ctx, d.Digest)
+		if err != nil {
+			return "-"
+		}
+		manifests = nil
+		for _, m := range im.Manifests {
+			manifests = append(manifests, m.Digest)
+		}
+		suffix = fmt.Sprintf(" (%d platforms)", len(manifests))
+	}
+	var n int64
+	for _, h := range manifests {
+		img, err := s.Image(ctx, h)
+		if err != nil {
+			return "-"
+		}
+		m, err := img.Manifest()
+		if err != nil {
+			return "-"
+		}
+		for _, l := range m.Layers {
+			n += l.Size
+		}
+	}
+	return units.HumanSizeWithPrecision(float64(n), 3) + suffix
 }
 
 func splitTag(s string) (string, string) {

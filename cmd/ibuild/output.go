@@ -143,6 +143,17 @@ type metadata struct {
 	Layers       []layer.Info       `json:"ibuild.layers"`
 	Steps        []build.StepResult `json:"ibuild.steps"`
 	Warnings     []string           `json:"ibuild.warnings,omitempty"`
+	// Platforms describes each platform's image of a multi-platform
+	// build (containerimage.digest is then the index's).
+	Platforms []platformMeta `json:"ibuild.platforms,omitempty"`
+}
+
+// platformMeta is one platform's image in the --metadata-file.
+type platformMeta struct {
+	Platform     string       `json:"platform"`
+	ImageDigest  string       `json:"containerimage.digest"`
+	ConfigDigest string       `json:"containerimage.config.digest"`
+	Layers       []layer.Info `json:"layers"`
 }
 
 func writeMetadata(name string, res *build.Result, tags []string) error {
@@ -150,6 +161,12 @@ func writeMetadata(name string, res *build.Result, tags []string) error {
 		ImageName: strings.Join(tags, ","), Layers: res.Layers, Steps: res.Steps, Warnings: res.Warnings}
 	if m.Layers == nil {
 		m.Layers = []layer.Info{}
+	}
+	if res.Index != nil {
+		for _, p := range res.Platforms {
+			m.Platforms = append(m.Platforms, platformMeta{Platform: platformName(p.Platform), ImageDigest: p.Manifest.Digest.String(),
+				ConfigDigest: p.ConfigDigest.String(), Layers: p.Layers})
+		}
 	}
 	data, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
