@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -263,8 +262,4 @@ func statOwner(fi fs.FileInfo) (int, int) {
 // sortEntries orders entries so that parents precede children.
 func sortEntries(es []entry) {
 	sort.Slice(es, func(i, j int) bool { return es[i].hdr.Name < es[j].hdr.Name })
-}
-
-func cleanRel(p string) string {
-	return strings.TrimPrefix(path.Clean("/"+p), "/")
 }

@@ -13,6 +13,8 @@ import (
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"golang.org/x/sys/unix"
+
+	"github.com/ibuild/ibuild/layer"
 )
 
 // The rules in this file follow BuildKit's copy (tonistiigi/fsutil
@@ -55,7 +57,7 @@ func imagePath(root, real string) string {
 	if err != nil {
 		return real
 	}
-	return "/" + cleanRel(filepath.ToSlash(rel))
+	return "/" + layer.CleanPath(filepath.ToSlash(rel))
 }
 
 // checkReplace fails, as BuildKit does, where a planned entry would

@@ -51,7 +51,7 @@ func (c *copier) writeLayer(ctx context.Context) (*layer.Info, error) {
 	if err := c.plan(root); err != nil {
 		return nil, err
 	}
-	pr := tarPipe(c.write)
+	pr := layer.Pipe(c.write)
 	info, err := c.b.opt.Store.WriteLayer(ctx, pr, c.b.opt.Compression, c.b.opt.CompressionLevel)
 	pr.CloseWithError(io.ErrClosedPipe)
 	if err != nil {
@@ -96,10 +96,10 @@ func (c *copier) plan(root string) error {
 		return fmt.Errorf("resolving destination %s: %w", c.dest, err)
 	}
 	baseRel, _ := filepath.Rel(root, real)
-	baseRel = cleanRel(filepath.ToSlash(baseRel))
+	baseRel = layer.CleanPath(filepath.ToSlash(baseRel))
 	fileName := ""
 	if !asDir {
-		baseRel, fileName = cleanRel(path.Dir(baseRel)), path.Base(baseRel)
+		baseRel, fileName = layer.CleanPath(path.Dir(baseRel)), path.Base(baseRel)
 	}
 	if srcDir && !existingDir && baseRel != "" {
 		// A directory source creates its destination, even when empty:
@@ -108,9 +108,9 @@ func (c *copier) plan(root string) error {
 	}
 	target := func(rel string) string {
 		if !asDir {
-			return cleanRel(path.Join(baseRel, fileName))
+			return layer.CleanPath(path.Join(baseRel, fileName))
 		}
-		return cleanRel(path.Join(baseRel, rel))
+		return layer.CleanPath(path.Join(baseRel, rel))
 	}
 	for i, m := range c.matches {
 		for _, f := range m.Files {
@@ -344,7 +344,14 @@ func copyExactly(w io.Writer, r io.Reader, size int64, name string) error {
 	return nil
 }
 
-// extract writes the entries of a local archive (ADD) under a.dest.
+// extract writes the entries of a local archive (ADD) under a.dest,
+// through layer.Rewrite: an entry that climbs out of the root or goes
+// through a symlink the archive made is an error, as with ibuild import.
+// Entries keep the archive's owners even with --chown, which BuildKit
+// applies only to the directories it creates for the destination
+// (solver/llbsolver/file/unpack.go: MkdirAll with the chowner, then a
+// plain Untar). Arguably a BuildKit bug, followed on purpose (case
+// add-tar-chown-chmod).
 func (c *copier) extract(tw *layer.TarWriter, a archiveSrc) error {
 	f, err := c.src.ctx.OpenFile(a.path)
 	if err != nil {
@@ -356,35 +363,10 @@ func (c *copier) extract(tw *layer.TarWriter, a archiveSrc) error {
 		return fmt.Errorf("ADD %s: %w", a.path, err)
 	}
 	defer rc.Close()
-	tr := tar.NewReader(rc)
-	for {
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("ADD %s: reading archive: %w", a.path, err)
-		}
-		rel := cleanRel(hdr.Name)
-		if rel == "" {
-			continue
-		}
-		hdr.Name = cleanRel(path.Join(a.dest, rel))
-		if hdr.Typeflag == tar.TypeLink {
-			hdr.Linkname = cleanRel(path.Join(a.dest, cleanRel(hdr.Linkname)))
-		}
-		// Entries keep the archive's owners even with --chown, which
-		// BuildKit applies only to the directories it creates for the
-		// destination (solver/llbsolver/file/unpack.go: MkdirAll with the
-		// chowner, then a plain Untar). Arguably a BuildKit bug, followed
-		// on purpose (case add-tar-chown-chmod).
-		if err := tw.WriteHeader(hdr); err != nil {
-			return fmt.Errorf("ADD %s: entry %q: %w", a.path, hdr.Name, err)
-		}
-		if _, err := io.Copy(tw, tr); err != nil {
-			return fmt.Errorf("ADD %s: entry %q: %w", a.path, hdr.Name, err)
-		}
+	if err := layer.Rewrite(tw, rc, a.dest); err != nil {
+		return fmt.Errorf("ADD %s: %w", a.path, err)
 	}
+	return nil
 }
 
 func tarMode(m fs.FileMode) int64 {

@@ -168,7 +168,7 @@ func (b *builder) readHeaders(ctx context.Context, l layer.Info) (*headers, erro
 		if skip {
 			continue
 		}
-		name := cleanRel(hdr.Name)
+		name := layer.CleanPath(hdr.Name)
 		dir, base := path.Dir(name), path.Base(name)
 		if dir == "." {
 			dir = ""
@@ -177,7 +177,7 @@ func (b *builder) readHeaders(ctx context.Context, l layer.Info) (*headers, erro
 		case base == ".wh..wh..opq":
 			lh.opaque = append(lh.opaque, dir)
 		case strings.HasPrefix(base, ".wh."):
-			lh.whiteouts = append(lh.whiteouts, cleanRel(path.Join(dir, strings.TrimPrefix(base, ".wh."))))
+			lh.whiteouts = append(lh.whiteouts, layer.CleanPath(path.Join(dir, strings.TrimPrefix(base, ".wh."))))
 		default:
 			h := &tar.Header{Typeflag: hdr.Typeflag, Name: name, Linkname: hdr.Linkname, Mode: hdr.Mode,
 				Uid: hdr.Uid, Gid: hdr.Gid, ModTime: hdr.ModTime}
@@ -303,7 +303,7 @@ func skeletonPaths(ix map[string]*skelEntry, dest string) map[string]bool {
 	}
 	sort.Strings(names)
 	keep := map[string]bool{}
-	work := []string{cleanRel(dest)}
+	work := []string{layer.CleanPath(dest)}
 	seen := map[string]bool{}
 	for len(work) > 0 && len(seen) < 4096 {
 		p := work[len(work)-1]
@@ -340,7 +340,7 @@ func skeletonPaths(ix map[string]*skelEntry, dest string) map[string]bool {
 // resolveIn resolves p in ix, marking every component it passes in keep,
 // and returns the resolved path.
 func resolveIn(ix map[string]*skelEntry, p string, keep map[string]bool) string {
-	rest := strings.Split(cleanRel(p), "/")
+	rest := strings.Split(layer.CleanPath(p), "/")
 	cur := ""
 	for n := 0; len(rest) > 0; {
 		c := rest[0]
@@ -349,13 +349,13 @@ func resolveIn(ix map[string]*skelEntry, p string, keep map[string]bool) string 
 		case "", ".":
 			continue
 		case "..":
-			cur = cleanRel(path.Dir("/" + cur))
+			cur = layer.CleanPath(path.Dir("/" + cur))
 			continue
 		}
-		next := cleanRel(path.Join(cur, c))
+		next := layer.CleanPath(path.Join(cur, c))
 		e := ix[next]
 		if e == nil {
-			return cleanRel(path.Join(next, strings.Join(rest, "/")))
+			return layer.CleanPath(path.Join(next, strings.Join(rest, "/")))
 		}
 		keep[next] = true
 		if e.hdr.Typeflag != tar.TypeSymlink {
@@ -374,9 +374,9 @@ func resolveIn(ix map[string]*skelEntry, p string, keep map[string]bool) string 
 // symlinkTarget is the root-relative path a symlink at name points to.
 func symlinkTarget(name, target string) string {
 	if path.IsAbs(target) {
-		return cleanRel(target)
+		return layer.CleanPath(target)
 	}
-	return cleanRel(path.Join(path.Dir("/"+name), target))
+	return layer.CleanPath(path.Join(path.Dir("/"+name), target))
 }
 
 // writeSkeleton writes the kept entries of ix as a tar, parents first.

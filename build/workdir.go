@@ -53,7 +53,7 @@ func (b *builder) mkdirLayer(ctx context.Context, st *stageState, dir string) (*
 		return nil, err
 	}
 	var missing []string
-	for d := cleanRel(filepath.ToSlash(rel)); d != "" && d != "."; d = path.Dir(d) {
+	for d := layer.CleanPath(filepath.ToSlash(rel)); d != "" && d != "."; d = path.Dir(d) {
 		fi, err := statIn(root, d)
 		if err == nil && fi.IsDir() {
 			break
@@ -103,17 +103,15 @@ func (b *builder) mkdirLayer(ctx context.Context, st *stageState, dir string) (*
 		}
 		hdrs = append(hdrs, hdr)
 	}
-	pr, pw := io.Pipe()
-	go func() {
-		tw := layer.NewTarWriter(pw, layer.TarOptions{SourceDateEpoch: &epoch})
+	pr := layer.Pipe(func(w io.Writer) error {
+		tw := layer.NewTarWriter(w, layer.TarOptions{SourceDateEpoch: &epoch})
 		for _, hdr := range hdrs {
 			if err := tw.WriteHeader(hdr); err != nil {
-				pw.CloseWithError(err)
-				return
+				return err
 			}
 		}
-		pw.CloseWithError(tw.Close())
-	}()
+		return tw.Close()
+	})
 	info, err := b.opt.Store.WriteLayer(ctx, pr, b.opt.Compression, b.opt.CompressionLevel)
 	pr.CloseWithError(io.ErrClosedPipe)
 	if err != nil {
