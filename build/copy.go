@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	bkparser "github.com/moby/buildkit/frontend/dockerfile/parser"
@@ -250,13 +249,6 @@ type entry struct {
 	file string // host path of a downloaded file
 	// link is the source inode of a file with other hard links.
 	link linkKey
-}
-
-func statOwner(fi fs.FileInfo) (int, int) {
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		return int(st.Uid), int(st.Gid)
-	}
-	return 0, 0
 }
 
 // sortEntries orders entries so that parents precede children.

@@ -173,50 +173,44 @@ func (c *copier) addSource(f buildctx.Source, name string, asDir bool, src int) 
 		return nil // the source directory itself: its destination is made by addParents
 	}
 	fi := f.Info
-	uid, gid := 0, 0
-	if !c.src.context {
-		uid, gid = statOwner(fi)
-	}
-	perm := fi.Mode() & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
-	if c.mode != nil {
-		perm = *c.mode
-	}
-	hdr := &tar.Header{Name: name, Mode: tarMode(perm), Uid: uid, Gid: gid, ModTime: fi.ModTime()}
-	switch {
-	case fi.Mode().IsDir():
-		hdr.Typeflag = tar.TypeDir
-		c.add(entry{hdr: hdr})
-	case fi.Mode()&fs.ModeSymlink != 0:
+	link := ""
+	if fi.Mode()&fs.ModeSymlink != 0 {
 		target, err := os.Readlink(filepath.Join(c.src.root, f.Path))
 		if err != nil {
 			return fmt.Errorf("reading link %s: %w", f.Path, err)
 		}
-		hdr.Typeflag, hdr.Linkname = tar.TypeSymlink, target
-		c.add(entry{hdr: hdr})
-	case fi.Mode().IsRegular():
-		if c.cs.add && (c.cs.unpack == nil || *c.cs.unpack) {
-			isArch, err := c.isArchive(f.Path)
-			if err != nil {
-				return err
-			}
-			if isArch {
-				dir := name
-				if asDir {
-					dir = path.Dir(name)
-				}
-				c.archives = append(c.archives, archiveSrc{path: f.Path, dest: dir})
-				return nil
-			}
-		}
-		hdr.Typeflag, hdr.Size = tar.TypeReg, fi.Size()
-		c.add(entry{hdr: hdr, src: f.Path, link: hardlinkKey(src, fi)})
-	case fi.Mode()&(fs.ModeNamedPipe|fs.ModeDevice) != 0:
-		// Recreated, never opened, as BuildKit's mknod.
-		setNode(hdr, fi)
-		c.add(entry{hdr: hdr})
-	default:
+		link = target
+	}
+	// FIFOs and devices are recreated, never opened, as BuildKit's mknod.
+	hdr, ok := layer.FileHeader(fi, name, link)
+	if !ok {
 		return fmt.Errorf("%s: cannot copy %s: not a regular file, directory or symlink", c.cs.name, f.Path)
 	}
+	if c.src.context {
+		hdr.Uid, hdr.Gid = 0, 0 // the context's owners are the client's, not the image's
+	}
+	if c.mode != nil {
+		hdr.Mode = layer.TarMode(*c.mode)
+	}
+	if hdr.Typeflag != tar.TypeReg {
+		c.add(entry{hdr: hdr})
+		return nil
+	}
+	if c.cs.add && (c.cs.unpack == nil || *c.cs.unpack) {
+		isArch, err := c.isArchive(f.Path)
+		if err != nil {
+			return err
+		}
+		if isArch {
+			dir := name
+			if asDir {
+				dir = path.Dir(name)
+			}
+			c.archives = append(c.archives, archiveSrc{path: f.Path, dest: dir})
+			return nil
+		}
+	}
+	c.add(entry{hdr: hdr, src: f.Path, link: hardlinkKey(src, fi)})
 	return nil
 }
 
@@ -283,9 +277,8 @@ func existingDir(root, rel string) (*tar.Header, bool) {
 	if !fi.IsDir() {
 		return nil, true
 	}
-	uid, gid := statOwner(fi)
-	perm := fi.Mode() & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
-	return &tar.Header{Typeflag: tar.TypeDir, Name: rel, Mode: tarMode(perm), Uid: uid, Gid: gid, ModTime: fi.ModTime()}, true
+	hdr, _ := layer.FileHeader(fi, rel, "")
+	return hdr, true
 }
 
 // write streams the planned entries and the extracted archives as a tar.
@@ -367,20 +360,6 @@ func (c *copier) extract(tw *layer.TarWriter, a archiveSrc) error {
 		return fmt.Errorf("ADD %s: %w", a.path, err)
 	}
 	return nil
-}
-
-func tarMode(m fs.FileMode) int64 {
-	out := int64(m & fs.ModePerm)
-	if m&fs.ModeSetuid != 0 {
-		out |= 0o4000
-	}
-	if m&fs.ModeSetgid != 0 {
-		out |= 0o2000
-	}
-	if m&fs.ModeSticky != 0 {
-		out |= 0o1000
-	}
-	return out
 }
 
 // statIn stats p inside root, following symlinks only within root.

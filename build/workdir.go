@@ -126,6 +126,6 @@ func isSymlinkIn(root, rel string) bool {
 }
 
 func statGid(fi os.FileInfo) int {
-	_, gid := statOwner(fi)
+	_, gid := layer.FileOwner(fi)
 	return gid
 }
