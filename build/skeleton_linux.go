@@ -161,7 +161,9 @@ func (b *builder) readHeaders(ctx context.Context, l layer.Info) (*headers, erro
 		if n := len(lh.adds) + len(lh.whiteouts) + len(lh.opaque); n >= layer.DefaultMaxEntries {
 			return nil, fmt.Errorf("more than %d entries: %w", layer.DefaultMaxEntries, layer.ErrLimit)
 		}
-		skip, err := checkSkelEntry(hdr)
+		// What extracting the layer would refuse, the skeleton refuses:
+		// a base it stands in for fails its first COPY as if extracted.
+		skip, err := layer.CheckEntry(hdr)
 		if err != nil {
 			return nil, fmt.Errorf("layer entry %q: %w", hdr.Name, err)
 		}
@@ -192,76 +194,6 @@ func (b *builder) readHeaders(ctx context.Context, l layer.Info) (*headers, erro
 		return nil, err
 	}
 	return lh, nil
-}
-
-// checkSkelEntry refuses what extracting the layer would refuse (layer's
-// checkEntry, whose rules it restates): a base the skeleton stands in
-// for fails its first COPY as it would if extracted. skip is for entries
-// extraction ignores.
-func checkSkelEntry(hdr *tar.Header) (skip bool, err error) {
-	invalid := func(format string, a ...any) error {
-		return fmt.Errorf(format+": %w", append(a, layer.ErrInvalidEntry)...)
-	}
-	switch hdr.Typeflag {
-	case tar.TypeXGlobalHeader:
-		return true, nil
-	case tar.TypeReg, tar.TypeRegA, tar.TypeDir, tar.TypeLink, tar.TypeSymlink, tar.TypeFifo, tar.TypeChar, tar.TypeBlock: //nolint:staticcheck // TypeRegA still appears in old layers
-	case tar.TypeGNUSparse:
-		return false, invalid("sparse files are not supported")
-	default:
-		return false, invalid("unsupported entry type %q", hdr.Typeflag)
-	}
-	if hdr.Typeflag == tar.TypeChar || hdr.Typeflag == tar.TypeBlock {
-		if hdr.Devmajor < 0 || hdr.Devmajor > 1<<12-1 || hdr.Devminor < 0 || hdr.Devminor > 1<<20-1 {
-			return false, invalid("device number %d:%d out of range", hdr.Devmajor, hdr.Devminor)
-		}
-	}
-	for k := range hdr.PAXRecords {
-		if strings.HasPrefix(k, "GNU.sparse.") {
-			return false, invalid("sparse files are not supported")
-		}
-	}
-	name, err := checkSkelName(hdr.Name)
-	if err != nil {
-		return false, err
-	}
-	if name == "." && hdr.Typeflag != tar.TypeDir {
-		return false, invalid("root entry is not a directory")
-	}
-	if base := path.Base(name); strings.HasPrefix(base, ".wh.") && base != ".wh..wh..opq" {
-		if strings.HasPrefix(base, ".wh..wh.") {
-			return true, nil // aufs metadata
-		}
-		if t := strings.TrimPrefix(base, ".wh."); t == "" || t == "." || t == ".." {
-			return false, invalid("invalid whiteout")
-		}
-	}
-	if hdr.Typeflag == tar.TypeLink {
-		target, err := checkSkelName(hdr.Linkname)
-		if err != nil {
-			return false, fmt.Errorf("hard link target %q: %w", hdr.Linkname, err)
-		}
-		if target == "." {
-			return false, invalid("hard link to the root")
-		}
-	}
-	return false, nil
-}
-
-// checkSkelName cleans an entry name as extraction does, refusing one
-// that is empty, holds a NUL or climbs out of the root.
-func checkSkelName(name string) (string, error) {
-	if name == "" {
-		return "", fmt.Errorf("empty name: %w", layer.ErrInvalidEntry)
-	}
-	if strings.ContainsRune(name, 0) {
-		return "", fmt.Errorf("name contains NUL: %w", layer.ErrInvalidEntry)
-	}
-	p := path.Clean(strings.TrimLeft(name, "/"))
-	if p == ".." || strings.HasPrefix(p, "../") {
-		return "", fmt.Errorf("path escapes the root: %w", layer.ErrInvalidEntry)
-	}
-	return p, nil
 }
 
 // apply merges the layer, the idx'th, onto ix as extraction would.

@@ -18,7 +18,6 @@ import (
 
 // Overlayfs xattrs.
 const (
-	ovlPrefix   = "trusted.overlay."
 	ovlOpaque   = ovlPrefix + "opaque"
 	ovlRedirect = ovlPrefix + "redirect"
 	ovlMetacopy = ovlPrefix + "metacopy"
