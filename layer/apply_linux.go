@@ -49,7 +49,7 @@ type unpacker interface {
 
 var _ unpacker = (*umoci.TarExtractor)(nil)
 
-// apply validates every entry (see checkEntry and checkBudget) and hands
+// apply validates every entry (see CheckEntry and checkBudget) and hands
 // it to te.
 func apply(ctx context.Context, dir string, layer io.Reader, te unpacker, o options) error {
 	tr := tar.NewReader(layer)
