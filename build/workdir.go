@@ -3,11 +3,13 @@ package build
 import (
 	"archive/tar"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path"
 	"path/filepath"
+	"syscall"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
@@ -58,8 +60,8 @@ func (b *builder) mkdirLayer(ctx context.Context, st *stageState, dir string) (*
 		if err == nil && fi.IsDir() {
 			break
 		}
-		if err != nil && !os.IsNotExist(err) {
-			return nil, err
+		if err != nil && !os.IsNotExist(err) && !errors.Is(err, syscall.ENOTDIR) {
+			return nil, fmt.Errorf("WORKDIR %s: %w", dir, err)
 		}
 		if err == nil || isSymlinkIn(root, d) {
 			// A file or a symlink is in the way: leave it to the RUN or
