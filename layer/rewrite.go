@@ -25,6 +25,9 @@ func Rewrite(tw *TarWriter, r io.Reader, dir string) error {
 	dir = CleanPath(dir)
 	tr := tar.NewReader(r)
 	links := map[string]bool{} // symlinks written so far
+	// One copy buffer for the whole stream: io.Copy would allocate 32 KiB
+	// per entry (neither side has WriteTo or ReadFrom).
+	buf := make([]byte, 32<<10)
 	for {
 		hdr, err := tr.Next()
 		if errors.Is(err, io.EOF) {
@@ -64,7 +67,7 @@ func Rewrite(tw *TarWriter, r io.Reader, dir string) error {
 		if err := tw.WriteHeader(hdr); err != nil {
 			return fmt.Errorf("entry %q: %w", orig, err)
 		}
-		if _, err := io.Copy(tw, tr); err != nil {
+		if _, err := io.CopyBuffer(tw, tr, buf); err != nil {
 			return fmt.Errorf("entry %q: %w", orig, err)
 		}
 	}
