@@ -27,7 +27,7 @@ import (
 // inside root) exists and is not a directory: "mkdir /x: not a directory".
 func checkMkdir(root, dir string) error {
 	p := "/"
-	for _, comp := range strings.Split(strings.Trim(path.Clean(dir), "/"), "/") {
+	for _, comp := range strings.Split(layer.CleanPath(dir), "/") {
 		if comp == "" {
 			continue
 		}
