@@ -217,9 +217,11 @@ var (
 )
 
 // mounters lists the only directories whose non-test code may mount:
-// build/rootfs (snapshots, scratch overlays, cache mounts) and
-// build/sandbox (inside the step's own namespaces).
-var mounters = []string{"build/rootfs", "build/sandbox"}
+// build/rootfs (snapshots, scratch overlays, cache mounts, binfmt_misc
+// for `ibuild binfmt --install`), build/sandbox (inside the step's own
+// namespaces) and internal/testbase, the tests' fixture helper (which
+// mounts binfmt_misc for the emulation tests and unmounts it after).
+var mounters = []string{"build/rootfs", "build/sandbox", "internal/testbase"}
 
 // unmounters may also detach mounts: cache's prune detaches what a killed
 // build left mounted under the store before it deletes the directory.

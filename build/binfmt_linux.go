@@ -6,7 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"golang.org/x/sys/unix"
+	"github.com/ibuild/ibuild/build/rootfs"
 )
 
 // InstallEmulators registers, in the binfmt_misc file system at dir (""
@@ -22,8 +22,8 @@ func InstallEmulators(dir, binDir string) ([]string, error) {
 		dir = DefaultBinfmtDir
 	}
 	if err := checkBinfmtMounted(dir); err != nil {
-		if err := unix.Mount("binfmt_misc", dir, "binfmt_misc", 0, ""); err != nil {
-			return nil, fmt.Errorf("mounting binfmt_misc at %s: %w", dir, err)
+		if err := rootfs.MountBinfmtMisc(dir); err != nil {
+			return nil, err
 		}
 	}
 	host := hostPlatform()

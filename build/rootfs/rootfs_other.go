@@ -27,3 +27,6 @@ func Scratch(*cache.Store, string) (string, func(), error) { return "", nil, Err
 func CacheDir(context.Context, *cache.Store, CacheMount) (string, func(), error) {
 	return "", nil, ErrUnsupported
 }
+
+// MountBinfmtMisc is unsupported off Linux.
+func MountBinfmtMisc(string) error { return ErrUnsupported }
