@@ -177,7 +177,15 @@ func (b *builder) fetchImage(ctx context.Context, ref string, p v1.Platform) (v1
 	if err != nil {
 		return nil, false, fmt.Errorf("pulling %s: %w", ref, err)
 	}
-	if err := b.opt.Store.Tag(ctx, norm, desc); err != nil {
+	tagged := desc
+	if raw, ok := registry.IndexOf(remote); ok {
+		// A multi-platform base: the tag names its index, so that the
+		// images of other platforms pulled later join this one under it.
+		if tagged, err = b.opt.Store.WritePulledIndex(ctx, raw); err != nil {
+			return nil, false, fmt.Errorf("pulling %s: %w", ref, err)
+		}
+	}
+	if err := b.opt.Store.Tag(ctx, norm, tagged); err != nil {
 		return nil, false, err
 	}
 	img, err := b.opt.Store.Image(ctx, desc.Digest)
@@ -202,6 +210,8 @@ func (b *builder) storedImage(ctx context.Context, norm string, p v1.Platform) (
 		if err != nil {
 			return nil, fmt.Errorf("image %s: %w", registry.FamiliarName(norm), err)
 		}
+		// A pulled index may lack this platform's image: ErrNotFound
+		// pulls it.
 		return b.opt.Store.Image(ctx, child.Digest)
 	}
 	img, err := b.opt.Store.Image(ctx, desc.Digest)

@@ -40,6 +40,22 @@ func (s *Store) WriteIndex(ctx context.Context, raw []byte) (v1.Descriptor, erro
 			return v1.Descriptor{}, fmt.Errorf("writing index: manifest %s: %w", m.Digest, ErrNotFound)
 		}
 	}
+	return s.writeIndex(ctx, raw, im)
+}
+
+// WritePulledIndex stores the image index raw of a registry's
+// multi-platform image of which only some platforms' images are in the
+// store (those pulled): Index's Image fails for the others, wrapping
+// ErrNotFound, and prune keeps the ones present.
+func (s *Store) WritePulledIndex(ctx context.Context, raw []byte) (v1.Descriptor, error) {
+	im, err := v1.ParseIndexManifest(bytes.NewReader(raw))
+	if err != nil {
+		return v1.Descriptor{}, fmt.Errorf("writing index: %w", err)
+	}
+	return s.writeIndex(ctx, raw, im)
+}
+
+func (s *Store) writeIndex(ctx context.Context, raw []byte, im *v1.IndexManifest) (v1.Descriptor, error) {
 	mt := im.MediaType
 	if mt == "" {
 		mt = types.OCIImageIndex

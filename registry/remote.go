@@ -63,7 +63,21 @@ func Image(ctx context.Context, ref string, opts ...Option) (v1.Image, error) {
 	if err != nil {
 		return nil, newError("pulling", ref, child.Digest.String(), err)
 	}
-	return &retryingImage{Image: img, ctx: ctx, retry: o.retry}, nil
+	raw, err := idx.RawManifest()
+	if err != nil {
+		return nil, newError("pulling", ref, digest, err)
+	}
+	return &retryingImage{Image: img, ctx: ctx, retry: o.retry, index: raw}, nil
+}
+
+// IndexOf returns the raw manifest of the image index (multi-platform
+// image) that [Image] chose img from, or false when img was not chosen
+// from one.
+func IndexOf(img v1.Image) ([]byte, bool) {
+	if ri, ok := img.(*retryingImage); ok && ri.index != nil {
+		return ri.index, true
+	}
+	return nil, false
 }
 
 // Push writes img to ref. Blobs the registry already has are skipped (one

@@ -74,6 +74,9 @@ type retryingImage struct {
 	v1.Image
 	ctx   context.Context
 	retry remote.Backoff
+	// index is the raw manifest of the index the image was chosen from,
+	// or nil (see IndexOf).
+	index []byte
 }
 
 // LayerByDigest implements [v1.Image].

@@ -336,3 +336,55 @@ func TestMultiPlatformPushPullCache(t *testing.T) {
 		t.Errorf("index from the cache %s, want %s", md2.ImageDigest, md.ImageDigest)
 	}
 }
+
+// TestMultiPlatformRemoteBase: a stored multi-platform image is pushed as
+// an index (`ibuild push`), and a two-platform build on an empty root
+// pulls each platform's image of that base from the registry once; the
+// tag then names the index, so that the next build pulls nothing.
+func TestMultiPlatformRemoteBase(t *testing.T) {
+	testbase.Tools(t, "skopeo")
+	host := registrytest.Start(t)
+	seed := alpineRoot(t)
+	base := host + "/base/alpine:3.20.3"
+	mustRun(t, "--root", seed, "push", "alpine:3.20.3", base)
+	raw, err := exec.Command("skopeo", "inspect", "--tls-verify=false", "--raw", "docker://"+base).Output()
+	if err != nil || !strings.Contains(string(raw), `"arm64"`) || !strings.Contains(string(raw), `"amd64"`) {
+		t.Fatalf("pushed base is not the two-platform index: %v\n%s", err, raw)
+	}
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{"Dockerfile": "FROM " + base + "\nCOPY a.txt /\n", "a.txt": "a"})
+	root := t.TempDir()
+	args := []string{"--root", root, "--platform", "linux/amd64,linux/arm64", "--binfmt-dir", t.TempDir()}
+	md, _ := buildMeta(t, dir, args...)
+	froms := 0
+	for _, s := range md.Steps {
+		if s.From {
+			froms++
+			if s.Cached {
+				t.Errorf("%s: FROM found in an empty store", s.TargetPlatform)
+			}
+		}
+	}
+	if froms != 2 {
+		t.Fatalf("%d FROM steps, want one per platform", froms)
+	}
+	ctx := context.Background()
+	s, err := cache.Open(ctx, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := s.Resolve(ctx, base)
+	s.Close()
+	if err != nil || !d.MediaType.IsIndex() {
+		t.Fatalf("the base's tag names %v (%v), want its index", d, err)
+	}
+	md2, _ := buildMeta(t, dir, args...)
+	for _, s := range md2.Steps {
+		if !s.Cached {
+			t.Errorf("rebuild: %s (%s) not cached", s.Name, s.TargetPlatform)
+		}
+	}
+	if md2.ImageDigest != md.ImageDigest {
+		t.Errorf("rebuild gave %s, want %s", md2.ImageDigest, md.ImageDigest)
+	}
+}
