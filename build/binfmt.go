@@ -66,6 +66,8 @@ type EmulatorStatus struct {
 	Platform string
 	// Handler is the binfmt_misc entry name ("qemu-aarch64").
 	Handler string
+	// Native says this machine runs the platform's binaries itself.
+	Native bool
 	// Registered, Enabled and FixBinary describe the entry; Interpreter
 	// is the emulator it runs.
 	Registered, Enabled, FixBinary bool
@@ -112,6 +114,7 @@ func Emulators(dir string) ([]EmulatorStatus, error) {
 		if err != nil {
 			return nil, err
 		}
+		st.Native = nativePlatform(hostPlatform(), v1Platform(e.arch))
 		out = append(out, st)
 	}
 	return out, nil

@@ -126,6 +126,7 @@ func (i *typedIndex) Image(h v1.Hash) (v1.Image, error) {
 	return nil, fmt.Errorf("index has no image %s", h)
 }
 
+// ImageIndex implements [v1.ImageIndex]: nested indexes are not kept.
 func (i *typedIndex) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
 	return nil, fmt.Errorf("index has no nested index %s", h)
 }

@@ -44,6 +44,8 @@ already registered with that flag are left alone.`,
 			for _, e := range list {
 				status := "not registered"
 				switch {
+				case e.Native:
+					status = "native"
 				case e.Registered && !e.Enabled:
 					status = "disabled"
 				case e.Registered && !e.FixBinary:
