@@ -157,6 +157,13 @@ func (b *builder) run(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := b.checkEmulators(order); err != nil {
+		// A base without the platform is the first thing to say.
+		if berr := b.resolveBases(ctx, order); berr != nil {
+			return nil, berr
+		}
+		return nil, err
+	}
 	res, err := b.buildImage(ctx, target, order, b.opt.Tags)
 	if err != nil {
 		return nil, err
@@ -179,8 +186,7 @@ func (b *builder) exportCache(ctx context.Context, steps []ExportedStep) error {
 }
 
 // plan readies the build before any step runs: the global ARGs, the
-// target stage, the stages it needs (in order) and their step numbers,
-// and the emulators their RUN steps need.
+// target stage, the stages it needs (in order) and their step numbers.
 func (b *builder) plan() (target int, order []int, err error) {
 	if err := b.initGlobalArgs(); err != nil {
 		return 0, nil, err
@@ -191,9 +197,6 @@ func (b *builder) plan() (target int, order []int, err error) {
 	order, n := b.planSteps(target)
 	b.total = max(b.countSteps(target), n)
 	b.counter = n
-	if err := b.checkEmulators(order); err != nil {
-		return 0, nil, err
-	}
 	return target, order, nil
 }
 

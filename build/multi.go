@@ -26,10 +26,29 @@ type shared struct {
 	// inputs do not depend on the platform (a FROM
 	// --platform=$BUILDPLATFORM stage's) runs once for every platform.
 	steps map[v1.Hash]*stepFlight
+	// emulators memoises CheckEmulator by platform.
+	emulators map[string]error
+}
+
+// emulator is CheckEmulator(dir, p), checked once per build; a stage
+// without a platform is the host's.
+func (s *shared) emulator(dir string, p v1.Platform) error {
+	if p.Architecture == "" {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := p.String()
+	err, ok := s.emulators[k]
+	if !ok {
+		err = CheckEmulator(dir, p)
+		s.emulators[k] = err
+	}
+	return err
 }
 
 func newShared() *shared {
-	return &shared{images: map[string]*imageFuture{}, steps: map[v1.Hash]*stepFlight{}}
+	return &shared{images: map[string]*imageFuture{}, steps: map[v1.Hash]*stepFlight{}, emulators: map[string]error{}}
 }
 
 // stepFlight is a step run by one builder, whose record the others wait
@@ -109,9 +128,9 @@ func buildMulti(ctx context.Context, opt Options, plats []v1.Platform) (*Result,
 		b.shared, b.multi = sh, true
 		builders[i] = b
 	}
-	// Every platform is planned, and its bases resolved, before any step
-	// runs: a missing emulator or a base without a platform fails the
-	// build before anything is stored.
+	// Every platform is planned, its bases resolved and its emulator
+	// checked before any step runs: a base without a platform or a
+	// missing emulator fails the build before anything is stored.
 	targets := make([]int, len(plats))
 	orders := make([][]int, len(plats))
 	pg, pctx := errgroup.WithContext(ctx)
@@ -129,6 +148,11 @@ func buildMulti(ctx context.Context, opt Options, plats []v1.Platform) (*Result,
 	}
 	if err := pg.Wait(); err != nil {
 		return nil, err
+	}
+	for i, b := range builders {
+		if err := b.checkEmulators(orders[i]); err != nil {
+			return nil, fmt.Errorf("building for %s: %w", platformString(b.platform), err)
+		}
 	}
 	results := make([]*Result, len(plats))
 	g, gctx := errgroup.WithContext(ctx)
@@ -244,7 +268,6 @@ func (b *builder) resolveBases(ctx context.Context, order []int) error {
 // (those the target needs) has a RUN for a platform whose binaries this
 // machine cannot run. A stage without RUN needs no emulator.
 func (b *builder) checkEmulators(order []int) error {
-	checked := map[string]error{}
 	for _, i := range order {
 		p, err := b.stagePlatform(i)
 		if err != nil {
@@ -254,11 +277,7 @@ func (b *builder) checkEmulators(order []int) error {
 			if _, ok := c.(*instructions.RunCommand); !ok {
 				continue
 			}
-			key := p.String()
-			if _, ok := checked[key]; !ok {
-				checked[key] = CheckEmulator(b.opt.BinfmtDir, p)
-			}
-			if err := checked[key]; err != nil {
+			if err := b.shared.emulator(b.opt.BinfmtDir, p); err != nil {
 				return b.errAt(c.Location(), err)
 			}
 			break

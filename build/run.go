@@ -166,6 +166,11 @@ func (b *builder) runInner(ctx context.Context, st *stageState, c *instructions.
 	in["user"], in["workdir"], in["network"] = st.cfg.Config.User, st.cfg.Config.WorkingDir, network
 	createdBy := "RUN " + historyArgs(st) + strings.Join(args, " ") + " # buildkit"
 	return b.cached(ctx, st, r, stepPlan{key: key, inputs: in, createdBy: createdBy, exec: func(ctx context.Context) (*layer.Info, error) {
+		// Checked before the build for the Dockerfile's own RUNs; this
+		// catches those of ONBUILD triggers too.
+		if err := b.shared.emulator(b.opt.BinfmtDir, st.platform); err != nil {
+			return nil, err
+		}
 		if b.opt.Run.Isolation == "" || b.opt.Run.Isolation == sandbox.IsolationBuiltin {
 			// The step runs: start the sandbox init now, while the mounts
 			// and snapshots are prepared, unless one is already waiting. A

@@ -228,6 +228,10 @@ func TestCrossCompileBuildPlatform(t *testing.T) {
 // with a message naming what is wrong.
 func TestMultiPlatformErrors(t *testing.T) {
 	root := alpineRoot(t)
+	// A base whose ONBUILD trigger RUNs: found only when the stage runs.
+	onbuild := testbase.AlpineImportArgs(t, "onbuild:1")
+	onbuild = append(append(append([]string{}, onbuild[:len(onbuild)-2]...), "--change", "ONBUILD RUN true"), onbuild[len(onbuild)-2:]...)
+	mustRun(t, append([]string{"--root", root}, onbuild...)...)
 	noEmu := t.TempDir()
 	if err := os.WriteFile(filepath.Join(noEmu, "status"), []byte("enabled\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -242,6 +246,8 @@ func TestMultiPlatformErrors(t *testing.T) {
 			[]string{"Dockerfile:1", "linux/s390x", "linux/amd64, linux/arm64"}},
 		{"missing emulator", "FROM alpine:3.20.3\nRUN true\n", []string{"--platform", "linux/amd64,linux/arm64", "--binfmt-dir", noEmu},
 			[]string{"Dockerfile:2", "linux/arm64", "qemu-aarch64", "ibuild binfmt --install"}},
+		{"missing emulator for an ONBUILD RUN", "FROM onbuild:1\n", []string{"--platform", "linux/arm64", "--binfmt-dir", noEmu},
+			[]string{"Dockerfile:1", "linux/arm64", "qemu-aarch64", "ibuild binfmt --install"}},
 		{"binfmt_misc not mounted", "FROM alpine:3.20.3\nRUN true\n", []string{"--platform", "linux/arm64", "--binfmt-dir", t.TempDir()},
 			[]string{"Dockerfile:2", "not mounted", "ibuild binfmt --install"}},
 		{"docker output", "FROM alpine:3.20.3\n", []string{"--platform", "linux/amd64,linux/arm64", "-o", "type=docker,dest=" + filepath.Join(t.TempDir(), "x.tar")},
