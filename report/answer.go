@@ -84,10 +84,17 @@ func composition(v *Variant) string {
 		size(v.Waste.Bytes), v.WasteShare()*100, size(baseWaste), size(v.Waste.Bytes-baseWaste))
 }
 
-// writeAnswer writes the answer lines as plain text.
+// writeAnswer writes the answer lines and the suggestions as plain text.
 func writeAnswer(w io.Writer, r *Report) {
 	for _, l := range r.answer() {
 		fmt.Fprintln(w, l)
+	}
+	fmt.Fprintln(w)
+	for _, b := range r.suggestionBlocks() {
+		fmt.Fprintln(w, b.heading)
+		for _, l := range b.lines {
+			fmt.Fprintln(w, "  - "+l)
+		}
 	}
 	fmt.Fprintln(w)
 }

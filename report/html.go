@@ -26,6 +26,20 @@ func renderHTML(w io.Writer, r *Report) error {
 		fmt.Fprintf(&b, "<li>%s</li>\n", html.EscapeString(l))
 	}
 	b.WriteString("</ul>\n")
+	for _, sb := range r.suggestionBlocks() {
+		cls := "suggest"
+		if len(sb.lines) == 0 {
+			cls = "suggest empty"
+		}
+		fmt.Fprintf(&b, "<p class=\"%s\">%s</p>\n", cls, html.EscapeString(sb.heading))
+		if len(sb.lines) > 0 {
+			b.WriteString("<ol class=\"suggest\">\n")
+			for _, l := range sb.lines {
+				fmt.Fprintf(&b, "<li>%s</li>\n", html.EscapeString(l))
+			}
+			b.WriteString("</ol>\n")
+		}
+	}
 	b.WriteString("<h2>Compressed size by step</h2>\n")
 	b.WriteString(chart(r))
 	for _, t := range r.tables() {

@@ -77,6 +77,15 @@ func renderMarkdown(w io.Writer, r *Report) error {
 	for _, l := range r.answer() {
 		fmt.Fprintf(&b, "- %s\n", mdEscape(l))
 	}
+	for _, sb := range r.suggestionBlocks() {
+		fmt.Fprintf(&b, "\n%s\n", mdEscape(sb.heading))
+		if len(sb.lines) > 0 {
+			b.WriteString("\n")
+		}
+		for _, l := range sb.lines {
+			fmt.Fprintf(&b, "1. %s\n", mdEscape(l))
+		}
+	}
 	for _, t := range r.tables() {
 		if len(t.rows) == 0 && t.empty != "" {
 			fmt.Fprintf(&b, "\n%s\n", mdEscape(t.empty))
