@@ -76,23 +76,23 @@ func TestStepTimes(t *testing.T) {
 	tb := r.stepTable()
 	col := -1
 	for i, h := range tb.header {
-		if h == "debian time" {
+		if h.text == "debian time" {
 			col = i
 		}
 	}
 	if col < 0 {
-		t.Fatalf("no time column for the built variant: %q", tb.header)
+		t.Fatalf("no time column for the built variant: %q", texts(tb.header))
 	}
-	if got := tb.rows[0][col]; got != "1.5s" {
+	if got := tb.rows[0][col].text; got != "1.5s" {
 		t.Errorf("step that ran: time %q, want 1.5s", got)
 	}
 	for _, row := range tb.rows[1:] {
-		if row[col] != "cached" {
-			t.Errorf("cache hit %q: time %q, want cached", row[0], row[col])
+		if row[col].text != "cached" {
+			t.Errorf("cache hit %q: time %q, want cached", row[0].text, row[col].text)
 		}
 	}
 	for _, h := range tb.header {
-		if h == "alpine time" {
+		if h.text == "alpine time" {
 			t.Error("an image read from history got a time column")
 		}
 	}
