@@ -90,7 +90,10 @@ func writeAnswer(w io.Writer, r *Report) {
 		fmt.Fprintln(w, l)
 	}
 	fmt.Fprintln(w)
-	for _, b := range r.suggestionBlocks() {
+	for i, b := range r.suggestionBlocks() {
+		if i > 0 && len(b.lines) > 0 {
+			fmt.Fprintln(w)
+		}
 		fmt.Fprintln(w, b.heading)
 		for _, l := range b.lines {
 			fmt.Fprintln(w, "  - "+l)

@@ -223,6 +223,9 @@ func advise(s *Suggestion) string {
 		for _, r := range strings.Split(s.Rule, ", ") {
 			what = append(what, ruleWhat(r))
 		}
+		if len(what) > 1 {
+			what = []string{strings.Join(what[:len(what)-1], ", "), what[len(what)-1]}
+		}
 		if s.Base {
 			return fmt.Sprintf("%s carries %s: a slim base leaves them out (debian:*-slim excludes /usr/share/doc, man and info with dpkg path-exclude)", writer, strings.Join(what, " and "))
 		}
