@@ -326,3 +326,43 @@ func TestCompareAnswerAndCachedTimes(t *testing.T) {
 		}
 	}
 }
+
+// TestDemoCompare builds examples/demo (what `make demo` compares) on
+// busybox and Debian minbase: the report opens with the answer, then the
+// suggestions, tied to the demo's Dockerfile lines: COPY --chown instead of
+// the chown of the copied site, and a slim base for Debian's docs.
+func TestDemoCompare(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("RUN needs root")
+	}
+	root, work := t.TempDir(), t.TempDir()
+	mustRun(t, "--root", root, "import", "-t", "busybox", testbase.Busybox(t))
+	mustRun(t, "--root", root, "import", "-t", "debian", testbase.Debian(t))
+	demo := filepath.Join(testbase.RepoRoot(t), "examples", "demo")
+	args := []string{"--root", root, "compare", "--progress", "plain", "--base-arg", "BASE", "--base", "busybox", "--base", "debian"}
+	out := filepath.Join(work, "report.json")
+	mustRun(t, append(args, "--format", "json", "-o", out, demo)...)
+	r := readReport(t, out)
+	for _, v := range r.Variants {
+		var chown *report.Suggestion
+		for i, s := range v.Suggestions {
+			if s.Kind == "chmod" {
+				chown = &v.Suggestions[i]
+			}
+		}
+		if chown == nil || chown.Location != "Dockerfile:12" || chown.LaterLocation != "Dockerfile:14" ||
+			chown.Files != 2 || chown.Bytes != int64(len("hello from ibuild\n")+len("every step has a size\n")) ||
+			!strings.Contains(chown.Advice, "COPY --chmod/--chown") {
+			t.Errorf("%s: chown suggestion %+v, want the two site files of Dockerfile:12 rewritten by Dockerfile:14", v.Name, chown)
+		}
+	}
+	deb := r.Variants[1].Suggestions[0]
+	if deb.Kind != "docs" || !deb.Base || deb.Bytes < 1<<20 || !strings.Contains(deb.Advice, "slim base") {
+		t.Errorf("debian's largest suggestion %+v, want the base's docs", deb)
+	}
+	text := mustRun(t, append(args, demo)...).stdout
+	a, s, tb := strings.Index(text, "Smallest: busybox"), strings.Index(text, "Suggestions for busybox"), strings.Index(text, "SUMMARY")
+	if a != 0 || s < a || tb < s {
+		t.Errorf("answer at %d, suggestions at %d, tables at %d:\n%s", a, s, tb, text)
+	}
+}
