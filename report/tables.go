@@ -186,7 +186,7 @@ func wasteShare(v *Variant) cell {
 	if v.Waste.Bytes == 0 {
 		return txt("-")
 	}
-	return sizeCell("", v.Waste.Bytes, fmt.Sprintf(", %.1f%% of content", v.WasteShare()*100))
+	return sizeCell("", v.Waste.Bytes, ", "+share(v.WasteShare())+" of content")
 }
 
 // heads makes header cells.
@@ -202,9 +202,12 @@ func heads(s ...string) []cell {
 func (r *Report) tables() []table {
 	ts := []table{r.summaryTable(), r.stepTable()}
 	if len(r.Variants) > 1 {
-		ts = append(ts, table{title: "Shared between variants", header: heads("layers", "compressed bytes", "uncompressed bytes"),
-			rows:  [][]cell{{txt(strconv.Itoa(r.Shared.Layers)), sizeCell("", r.Shared.Compressed, ""), sizeCell("", r.Shared.Uncompressed, "")}},
-			right: []bool{true, true, true}})
+		sh := table{title: "Shared between variants", header: heads("layers", "compressed bytes", "uncompressed bytes"),
+			right: []bool{true, true, true}, empty: "The variants share no layer."}
+		if r.Shared.Layers > 0 {
+			sh.rows = [][]cell{{txt(strconv.Itoa(r.Shared.Layers)), sizeCell("", r.Shared.Compressed, ""), sizeCell("", r.Shared.Uncompressed, "")}}
+		}
+		ts = append(ts, sh)
 	}
 	for _, v := range r.Variants {
 		if r.Kind == "inspect" {

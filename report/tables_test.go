@@ -23,6 +23,11 @@ func TestWasteShareAgreesWithWaste(t *testing.T) {
 			t.Errorf("%s: waste share %v, want %v (%d of %d bytes)", v.Name, got, want, v.Waste.Bytes, all)
 		}
 	}
+	for f, want := range map[float64]string{0: "0.0%", 0.0004: "<0.1%", 0.0005: "0.1%", 0.742: "74.2%"} {
+		if got := share(f); got != want {
+			t.Errorf("share(%v) = %q, want %q", f, got, want)
+		}
+	}
 	if (&Variant{}).WasteShare() != 0 {
 		t.Error("an empty variant has a non-zero waste share")
 	}
@@ -43,18 +48,20 @@ func TestEmptyTableIsASentence(t *testing.T) {
 	r.Variants[1].Waste = Waste{Groups: []WasteGroup{}}
 	r.Variants[1].Steps = nil
 	r.Rows = []Row{}
+	r.Shared = Shared{Digests: []string{}}
 	for _, f := range []string{"table", "markdown", "html"} {
 		var buf bytes.Buffer
 		if err := Render(&buf, r, f); err != nil {
 			t.Fatal(err)
 		}
 		out := buf.String()
-		for _, want := range []string{"No steps above the base.", "No waste found in alpine:", "No packages added above the base in alpine"} {
+		for _, want := range []string{"No steps above the base.", "No waste found in alpine:", "No packages added above the base in alpine",
+			"The variants share no layer."} {
 			if !strings.Contains(out, want) {
 				t.Errorf("%s: missing %q:\n%s", f, want, out)
 			}
 		}
-		for _, header := range []string{"Waste in alpine", "WASTE IN ALPINE", "debian compressed", "DEBIAN COMPRESSED"} {
+		for _, header := range []string{"Waste in alpine", "WASTE IN ALPINE", "debian compressed", "DEBIAN COMPRESSED", "compressed bytes", "COMPRESSED BYTES"} {
 			if strings.Contains(out, header) {
 				t.Errorf("%s: empty table still has its header %q:\n%s", f, header, out)
 			}
