@@ -11,6 +11,7 @@
 #                    busybox-static, hack/testbases.sh) stands in, and the
 #                    report says so
 #   debian:bookworm  debootstrap --variant=minbase (hack/testbases.sh)
+# DEMO_ALPINE names another Alpine rootfs tarball; DEMO_ROOT the store.
 set -euo pipefail
 
 IBUILD=${1:?usage: compare.sh IBUILD OUTDIR}
@@ -18,7 +19,7 @@ OUT=${2:?usage: compare.sh IBUILD OUTDIR}
 ROOT=${DEMO_ROOT:-/var/tmp/ibuild-demo}
 BASES=${IBUILD_TESTBASES:-/var/cache/ibuild-testbases}
 HERE=$(cd "$(dirname "$0")" && pwd)
-ALPINE=$HERE/../../../shared/testdata/alpine/alpine-minirootfs-3.20.3-$(uname -m).tar.gz
+ALPINE=${DEMO_ALPINE:-$HERE/../../../shared/testdata/alpine/alpine-minirootfs-3.20.3-$(uname -m).tar.gz}
 
 mkdir -p "$OUT" "$ROOT"
 ib() { "$IBUILD" --root "$ROOT" "$@"; }
