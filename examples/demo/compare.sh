@@ -9,7 +9,7 @@
 #   alpine:3.20.3    the Alpine mini root filesystem in ../shared/testdata/alpine
 #                    (see its README); without it, busybox (Debian's
 #                    busybox-static, hack/testbases.sh) stands in, and the
-#                    report says so
+#                    demo says so
 #   debian:bookworm  debootstrap --variant=minbase (hack/testbases.sh)
 # DEMO_ALPINE names another Alpine rootfs tarball; DEMO_ROOT the store.
 set -euo pipefail
