@@ -227,7 +227,7 @@ func advise(s *Suggestion) string {
 			what = []string{strings.Join(what[:len(what)-1], ", "), what[len(what)-1]}
 		}
 		if s.Base {
-			return fmt.Sprintf("%s carries %s: a slim base leaves them out (debian:*-slim excludes /usr/share/doc, man and info with dpkg path-exclude)", writer, strings.Join(what, " and "))
+			return fmt.Sprintf("%s carries %s: a slim base leaves them out (`debian:*-slim` excludes /usr/share/doc, man and info with dpkg path-exclude)", writer, strings.Join(what, " and "))
 		}
 		return fmt.Sprintf("%s installs %s: exclude them before installing (dpkg path-exclude in /etc/dpkg/dpkg.cfg.d/) or delete them in the same RUN", writer, strings.Join(what, " and "))
 	case "tmp":

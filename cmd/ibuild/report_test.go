@@ -260,7 +260,7 @@ func checkHTML(t *testing.T, file string) {
 	cmd := exec.Command(bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 		"--disable-background-networking", "--disable-component-update", "--disable-sync",
 		"--user-data-dir="+t.TempDir(), "--enable-logging=stderr", "--v=0",
-		"--screenshot="+shot, "--window-size=1200,900", "file://"+file)
+		"--screenshot="+shot, "--window-size=1280,900", "file://"+file)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
