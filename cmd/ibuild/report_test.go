@@ -217,6 +217,17 @@ func TestInspectAptWaste(t *testing.T) {
 	if lists == nil || lists.Layer != last || lists.Bytes < 1<<20 {
 		t.Errorf("apt-lists waste %+v, want over 1MiB in layer %d (the RUN)", lists, last)
 	}
+	// The suggestion names the RUN (from the image history) and its fix.
+	var apt *report.Suggestion
+	for i, s := range v.Suggestions {
+		if s.Kind == "package-cache" && s.Rule == "apt-lists" {
+			apt = &v.Suggestions[i]
+		}
+	}
+	if apt == nil || lists == nil || apt.Layer != last || apt.Bytes != lists.Bytes || !strings.Contains(apt.Step, "apt-get install -y --no-install-recommends hello") ||
+		!strings.Contains(apt.Advice, "rm -rf /var/lib/apt/lists/*") {
+		t.Errorf("apt-lists suggestion %+v, want the RUN of layer %d and the apt-lists waste %+v", apt, last, lists)
+	}
 	if v.Packages == nil || v.Packages.Manager != "dpkg" || v.Packages.Count < 50 {
 		t.Fatalf("packages: %+v", v.Packages)
 	}
