@@ -129,7 +129,7 @@ func suggest(v *Variant) []Suggestion {
 // and temporary files in the base are not the build's to fix; its docs are
 // (by choosing a slim base).
 func classify(v *Variant, it wasteItem) (sugKey, bool) {
-	base := it.layer < len(v.Layers) && v.Layers[it.layer].Base
+	base := v.isBase(it.layer)
 	switch {
 	case it.kind == "overwritten" && it.same && it.by != it.layer:
 		return sugKey{kind: "chmod", layer: it.layer, by: it.by}, true
@@ -159,13 +159,22 @@ func (v *Variant) stepOf(i int) (instr, loc string, base bool) {
 			break
 		}
 	}
-	if i >= 0 && i < len(v.Layers) {
-		base = v.Layers[i].Base
-		if instr == "" {
-			instr = v.Layers[i].CreatedBy
-		}
+	if i >= 0 && i < len(v.Layers) && instr == "" {
+		instr = v.Layers[i].CreatedBy
 	}
-	return instr, loc, base
+	return instr, loc, v.isBase(i)
+}
+
+// isBase says whether layer i is the base image's. When no layer is marked
+// (an image inspected alone), the bottom layer is taken for the base.
+func (v *Variant) isBase(i int) bool {
+	if i < 0 || i >= len(v.Layers) {
+		return false
+	}
+	if v.Layers[i].Base {
+		return true
+	}
+	return i == 0 && !slices.ContainsFunc(v.Layers, func(l *Layer) bool { return l.Base })
 }
 
 // stepKind is "copy" for COPY and ADD, "run" for RUN (or a shell history

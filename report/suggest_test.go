@@ -97,6 +97,33 @@ func TestSuggestions(t *testing.T) {
 	}
 }
 
+// TestSuggestionsInspected: an image analysed alone has no marked base;
+// its bottom layer is taken for it (docs there call for a slim base, and
+// its caches are not the build's to fix).
+func TestSuggestionsInspected(t *testing.T) {
+	img, _ := testImage(t, []layerSpec{
+		{"ADD file:0123 in /", []entry{{name: "usr/share/doc/a/README", body: "readme"}, {name: "var/cache/apt/x.deb", body: "deb"}}},
+		{"RUN /bin/sh -c make", []entry{{name: "usr/share/doc/b/README", body: "more docs"}}},
+	})
+	v, err := Analyze(context.Background(), img, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.Name = "img"
+	New("inspect", []*Variant{v}, nil)
+	var got []string
+	for _, s := range v.Suggestions {
+		got = append(got, fmt.Sprintf("%s %d base=%v: %s", s.Kind, s.Layer, s.Base, s.Advice))
+	}
+	want := []string{
+		"docs 1 base=false: layer 1 (RUN /bin/sh -c make) installs documentation: exclude them before installing (dpkg path-exclude in /etc/dpkg/dpkg.cfg.d/) or delete them in the same RUN",
+		"docs 0 base=true: base layer 0 carries documentation: a slim base leaves them out (`debian:*-slim` excludes /usr/share/doc, man and info with dpkg path-exclude)",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("suggestions:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
 // TestSuggestionsRendered checks that every format lists the suggestions
 // after the answer and before the first table, one sentence when none.
 func TestSuggestionsRendered(t *testing.T) {
