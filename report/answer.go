@@ -100,7 +100,7 @@ func writeAnswer(w io.Writer, r *Report) {
 	}
 	fmt.Fprintln(w)
 	for i, b := range r.suggestionBlocks() {
-		if i > 0 && len(b.lines) > 0 {
+		if i > 0 {
 			fmt.Fprintln(w)
 		}
 		fmt.Fprintln(w, b.heading)

@@ -256,25 +256,63 @@ type suggestionBlock struct {
 	lines   []string
 }
 
-// suggestionBlocks lays out every variant's suggestions.
+// suggestionBlocks lays out the suggestions: those every variant shares
+// (the same sentence: same steps, bytes and files) once, then each
+// variant's own.
 func (r *Report) suggestionBlocks() []suggestionBlock {
 	var out []suggestionBlock
+	common := r.commonSuggestions()
+	if len(common) > 0 {
+		out = append(out, listBlock("Suggestions for every variant, largest saving first (file content bytes):", common))
+	}
 	for _, v := range r.Variants {
-		if len(v.Suggestions) == 0 {
-			out = append(out, suggestionBlock{heading: "No suggestions for " + v.Name + ": no step leaves caches, temporary files or docs, or deletes or rewrites files an earlier step wrote."})
-			continue
-		}
-		b := suggestionBlock{heading: "Suggestions for " + v.Name + ", largest saving first (file content bytes):"}
-		for i, s := range v.Suggestions {
-			if i == maxShown {
-				b.lines = append(b.lines, fmt.Sprintf("... and %d more (the JSON report lists them all).", len(v.Suggestions)-i))
-				break
+		var own []Suggestion
+		for _, s := range v.Suggestions {
+			if !slices.ContainsFunc(common, func(c Suggestion) bool { return c.line() == s.line() }) {
+				own = append(own, s)
 			}
-			b.lines = append(b.lines, s.line())
 		}
-		out = append(out, b)
+		switch {
+		case len(own) > 0:
+			out = append(out, listBlock("Suggestions for "+v.Name+", largest saving first (file content bytes):", own))
+		case len(common) > 0:
+			out = append(out, suggestionBlock{heading: "No other suggestions for " + v.Name + "."})
+		default:
+			out = append(out, suggestionBlock{heading: "No suggestions for " + v.Name + ": no step leaves caches, temporary files or docs, or deletes or rewrites files an earlier step wrote."})
+		}
 	}
 	return out
+}
+
+// commonSuggestions are the first variant's suggestions that every other
+// variant has too (none for a single variant).
+func (r *Report) commonSuggestions() []Suggestion {
+	if len(r.Variants) < 2 {
+		return nil
+	}
+	var out []Suggestion
+	for _, s := range r.Variants[0].Suggestions {
+		in := func(v *Variant) bool {
+			return slices.ContainsFunc(v.Suggestions, func(o Suggestion) bool { return o.line() == s.line() })
+		}
+		if !slices.ContainsFunc(r.Variants[1:], func(v *Variant) bool { return !in(v) }) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// listBlock lists at most maxShown suggestions under heading.
+func listBlock(heading string, ss []Suggestion) suggestionBlock {
+	b := suggestionBlock{heading: heading}
+	for i, s := range ss {
+		if i == maxShown {
+			b.lines = append(b.lines, fmt.Sprintf("... and %d more (the JSON report lists them all).", len(ss)-i))
+			break
+		}
+		b.lines = append(b.lines, s.line())
+	}
+	return b
 }
 
 // line is the suggestion as one rendered sentence.

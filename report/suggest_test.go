@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -125,10 +126,12 @@ func TestSuggestionsInspected(t *testing.T) {
 }
 
 // TestSuggestionsRendered checks that every format lists the suggestions
-// after the answer and before the first table, one sentence when none.
+// after the answer and before the first table, those of every variant
+// once, and one sentence for a variant without any.
 func TestSuggestionsRendered(t *testing.T) {
 	r := sampleReport(t)
-	r.Variants[1].Suggestions = []Suggestion{}
+	alp := r.Variants[1]
+	alp.Suggestions = slices.DeleteFunc(alp.Suggestions, func(s Suggestion) bool { return s.Kind != "docs" })
 	for _, f := range []string{"table", "markdown", "html", "json"} {
 		var buf bytes.Buffer
 		if err := Render(&buf, r, f); err != nil {
@@ -137,7 +140,7 @@ func TestSuggestionsRendered(t *testing.T) {
 		out := buf.String()
 		first := r.Variants[0].Suggestions[0]
 		want := []string{"saves 5kB (5000) in 1 file: layer 1 (RUN /bin/sh -c apt-get install hello) leaves the apt package lists",
-			"No suggestions for alpine"}
+			"No other suggestions for alpine."}
 		if f == "json" {
 			want = []string{`"kind": "package-cache"`, `"advice": "` + first.Advice[:40]}
 		}
@@ -149,9 +152,21 @@ func TestSuggestionsRendered(t *testing.T) {
 		if f == "json" {
 			continue
 		}
+		// The base's docs are the same in both variants: listed once.
+		if n := strings.Count(out, "base layer 0 carries documentation"); n != 1 || !strings.Contains(out, "Suggestions for every variant") {
+			t.Errorf("%s: the common suggestion is listed %d times", f, n)
+		}
 		a, s, tb := strings.Index(out, "Smallest:"), strings.Index(out, "saves 5kB"), strings.Index(strings.ToLower(out), "summary")
 		if a > s || s > tb {
 			t.Errorf("%s: answer at %d, suggestions at %d, first table at %d", f, a, s, tb)
 		}
+	}
+}
+
+func TestNoSuggestionsIsASentence(t *testing.T) {
+	r := &Report{Kind: "inspect", Variants: []*Variant{{Name: "img", Suggestions: []Suggestion{}}}}
+	b := r.suggestionBlocks()
+	if len(b) != 1 || len(b[0].lines) != 0 || !strings.HasPrefix(b[0].heading, "No suggestions for img: ") {
+		t.Errorf("blocks %+v", b)
 	}
 }
