@@ -11,6 +11,7 @@ import (
 	"time"
 
 	units "github.com/docker/go-units"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
 	"github.com/ibuild/ibuild/build"
@@ -189,6 +190,12 @@ func runBuild(cmd *cobra.Command, g *globalOptions, o *buildOptions, contextDir 
 			return fmt.Errorf("writing --metadata-file: %w", err)
 		}
 	}
+	o.printResult(cmd, res, id, opt.Tags)
+	return o.cacheRep.err()
+}
+
+// printResult says what was built: the image ID alone with -q.
+func (o *buildOptions) printResult(cmd *cobra.Command, res *build.Result, id v1.Hash, tags []string) {
 	switch {
 	case o.quiet:
 		fmt.Fprintln(cmd.OutOrStdout(), id)
@@ -201,12 +208,11 @@ func runBuild(cmd *cobra.Command, g *globalOptions, o *buildOptions, contextDir 
 	default:
 		fmt.Fprintf(cmd.ErrOrStderr(), "built image %s (manifest %s)\n", res.ConfigDigest, res.Manifest.Digest)
 	}
-	for _, t := range opt.Tags {
+	for _, t := range tags {
 		if !o.quiet {
 			fmt.Fprintf(cmd.ErrOrStderr(), "tagged %s\n", registry.FamiliarName(t))
 		}
 	}
-	return o.cacheRep.err()
 }
 
 // execute runs one build of contextDir with the flags of o: the path both
