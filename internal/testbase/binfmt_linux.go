@@ -63,6 +63,10 @@ func EmulateARM64(t testing.TB) {
 		st.Users++
 		return nil
 	})
+	if errors.Is(err, unix.ENODEV) {
+		// Even under $CI: the kernel lacks the feature, nothing installs it.
+		t.Skipf("skipping: this kernel has no binfmt_misc: %v", err)
+	}
 	if err != nil {
 		unavailable(t, err)
 	}
