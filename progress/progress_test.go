@@ -313,3 +313,20 @@ func TestTTYNarrowKeepsTime(t *testing.T) {
 		t.Errorf("no width: %q", got)
 	}
 }
+
+// TestPlatformsAreSeparateVertices: in a multi-platform build each
+// platform numbers its steps from 1; step and platform identify a vertex.
+func TestPlatformsAreSeparateVertices(t *testing.T) {
+	tr := newTracker()
+	now := time.Now()
+	for _, p := range []string{"linux/amd64", "linux/arm64"} {
+		tr.apply(Event{Time: now, Step: 2, Total: 2, Platform: p, Name: "[" + p + " 2/2] RUN make", Status: StatusStarted})
+	}
+	tr.apply(Event{Time: now, Step: 2, Total: 2, Platform: "linux/arm64", Name: "[linux/arm64 2/2] RUN make", Status: StatusDone})
+	if len(tr.order) != 2 {
+		t.Fatalf("%d vertices, want one per platform", len(tr.order))
+	}
+	if tr.order[0].status != StatusStarted || tr.order[1].status != StatusDone {
+		t.Errorf("statuses %s, %s: the arm64 event finished the amd64 step", tr.order[0].status, tr.order[1].status)
+	}
+}
