@@ -170,8 +170,11 @@ const crossDockerfile = `FROM --platform=$BUILDPLATFORM alpine:3.20.3 AS builder
 RUN uname -m > /build-arch
 ARG TARGETARCH BUILDPLATFORM
 RUN echo "GOARCH=$TARGETARCH on $BUILDPLATFORM $(uname -m)" > /out
+FROM scratch AS loader
+COPY --from=alpine:3.20.3 /lib/ld-musl-* /
 FROM alpine:3.20.3
 COPY --from=builder /out /build-arch /
+COPY --from=loader / /loader/
 `
 
 // TestCrossCompileBuildPlatform: the builder stage runs natively (no
@@ -211,8 +214,14 @@ func TestCrossCompileBuildPlatform(t *testing.T) {
 			t.Errorf("%s/build-arch = %q, want x86_64", c.dir, got)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(out, "linux_arm64", "lib", "ld-musl-aarch64.so.1")); err != nil {
-		t.Errorf("linux_arm64 is not the arm64 Alpine: %v", err)
+	for _, c := range []struct{ dir, loader string }{{"linux_amd64", "ld-musl-x86_64.so.1"}, {"linux_arm64", "ld-musl-aarch64.so.1"}} {
+		if _, err := os.Stat(filepath.Join(out, c.dir, "lib", c.loader)); err != nil {
+			t.Errorf("%s is not its platform's Alpine: %v", c.dir, err)
+		}
+		// COPY --from=IMAGE reads the image of the stage's platform.
+		if _, err := os.Stat(filepath.Join(out, c.dir, "loader", c.loader)); err != nil {
+			t.Errorf("%s: COPY --from=alpine took another platform's file: %v", c.dir, err)
+		}
 	}
 	// compare: the same Dockerfile on both platforms, each a variant (from
 	// the cache), with the steps of its own platform.
