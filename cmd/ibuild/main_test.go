@@ -35,6 +35,9 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
+	if alpineTemplate != "" {
+		os.RemoveAll(alpineTemplate)
+	}
 	if busyboxDir != "" {
 		os.RemoveAll(busyboxDir)
 	}

@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -18,13 +20,36 @@ import (
 	"github.com/ibuild/ibuild/registry/registrytest"
 )
 
+// alpineTemplate is a store holding the imported Alpine index, made once
+// per test binary and copied for each test (removed by TestMain).
+var (
+	alpineOnce     sync.Once
+	alpineTemplate string
+	alpineErr      error
+)
+
 // alpineRoot is a new store holding alpine:3.20.3 as one two-platform
 // image (linux/amd64, linux/arm64) made from Alpine's mini root
 // filesystems.
 func alpineRoot(t *testing.T) string {
 	t.Helper()
-	root := t.TempDir()
-	mustRun(t, append([]string{"--root", root}, testbase.AlpineImportArgs(t, "alpine:3.20.3")...)...)
+	args := testbase.AlpineImportArgs(t, "alpine:3.20.3")
+	alpineOnce.Do(func() {
+		if alpineTemplate, alpineErr = os.MkdirTemp("", "ibuild-alpine-"); alpineErr != nil {
+			return
+		}
+		out, err := exec.Command(ibuildBin, append([]string{"--root", alpineTemplate}, args...)...).CombinedOutput()
+		if err != nil {
+			alpineErr = fmt.Errorf("%v: %s", err, out)
+		}
+	})
+	if alpineErr != nil {
+		t.Fatalf("importing alpine: %v", alpineErr)
+	}
+	root := filepath.Join(t.TempDir(), "root")
+	if out, err := exec.Command("cp", "-a", alpineTemplate, root).CombinedOutput(); err != nil {
+		t.Fatalf("copying the alpine store: %v: %s", err, out)
+	}
 	return root
 }
 
