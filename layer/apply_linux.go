@@ -21,8 +21,9 @@ const (
 
 // ApplySnapshot extracts the uncompressed layer into dir, which should be
 // empty, in overlayfs's on-disk format: whiteouts become 0/0 character
-// devices and opaque markers the trusted.overlay.opaque=y attribute, so
-// that dir can serve as an overlay lower directory. Options bound the
+// devices and opaque markers the trusted.overlay.opaque=y attribute
+// (user.overlay.opaque=y in a user namespace, where overlayfs is mounted
+// with userxattr), so that dir can serve as an overlay lower directory. Options bound the
 // entries and bytes accepted (see DefaultMaxEntries, DefaultMaxSize).
 //
 // Into an empty dir it takes the fast path (see applyFresh): it reads layer
@@ -30,7 +31,7 @@ const (
 // that holds anything it takes the careful path, as ApplyDir does.
 func ApplySnapshot(ctx context.Context, dir string, layer io.Reader, opts ...Option) error {
 	o := newOptions(opts)
-	if isEmptyDir(dir) && !inUserNamespace {
+	if isEmptyDir(dir) {
 		return applyFresh(ctx, dir, layer, o)
 	}
 	return applyCareful(ctx, dir, layer, o)
@@ -39,7 +40,10 @@ func ApplySnapshot(ctx context.Context, dir string, layer io.Reader, opts ...Opt
 // applyCareful is ApplySnapshot through umoci's extractor, which checks
 // for and replaces what exists at every path.
 func applyCareful(ctx context.Context, dir string, layer io.Reader, o options) error {
-	return apply(ctx, dir, layer, umoci.NewTarExtractor(&umoci.UnpackOptions{OnDiskFormat: umoci.OverlayfsRootfs{}}), o)
+	// In a user namespace overlayfs is mounted with userxattr, and opaque
+	// directories carry user.overlay.opaque.
+	format := umoci.OverlayfsRootfs{UserXattr: inUserNamespace}
+	return apply(ctx, dir, layer, umoci.NewTarExtractor(&umoci.UnpackOptions{OnDiskFormat: format}), o)
 }
 
 // ApplyDir extracts the uncompressed layer onto dir, a merged root file
@@ -85,6 +89,7 @@ func apply(ctx context.Context, dir string, layer io.Reader, te unpacker, o opti
 		if skip {
 			continue
 		}
+		o.owners.apply(hdr.Name, &hdr.Uid, &hdr.Gid)
 		if err := te.UnpackEntry(dir, hdr, tr); err != nil {
 			return fmt.Errorf("layer entry %q: extracting: %w", name, err)
 		}
@@ -114,8 +119,8 @@ func checkBudget(hdr *tar.Header, n int, total *int64, o options) error {
 // rejects names and hard link targets that climb out of the root, invalid
 // whiteouts, a root entry that is not a directory, unknown entry types,
 // sparse files (a tiny entry could expand to a huge file) and out-of-range
-// device numbers; it drops trusted.overlay.* attributes (a
-// layer must never control overlayfs). skip is true for entries that carry
+// device numbers; it drops trusted.overlay.* and user.overlay.* attributes
+// (a layer must never control overlayfs, rootless or not). skip is true for entries that carry
 // no file (PAX global headers, aufs metadata).
 func checkEntry(hdr *tar.Header) (skip bool, err error) {
 	switch hdr.Typeflag {
@@ -168,15 +173,16 @@ func checkEntry(hdr *tar.Header) (skip bool, err error) {
 	return false, nil
 }
 
-// dropOverlayXattrs removes trusted.overlay.* attributes from hdr.
+// dropOverlayXattrs removes trusted.overlay.* and user.overlay.*
+// attributes from hdr.
 func dropOverlayXattrs(hdr *tar.Header) {
 	for k := range hdr.Xattrs { //nolint:staticcheck // umoci reads Xattrs
-		if strings.HasPrefix(k, ovlPrefix) {
+		if isOverlayXattr(k) {
 			delete(hdr.Xattrs, k) //nolint:staticcheck // see above
 		}
 	}
 	for k := range hdr.PAXRecords {
-		if strings.HasPrefix(k, paxXattr+ovlPrefix) {
+		if name, ok := strings.CutPrefix(k, paxXattr); ok && isOverlayXattr(name) {
 			delete(hdr.PAXRecords, k)
 		}
 	}
