@@ -129,7 +129,7 @@ func mountRoot(cfg childConfig, rootfs string) error {
 		if err := unix.Mount(cfg.Spec.Rootfs, rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 			return fmt.Errorf("bind-mounting root file system %s: %w", cfg.Spec.Rootfs, err)
 		}
-		if err := unix.Mount("", rootfs, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_NODEV, ""); err != nil {
+		if err := unix.Mount("", rootfs, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_NODEV|lockedFlags(cfg.Spec.Rootfs), ""); err != nil {
 			return fmt.Errorf("remounting root file system %s nodev: %w", cfg.Spec.Rootfs, err)
 		}
 		return nil

@@ -60,7 +60,13 @@ func Run(ctx context.Context, spec Spec) error {
 	if err != nil {
 		return err
 	}
+	if cgroupProbe() != nil {
+		cg = noCgroup() // rootless without a delegated hierarchy
+	}
 	cfg.CgroupsPath = cg.ociPath
+	if spec.Isolation == IsolationOCI && inUserNS() {
+		return errors.New("--isolation=oci is not supported in a user namespace (rootless); the builtin engine is")
+	}
 	if spec.Isolation == IsolationOCI {
 		if cfg.Runtime, err = exec.LookPath(spec.Runtime); err != nil {
 			_ = cg.destroy()
