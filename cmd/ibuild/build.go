@@ -205,6 +205,9 @@ func (o *buildOptions) execute(cmd *cobra.Command, g *globalOptions, contextDir 
 	if err != nil {
 		return nil, opt, nil, err
 	}
+	if err := rootlessWarnings(cmd.ErrOrStderr(), o.isolation); err != nil {
+		return nil, opt, nil, err
+	}
 	if opt.Store, err = g.store(cmd); err != nil {
 		return nil, opt, nil, err
 	}
