@@ -1,0 +1,342 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ibuild/ibuild/internal/testbase"
+)
+
+// rootlessUser is an unprivileged user the test creates (and deletes), with
+// a copy of the ibuild binary it can run and a directory it can read.
+type rootlessUser struct {
+	name     string
+	uid, gid uint32
+	dir      string // 0755, holds bin, home and contexts
+	home     string
+	bin      string
+}
+
+// newRootlessUser creates a user with subordinate ids (or none) and a
+// world-readable directory under /var/tmp with a copy of ibuild.
+func newRootlessUser(t *testing.T, subIDs bool) *rootlessUser {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("creating a test user needs root")
+	}
+	for _, tool := range []string{"useradd", "userdel", "usermod"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not installed (Debian's passwd package)", tool)
+		}
+	}
+	var rnd [3]byte
+	_, _ = rand.Read(rnd[:])
+	name := "ibrl" + hex.EncodeToString(rnd[:])
+	dir, err := os.MkdirTemp("/var/tmp", "ibuild-rootless-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	home := filepath.Join(dir, "home")
+	// No automatic subordinate ids: the test adds its own range, or none.
+	args := []string{"-m", "-d", home, "-K", "SUB_UID_COUNT=0", "-K", "SUB_GID_COUNT=0", name}
+	if out, err := exec.Command("useradd", args...).CombinedOutput(); err != nil {
+		t.Fatalf("useradd: %v\n%s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("userdel", "-r", name).CombinedOutput(); err != nil {
+			t.Logf("userdel %s: %v\n%s", name, err, out)
+		}
+	})
+	if subIDs {
+		// A range far from useradd's (100000 and up) and shared by nobody
+		// that matters: newuidmap checks only the caller's own entries.
+		out, err := exec.Command("usermod", "--add-subuids", "3000000000-3000065535", "--add-subgids", "3000000000-3000065535", name).CombinedOutput()
+		if err != nil {
+			t.Fatalf("usermod --add-subuids: %v\n%s", err, out)
+		}
+	}
+	u, err := user.Lookup(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	ru := &rootlessUser{name: name, uid: uint32(uid), gid: uint32(gid), dir: dir, home: home, bin: filepath.Join(dir, "ibuild")}
+	data, err := os.ReadFile(ibuildBin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(ru.bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return ru
+}
+
+// run runs ibuild as the user, with HOME its home and env added.
+func (u *rootlessUser) run(t *testing.T, env []string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, u.bin, args...)
+	cmd.Dir = u.dir
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + u.home, "USER=" + u.name}, env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: u.uid, Gid: u.gid, Groups: []uint32{}}}
+	var so, se bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &so, &se
+	err := cmd.Run()
+	return result{stdout: so.String(), stderr: se.String(), err: err}
+}
+
+// mustRun runs ibuild as the user and fails the test on an error.
+func (u *rootlessUser) mustRun(t *testing.T, env []string, args ...string) result {
+	t.Helper()
+	r := u.run(t, env, args...)
+	if r.err != nil {
+		t.Fatalf("ibuild %s as %s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), u.name, r.err, r.stdout, r.stderr)
+	}
+	return r
+}
+
+// context writes a build context the user can read.
+func (u *rootlessUser) context(t *testing.T, name string, files map[string]string) string {
+	t.Helper()
+	dir := filepath.Join(u.dir, name)
+	writeTree(t, dir, files)
+	return dir
+}
+
+// imageDigest reads containerimage.digest (the manifest) from a metadata file.
+func imageDigest(t *testing.T, meta string) string {
+	t.Helper()
+	var m map[string]any
+	readJSON(t, meta, &m)
+	d, _ := m["containerimage.digest"].(string)
+	if d == "" {
+		t.Fatalf("%s has no containerimage.digest", meta)
+	}
+	return d
+}
+
+// rootlessCases are the e2e suite's representative builds: multi-stage,
+// COPY --chown, RUN --mount=type=cache, a whiteout of a base file, files
+// of several owners, and apt-get over the network.
+var rootlessCases = []struct {
+	name, base string
+	network    bool
+	files      map[string]string
+}{
+	{name: "busybox", base: "busybox", files: map[string]string{
+		"a.txt": "hello\n",
+		"Dockerfile": `FROM busybox AS build
+RUN --mount=type=cache,target=/cache,id=rl echo cached >> /cache/log && cp /cache/log /from-cache
+RUN mkdir -p /srv/app && echo data > /srv/app/f && chown -R 1000:1001 /srv/app && chmod 0750 /srv/app \
+ && rm /etc/hostname && ln -s /srv/app/f /link
+COPY --chown=1234:5678 a.txt /owned/a.txt
+FROM busybox
+COPY --from=build /srv /srv
+COPY --from=build --chown=42:43 /owned/a.txt /b.txt
+COPY --from=build /from-cache /link /
+RUN rm /etc/os-release && mkdir /var/data && chown 1000:1001 /var/data
+USER app
+RUN id -u > /tmp/me && ls -ln /srv/app /b.txt
+`}},
+	{name: "apt", base: "debian", network: true, files: map[string]string{
+		// apt-get's logs hold the time of day, so the image takes what
+		// apt-get installed (and its _apt-owned directory) from a stage.
+		"Dockerfile": `FROM debian AS apt
+RUN apt-get update && apt-get install -y --no-install-recommends hello && rm /etc/issue.net
+FROM debian
+COPY --from=apt /usr/bin/hello /usr/bin/
+COPY --from=apt /var/cache/apt/archives/partial /partial
+COPY --from=apt /var/lib/dpkg/info/hello.md5sums /
+RUN hello && ls -lnd /partial
+`}},
+}
+
+// TestRootlessDigestsMatchRoot builds each case as root and as an
+// unprivileged user with subordinate ids, with the same SOURCE_DATE_EPOCH,
+// and wants the same image digest (issue 13 items 1 and 4).
+func TestRootlessDigestsMatchRoot(t *testing.T) {
+	u := newRootlessUser(t, true)
+	bases := map[string]string{"busybox": testbase.Busybox(t), "debian": testbase.Debian(t)}
+	rootStore := t.TempDir()
+	epoch := []string{"SOURCE_DATE_EPOCH=1700000000"}
+	imported := map[string]bool{}
+	for _, c := range rootlessCases {
+		t.Run(c.name, func(t *testing.T) {
+			if c.network && testing.Short() {
+				t.Skip("-short: skipping apt-get against the Debian mirror")
+			}
+			if !imported[c.base] {
+				mustRun(t, "--root", rootStore, "import", "-t", c.base, bases[c.base])
+				u.mustRun(t, nil, "import", "-t", c.base, bases[c.base])
+				imported[c.base] = true
+			}
+			ctxDir := u.context(t, "ctx-"+c.name, c.files)
+			rootMeta := filepath.Join(t.TempDir(), "meta.json")
+			r := run(t, "", epoch, "--root", rootStore, "--progress", "plain", "--metadata-file", rootMeta, ctxDir)
+			if r.err != nil {
+				t.Fatalf("root build: %v\n%s", r.err, r.stderr)
+			}
+			userMeta := filepath.Join(u.home, "meta-"+c.name+".json")
+			ur := u.mustRun(t, epoch, "--progress", "plain", "--metadata-file", userMeta, ctxDir)
+			if got, want := imageDigest(t, userMeta), imageDigest(t, rootMeta); got != want {
+				t.Errorf("rootless image %s, root's %s\nrootless log:\n%s\nroot log:\n%s", got, want, ur.stderr, r.stderr)
+			}
+			if n := strings.Count(ur.stderr, "without cgroup limits"); n > 1 {
+				t.Errorf("the cgroup warning appears %d times:\n%s", n, ur.stderr)
+			}
+		})
+	}
+	// The default state directory of a user is $XDG_DATA_HOME/ibuild, the
+	// user's own.
+	store := filepath.Join(u.home, ".local", "share", "ibuild")
+	var st syscall.Stat_t
+	if err := syscall.Stat(filepath.Join(store, "index.json"), &st); err != nil {
+		t.Fatalf("no store in %s: %v", store, err)
+	}
+	if st.Uid != u.uid {
+		t.Errorf("%s/index.json is owned by %d, want the user %d", store, st.Uid, u.uid)
+	}
+}
+
+// TestRootlessIsolation checks what a RUN step of a rootless build can
+// and cannot do (SECURITY.md, "Rootless builds").
+func TestRootlessIsolation(t *testing.T) {
+	u := newRootlessUser(t, true)
+	u.mustRun(t, nil, "import", "-t", "busybox", testbase.Busybox(t))
+	secret := filepath.Join(u.dir, "host-secret")
+	if err := os.WriteFile(secret, []byte("canary"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctxDir := u.context(t, "ctx-iso", map[string]string{"Dockerfile": `FROM busybox
+RUN cat /proc/self/uid_map && id -u | grep -qx 0 \
+ && ! mknod /tmp/loop b 7 0 2>/tmp/err && cat /tmp/err \
+ && echo x > /dev/null && head -c1 /dev/urandom >/dev/null \
+ && ! touch /sys/x 2>/dev/null && test -z "$(ls /sys/fs/cgroup)" \
+ && ! unshare -U true 2>/dev/null && ! mount -t tmpfs t /mnt 2>/dev/null \
+ && echo isolation-ok
+`})
+	r := u.mustRun(t, nil, "--progress", "plain", "--no-cache", ctxDir)
+	if !strings.Contains(r.stderr, "isolation-ok") {
+		t.Fatalf("the checks did not all pass:\n%s", r.stderr)
+	}
+	// uid 0 of the step is the user; 1.. are its subordinate ids.
+	if !regexpLine(r.stderr, `\b0\s+`+strconv.Itoa(int(u.uid))+`\s+1\b`) || !regexpLine(r.stderr, `\b1\s+3000000000\s+65536\b`) {
+		t.Errorf("uid_map of the step is not the user plus its range:\n%s", r.stderr)
+	}
+	if !strings.Contains(r.stderr, "Operation not permitted") {
+		t.Errorf("mknod did not fail with EPERM:\n%s", r.stderr)
+	}
+	// The host file of the user stays unreadable to root of the namespace
+	// from the step: the step does not see the host's files at all.
+	data, err := os.ReadFile(secret)
+	if err != nil || string(data) != "canary" {
+		t.Fatalf("host file changed: %q, %v", data, err)
+	}
+}
+
+// TestRootlessWithoutSubIDs: a user without subordinate ids builds with
+// only itself mapped, is told so, and is told which files' owners were
+// lost; a step switching to another user fails saying why.
+func TestRootlessWithoutSubIDs(t *testing.T) {
+	u := newRootlessUser(t, false)
+	u.mustRun(t, nil, "import", "-t", "busybox", testbase.Busybox(t))
+	ctxDir := u.context(t, "ctx-single", map[string]string{"Dockerfile": "FROM busybox\nRUN ls -ln /home && echo built > /f\n"})
+	r := u.mustRun(t, nil, "--progress", "plain", ctxDir)
+	for _, want := range []string{
+		"no subordinate ids for " + u.name + " in /etc/subuid and /etc/subgid",
+		"usermod --add-subuids",
+		"/home/app (1000:1000)", // the busybox base's app home
+	} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	ctxDir = u.context(t, "ctx-single-user", map[string]string{"Dockerfile": "FROM busybox\nUSER app\nRUN id\n"})
+	r = u.run(t, nil, "--progress", "plain", ctxDir)
+	if r.err == nil || !strings.Contains(r.stderr, "not mapped in the rootless user namespace") {
+		t.Errorf("USER app without subordinate ids: err %v, want a message saying uid 1000 is not mapped:\n%s", r.err, r.stderr)
+	}
+}
+
+// TestRootlessErrors: each way rootless cannot start fails at once with a
+// message naming what is missing, and leaves no store behind.
+func TestRootlessErrors(t *testing.T) {
+	u := newRootlessUser(t, true)
+	store := filepath.Join(u.home, ".local", "share", "ibuild")
+	t.Run("no newuidmap", func(t *testing.T) {
+		empty := filepath.Join(u.dir, "empty-path")
+		if err := os.Mkdir(empty, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(u.bin, "images")
+		cmd.Env = []string{"PATH=" + empty, "HOME=" + u.home}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: u.uid, Gid: u.gid, Groups: []uint32{}}}
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "newuidmap not found in PATH (install Debian's uidmap package)") {
+			t.Errorf("err %v, output:\n%s", err, out)
+		}
+	})
+	t.Run("user namespaces disabled", func(t *testing.T) {
+		// user.max_user_namespaces is a limit of each user namespace: the
+		// test sets it to 0 in a namespace of its own (identity-mapped,
+		// so the user and its ids are the same there), leaving the host's
+		// alone, and runs ibuild as the user in it.
+		script := `mount --make-rprivate / && mount -t proc proc /proc && echo 0 > /proc/sys/user/max_user_namespaces && ` +
+			`exec setpriv --reuid "$U" --regid "$G" --clear-groups env HOME="$H" PATH="$PATH" "$B" images`
+		cmd := exec.Command("sh", "-c", script)
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "U=" + strconv.Itoa(int(u.uid)), "G=" + strconv.Itoa(int(u.gid)), "H=" + u.home, "B=" + u.bin}
+		cmd.SysProcAttr = &syscall.SysProcAttr{
+			Cloneflags:                 syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWPID,
+			UidMappings:                []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1<<32 - 1}},
+			GidMappings:                []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1<<32 - 1}},
+			GidMappingsEnableSetgroups: true,
+		}
+		out, err := cmd.CombinedOutput()
+		if err != nil && !strings.Contains(string(out), "ERROR:") {
+			t.Skipf("cannot set max_user_namespaces in a user namespace here: %v\n%s", err, out)
+		}
+		if err == nil || !strings.Contains(string(out), "user namespaces are disabled: /proc/sys/user/max_user_namespaces is 0") ||
+			!strings.Contains(string(out), "no mode without namespaces") {
+			t.Errorf("err %v, output:\n%s", err, out)
+		}
+	})
+	if _, err := os.Stat(store); err == nil {
+		t.Errorf("a failed start left a store in %s", store)
+	}
+	// The commands that need no namespace still work without newuidmap.
+	cmd := exec.Command(u.bin, "version")
+	cmd.Env = []string{"PATH=/nonexistent", "HOME=" + u.home}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: u.uid, Gid: u.gid, Groups: []uint32{}}}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("ibuild version as %s: %v\n%s", u.name, err, out)
+	}
+}
+
+// regexpLine reports whether some line of s matches the pattern.
+func regexpLine(s, pattern string) bool {
+	re := regexp.MustCompile(pattern)
+	for _, line := range strings.Split(s, "\n") {
+		if re.MatchString(line) {
+			return true
+		}
+	}
+	return false
+}
