@@ -19,18 +19,10 @@ import (
 // Overlayfs xattrs. A mount with the userxattr option (the only kind a
 // user namespace may make: rootless builds) uses user.overlay.* instead.
 const (
-	ovlPrefix     = "trusted.overlay."
-	ovlOpaque     = ovlPrefix + "opaque"
-	ovlRedirect   = ovlPrefix + "redirect"
-	ovlMetacopy   = ovlPrefix + "metacopy"
-	userOvlPrefix = "user.overlay."
+	ovlOpaque   = ovlPrefix + "opaque"
+	ovlRedirect = ovlPrefix + "redirect"
+	ovlMetacopy = ovlPrefix + "metacopy"
 )
-
-// isOverlayXattr reports whether an attribute is overlayfs bookkeeping of
-// either namespace: never written to a layer nor taken from one.
-func isOverlayXattr(name string) bool {
-	return strings.HasPrefix(name, ovlPrefix) || strings.HasPrefix(name, userOvlPrefix)
-}
 
 // overlayXattr returns the value of overlayfs's attribute attr ("opaque",
 // "redirect", "metacopy") of full in whichever namespace it is set.
@@ -81,7 +73,7 @@ func WriteOverlayDiff(ctx context.Context, w io.Writer, upperdir string, opts Ta
 }
 
 func writeTree(ctx context.Context, w io.Writer, dir, prefix string, overlay bool, opts TarOptions) error {
-	prefix = strings.Trim(path.Clean("/"+prefix), "/")
+	prefix = CleanPath(prefix)
 	wk := &walker{tw: NewTarWriter(w, opts), root: dir, prefix: prefix, overlay: overlay, links: map[devIno]string{}}
 	var st unix.Stat_t
 	if err := unix.Lstat(dir, &st); err != nil {
