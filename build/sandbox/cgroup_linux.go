@@ -175,7 +175,7 @@ func (c *cgroup) create(l Limits) error {
 		}
 	}
 	devErr := c.createDevices()
-	if devErr != nil && !errors.Is(devErr, errNoDevicesController) {
+	if devErr != nil && !errors.Is(devErr, errNoDevicesController) && !inUserNS() {
 		return devErr
 	}
 	// On a hybrid host the step also gets its own cgroup in the unified

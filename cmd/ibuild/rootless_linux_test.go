@@ -340,3 +340,64 @@ func regexpLine(s, pattern string) bool {
 	}
 	return false
 }
+
+// dockerCaps is docker's default capability set (no CAP_SYS_ADMIN), as
+// setpriv names them: root in a container run without --privileged.
+const dockerCaps = "-all,+chown,+dac_override,+fowner,+fsetid,+kill,+setgid,+setuid,+setpcap,+net_bind_service,+net_raw,+sys_chroot,+mknod,+audit_write,+setfcap"
+
+// TestRootlessRootWithoutSysAdmin: root with only docker's default
+// capabilities (an unprivileged container's root, without its seccomp and
+// AppArmor profiles) builds in a user namespace of its own, with its ids
+// mapped to themselves, and gets root's digest; where the cgroup
+// hierarchy is writable, RUN's memory limit applies.
+func TestRootlessRootWithoutSysAdmin(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	if _, err := exec.LookPath("setpriv"); err != nil {
+		t.Skip("setpriv not installed (util-linux)")
+	}
+	home := t.TempDir()
+	asContainerRoot := func(env []string, args ...string) result {
+		t.Helper()
+		cmd := exec.Command("setpriv", append([]string{"--bounding-set", dockerCaps, "--inh-caps=-all", "--", ibuildBin}, args...)...)
+		cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + home}, env...)
+		var so, se bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &so, &se
+		err := cmd.Run()
+		return result{stdout: so.String(), stderr: se.String(), err: err}
+	}
+	busybox := testbase.Busybox(t)
+	rootStore := t.TempDir()
+	mustRun(t, "--root", rootStore, "import", "-t", "busybox", busybox)
+	if r := asContainerRoot(nil, "import", "-t", "busybox", busybox); r.err != nil {
+		t.Fatalf("import without CAP_SYS_ADMIN: %v\n%s", r.err, r.stderr)
+	}
+	ctxDir := filepath.Join(t.TempDir(), "ctx")
+	writeTree(t, ctxDir, rootlessCases[0].files)
+	epoch := []string{"SOURCE_DATE_EPOCH=1700000000"}
+	rootMeta, userMeta := filepath.Join(t.TempDir(), "root.json"), filepath.Join(t.TempDir(), "user.json")
+	if r := run(t, "", epoch, "--root", rootStore, "--metadata-file", rootMeta, ctxDir); r.err != nil {
+		t.Fatalf("root build: %v\n%s", r.err, r.stderr)
+	}
+	r := asContainerRoot(epoch, "--progress", "plain", "--metadata-file", userMeta, ctxDir)
+	if r.err != nil {
+		t.Fatalf("build without CAP_SYS_ADMIN: %v\n%s", r.err, r.stderr)
+	}
+	if got, want := imageDigest(t, userMeta), imageDigest(t, rootMeta); got != want {
+		t.Errorf("image without CAP_SYS_ADMIN %s, root's %s\n%s", got, want, r.stderr)
+	}
+	// Its store is the rootless default, not /var/lib/ibuild.
+	if _, err := os.Stat(filepath.Join(home, ".local", "share", "ibuild", "index.json")); err != nil {
+		t.Errorf("no store under HOME: %v", err)
+	}
+	if strings.Contains(r.stderr, "without cgroup limits") {
+		t.Skip("cgroups are not writable here: the memory limit is not checked")
+	}
+	memCtx := filepath.Join(t.TempDir(), "mem")
+	writeTree(t, memCtx, map[string]string{"Dockerfile": "FROM busybox\nRUN head -c 200000000 /dev/zero | tail >/dev/null\n"})
+	r = asContainerRoot(nil, "--progress", "plain", "--memory", "20m", memCtx)
+	if r.err == nil || !strings.Contains(r.stderr, "memory limit of 20MiB exceeded") {
+		t.Errorf("--memory 20m without CAP_SYS_ADMIN: err %v, want the memory limit's error:\n%s", r.err, r.stderr)
+	}
+}

@@ -3,7 +3,10 @@ package rootless
 // The process tree of a rootless build (ibuild run by a user other than
 // root; the names are those ps shows):
 //
-//	ibuild                     host uid U, gid G, the host's user namespace.
+//	ibuild                     host uid U, gid G, the host's user namespace
+//	│                          (or root without CAP_SYS_ADMIN, as in a
+//	│                          container run without --privileged: its ids
+//	│                          are mapped to themselves, no newuidmap).
 //	│                          Enter: checks that user namespaces can be
 //	│                          made, reads /etc/subuid and /etc/subgid,
 //	│                          finds newuidmap/newgidmap, starts the child,
@@ -13,11 +16,15 @@ package rootless
 //	   │                       a new user namespace (0 = U, 1.. = the
 //	   │                       subordinate ids; without them 0 = U only)
 //	   │                       owning a new mount namespace. With
-//	   │                       subordinate ids it starts as "stage 1": it
+//	   │                       subordinate ids it starts as "stage 1",
+//	   │                       /bin/sh (or ibuild itself without one): it
 //	   │                       waits on fd 3 until the parent has run
 //	   │                       newuidmap/newgidmap on its pid, then execs
-//	   │                       itself (same pid) to gain every capability
-//	   │                       of its user namespace as uid 0. The whole
+//	   │                       ibuild (same pid), which gains every
+//	   │                       capability of its user namespace as uid 0.
+//	   │                       Root without CAP_SYS_ADMIN and users without
+//	   │                       subordinate ids skip stage 1 (the parent
+//	   │                       writes the maps before the exec). The whole
 //	   │                       build runs here as it does for root: the
 //	   │                       store, snapshot extraction (chown to the
 //	   │                       image's owners), detached overlay mounts
@@ -122,8 +129,9 @@ var (
 )
 
 // Enter makes this process rootless when it must be: a process that is not
-// root starts a copy of itself in a new user namespace, waits for it and
-// exits with its status; Enter returns only in the process that is to go
+// root, or is root without CAP_SYS_ADMIN (root in a container run without
+// --privileged), starts a copy of itself in a new user namespace, waits
+// for it and exits with its status; Enter returns only in the process that is to go
 // on (root, or the builder inside the namespace), or with an error that
 // names what is missing. The first Enter of the child, while it waits for
 // its maps, execs again and does not return.
@@ -131,16 +139,21 @@ func Enter() error {
 	if os.Getenv(envStage) != "" {
 		return stage1()
 	}
-	if _, ok := Current(); ok {
+	if info, ok := Current(); ok {
 		// The builder. The parent-death signal was cleared when the
 		// exec gave this process its capabilities: set it again.
 		_ = unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0)
 		if os.Getppid() == 1 {
 			return errors.New("rootless: the parent process has exited")
 		}
+		// The host user's supplementary groups are not mapped: drop them
+		// where newgidmap left setgroups allowed.
+		if info.SubIDs {
+			_ = syscall.Setgroups([]int{})
+		}
 		return nil
 	}
-	if os.Geteuid() == 0 {
+	if os.Geteuid() == 0 && hasCapability(unix.CAP_SYS_ADMIN) {
 		return nil
 	}
 	code, err := runChild()
@@ -170,6 +183,9 @@ func makePlan() (*plan, error) {
 	}
 	if err := userNamespacesEnabled(); err != nil {
 		return nil, err
+	}
+	if p.uid == 0 {
+		return rootPlan(p)
 	}
 	var err error
 	if p.uidRanges, err = readSubIDs(subUIDFile, p.name, p.uid); err != nil {
@@ -212,6 +228,42 @@ func makePlan() (*plan, error) {
 	p.uidMap = Mappings(p.uid, p.uidRanges)
 	p.gidMap = Mappings(p.gid, p.gidRs)
 	return p, nil
+}
+
+// rootPlan maps every id of the current user namespace to itself, for
+// root without CAP_SYS_ADMIN: root may write such maps itself
+// (CAP_SETUID, CAP_SETGID, which containers keep by default).
+func rootPlan(p *plan) (*plan, error) {
+	for _, m := range []struct {
+		file string
+		dst  *[]Mapping
+	}{{"/proc/self/uid_map", &p.uidMap}, {"/proc/self/gid_map", &p.gidMap}} {
+		data, err := os.ReadFile(m.file)
+		if err != nil {
+			return nil, err
+		}
+		ms, err := ParseIDMap(string(data))
+		if err != nil {
+			return nil, err
+		}
+		for _, x := range ms {
+			*m.dst = append(*m.dst, Mapping{Inside: x.Inside, Outside: x.Inside, Size: x.Size})
+		}
+	}
+	if !hasCapability(unix.CAP_SETUID) || !hasCapability(unix.CAP_SETGID) {
+		return nil, errors.New("root without CAP_SYS_ADMIN needs CAP_SETUID and CAP_SETGID to map its ids into a user namespace")
+	}
+	return p, nil
+}
+
+// hasCapability reports whether c is in this process's effective set.
+func hasCapability(c int) bool {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return false
+	}
+	return data[c/32].Effective&(1<<(uint(c)%32)) != 0
 }
 
 // readSubIDs reads the subordinate ranges of a user from file; a missing
@@ -274,7 +326,7 @@ func runChild() (int, error) {
 		fmt.Fprintln(os.Stderr, "WARNING:", p.warning)
 	}
 	mode := modeSubIDs
-	if p.newuidmap == "" {
+	if p.newuidmap == "" && p.uid != 0 {
 		mode = modeSingle
 	}
 	exe, err := os.Executable()
@@ -288,12 +340,12 @@ func runChild() (int, error) {
 	attr := &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWUSER | unix.CLONE_NEWNS, Pdeathsig: syscall.SIGKILL}
 	cmd.SysProcAttr = attr
 	var goW *os.File
-	if mode == modeSingle {
+	if p.newuidmap == "" {
 		// An unprivileged process may write a map of its own ids itself
-		// (setgroups denied); Go does so before the child execs, so the
-		// child starts as root of the namespace.
-		attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: p.uid, Size: 1}}
-		attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: p.gid, Size: 1}}
+		// (setgroups denied), root any map; Go does so before the child
+		// execs, so the child starts as root of the namespace.
+		attr.UidMappings, attr.GidMappings = sysMaps(p.uidMap), sysMaps(p.gidMap)
+		attr.GidMappingsEnableSetgroups = p.uid == 0
 	} else {
 		r, w, err := os.Pipe()
 		if err != nil {
@@ -303,7 +355,14 @@ func runChild() (int, error) {
 		goW = w
 		defer goW.Close()
 		cmd.ExtraFiles = []*os.File{r}
-		cmd.Env = append(cmd.Env, envStage+"=1")
+		if _, err := os.Stat(shell); err == nil {
+			// The shell waits for the maps in a millisecond where a second
+			// start of this binary takes ten.
+			cmd.Path = shell
+			cmd.Args = append([]string{"sh", "-c", stage1Script, "sh", exe}, os.Args[1:]...)
+		} else {
+			cmd.Env = append(cmd.Env, envStage+"=1")
+		}
 	}
 	// Signals are relayed, so that the builder cleans up whichever
 	// process of the two was sent one.
@@ -319,7 +378,7 @@ func runChild() (int, error) {
 			_ = cmd.Wait()
 			return 0, err
 		}
-		if _, err := goW.Write([]byte{1}); err != nil {
+		if _, err := goW.Write([]byte{'\n'}); err != nil {
 			_ = cmd.Process.Kill()
 			_ = cmd.Wait()
 			return 0, fmt.Errorf("starting the builder: %w", err)
@@ -348,21 +407,42 @@ func runChild() (int, error) {
 	}
 }
 
-// writeMaps runs newuidmap and newgidmap on the child.
+// sysMaps converts ms for syscall.SysProcAttr.
+func sysMaps(ms []Mapping) []syscall.SysProcIDMap {
+	out := make([]syscall.SysProcIDMap, len(ms))
+	for i, m := range ms {
+		out[i] = syscall.SysProcIDMap{ContainerID: int(m.Inside), HostID: int(m.Outside), Size: int(m.Size)}
+	}
+	return out
+}
+
+// writeMaps runs newuidmap and newgidmap on the child, at the same time.
 func writeMaps(p *plan, pid int) error {
+	errs := make(chan error, 2)
 	for _, m := range []struct {
 		tool, file string
 		maps       []Mapping
 	}{{p.newuidmap, subUIDFile, p.uidMap}, {p.newgidmap, subGIDFile, p.gidMap}} {
-		args := append([]string{strconv.Itoa(pid)}, mapArgs(m.maps)...)
-		out, err := exec.Command(m.tool, args...).CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("%s %s: %w: %s (the ranges come from %s; %s must be setuid root or have cap_setuid/cap_setgid)",
-				m.tool, strings.Join(args, " "), err, strings.TrimSpace(string(out)), m.file, m.tool)
-		}
+		go func() {
+			args := append([]string{strconv.Itoa(pid)}, mapArgs(m.maps)...)
+			out, err := exec.Command(m.tool, args...).CombinedOutput()
+			if err != nil {
+				err = fmt.Errorf("%s %s: %w: %s (the ranges come from %s; %s must be setuid root or have cap_setuid/cap_setgid)",
+					m.tool, strings.Join(args, " "), err, strings.TrimSpace(string(out)), m.file, m.tool)
+			}
+			errs <- err
+		}()
 	}
-	return nil
+	return errors.Join(<-errs, <-errs)
 }
+
+// shell runs stage1Script, the child's wait for its maps (stage1 where
+// there is no shell).
+const shell = "/bin/sh"
+
+// stage1Script waits for the parent's byte on fd 3, closes it and execs
+// ibuild ("$@"), which the exec makes root of the namespace.
+const stage1Script = `read -r _ <&3 || exit 1; exec 3<&-; exec "$@"`
 
 // stage1 runs in the child while its namespace has no maps yet: it waits
 // for the parent to write them, then execs itself as root of the namespace
@@ -381,9 +461,6 @@ func stage1() error {
 			env = append(env, kv)
 		}
 	}
-	// Supplementary groups of the host user are not mapped; drop them
-	// (newgidmap allows setgroups in the namespace).
-	_ = syscall.Setgroups([]int{})
 	err := unix.Exec("/proc/self/exe", os.Args, env)
 	return fmt.Errorf("rootless: re-executing in the user namespace: %w", err)
 }
