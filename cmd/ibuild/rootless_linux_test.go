@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/ibuild/ibuild/internal/testbase"
 )
 
@@ -399,5 +401,45 @@ func TestRootlessRootWithoutSysAdmin(t *testing.T) {
 	r = asContainerRoot(nil, "--progress", "plain", "--memory", "20m", memCtx)
 	if r.err == nil || !strings.Contains(r.stderr, "memory limit of 20MiB exceeded") {
 		t.Errorf("--memory 20m without CAP_SYS_ADMIN: err %v, want the memory limit's error:\n%s", r.err, r.stderr)
+	}
+}
+
+// TestRootlessScanDiffer: where the rootless store cannot hold overlay
+// upper directories (it is itself on overlayfs), RUN falls back to the
+// scan differ inside the user namespace, and the image is still root's.
+func TestRootlessScanDiffer(t *testing.T) {
+	u := newRootlessUser(t, true)
+	base := filepath.Join(u.dir, "ovl")
+	for _, d := range []string{"", "l", "u", "w", "m"} {
+		if err := os.Mkdir(filepath.Join(base, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chown(filepath.Join(base, "u"), int(u.uid), int(u.gid)); err != nil {
+		t.Fatal(err)
+	}
+	mnt := filepath.Join(base, "m")
+	opts := "lowerdir=" + base + "/l,upperdir=" + base + "/u,workdir=" + base + "/w"
+	if err := unix.Mount("overlay", mnt, "overlay", 0, opts); err != nil {
+		t.Skipf("cannot mount an overlay for the test: %v", err)
+	}
+	t.Cleanup(func() { _ = unix.Unmount(mnt, unix.MNT_DETACH) })
+	userRoot := filepath.Join(mnt, "store")
+	busybox := testbase.Busybox(t)
+	u.mustRun(t, nil, "--root", userRoot, "import", "-t", "busybox", busybox)
+	rootStore := t.TempDir()
+	mustRun(t, "--root", rootStore, "import", "-t", "busybox", busybox)
+	ctxDir := u.context(t, "ctx-scan", rootlessCases[0].files)
+	epoch := []string{"SOURCE_DATE_EPOCH=1700000000"}
+	rootMeta, userMeta := filepath.Join(t.TempDir(), "root.json"), filepath.Join(u.home, "scan.json")
+	if r := run(t, "", epoch, "--root", rootStore, "--metadata-file", rootMeta, ctxDir); r.err != nil {
+		t.Fatalf("root build: %v\n%s", r.err, r.stderr)
+	}
+	r := u.mustRun(t, epoch, "--root", userRoot, "--progress", "plain", "--metadata-file", userMeta, ctxDir)
+	if !strings.Contains(r.stderr, "differ: scan (overlayfs unavailable: ") {
+		t.Fatalf("the scan differ was not used:\n%s", r.stderr)
+	}
+	if got, want := imageDigest(t, userMeta), imageDigest(t, rootMeta); got != want {
+		t.Errorf("rootless image with the scan differ %s, root's %s\n%s", got, want, r.stderr)
 	}
 }
