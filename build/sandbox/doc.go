@@ -53,4 +53,8 @@
 // cgroups are named after the builder's pid, so that the first step of a
 // later builder removes those a SIGKILLed builder left behind. Mounts live
 // only in the sandbox's mount namespace and disappear with it.
+//
+// In a user namespace (a rootless build, see internal/rootless) every
+// namespace of a step is owned by the builder's user namespace; what the
+// sandbox does differently there is listed in userns_linux.go.
 package sandbox
