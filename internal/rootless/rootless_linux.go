@@ -74,6 +74,9 @@ const (
 	envStage = "_IBUILD_ROOTLESS_STAGE1"
 	// envRootless describes the namespace to the builder: "U:G:MODE:NAME".
 	envRootless = "_IBUILD_ROOTLESS"
+	// envParent is the pid of the process that waits for the builder
+	// (it may be 1, in a container).
+	envParent = "_IBUILD_ROOTLESS_PARENT"
 )
 
 // Modes of a rootless builder.
@@ -143,7 +146,7 @@ func Enter() error {
 		// The builder. The parent-death signal was cleared when the
 		// exec gave this process its capabilities: set it again.
 		_ = unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0)
-		if os.Getppid() == 1 {
+		if os.Getenv(envParent) != strconv.Itoa(os.Getppid()) {
 			return errors.New("rootless: the parent process has exited")
 		}
 		// The host user's supplementary groups are not mapped: drop them
@@ -336,7 +339,8 @@ func runChild() (int, error) {
 	cmd := exec.Command(exe, os.Args[1:]...)
 	cmd.Args[0] = os.Args[0]
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d:%d:%s:%s", envRootless, p.uid, p.gid, mode, p.name))
+	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d:%d:%s:%s", envRootless, p.uid, p.gid, mode, p.name),
+		fmt.Sprintf("%s=%d", envParent, os.Getpid()))
 	attr := &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWUSER | unix.CLONE_NEWNS, Pdeathsig: syscall.SIGKILL}
 	cmd.SysProcAttr = attr
 	var goW *os.File
