@@ -132,6 +132,11 @@ func mountPseudo(p, target, source, fstype string, flags uintptr, data string) e
 			return bindSys(p)
 		case target == "/dev/pts" && errors.Is(err, unix.EINVAL):
 			err = unix.Mount(source, p, fstype, flags, strings.Replace(data, ",gid=5", "", 1))
+		case target == "/proc" && isPermission(err):
+			// The kernel refuses a new proc while the current one has
+			// over-mounted (masked) paths, as a container's /proc has.
+			return fmt.Errorf("mounting proc on /proc: %w (in a container, unmask /proc: docker run "+
+				"--security-opt systempaths=unconfined, Kubernetes procMount: Unmasked)", err)
 		}
 	}
 	if err != nil {
