@@ -246,6 +246,12 @@ RUN cat /proc/self/uid_map && id -u | grep -qx 0 \
 	if !strings.Contains(r.stderr, "Operation not permitted") {
 		t.Errorf("mknod did not fail with EPERM:\n%s", r.stderr)
 	}
+	// With a network namespace of its own (owned by the user namespace)
+	// the step gets a sysfs of its own, showing only that namespace's lo.
+	netCtx := u.context(t, "ctx-iso-net", map[string]string{"Dockerfile": "FROM busybox\nRUN ls /sys/class/net && ls /sys/class/net | grep -qvx lo && exit 1; echo net-ok\n"})
+	if r := u.mustRun(t, nil, "--progress", "plain", "--no-cache", "--network", "none", netCtx); !strings.Contains(r.stderr, "net-ok") {
+		t.Errorf("--network none: /sys/class/net shows more than lo:\n%s", r.stderr)
+	}
 	// The host file of the user stays unreadable to root of the namespace
 	// from the step: the step does not see the host's files at all.
 	data, err := os.ReadFile(secret)
