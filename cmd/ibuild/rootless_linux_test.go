@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -448,4 +449,85 @@ func TestRootlessScanDiffer(t *testing.T) {
 	if got, want := imageDigest(t, userMeta), imageDigest(t, rootMeta); got != want {
 		t.Errorf("rootless image with the scan differ %s, root's %s\n%s", got, want, r.stderr)
 	}
+}
+
+// TestRootlessSignal: SIGTERM to the rootless ibuild (the parent outside
+// the namespace) reaches the builder, which stops the RUN step and exits
+// within seconds, leaving no process of the user behind.
+func TestRootlessSignal(t *testing.T) {
+	u := newRootlessUser(t, true)
+	u.mustRun(t, nil, "import", "-t", "busybox", testbase.Busybox(t))
+	ctxDir := u.context(t, "ctx-sig", map[string]string{"Dockerfile": "FROM busybox\nRUN echo started && sleep 120\n"})
+	cmd := exec.Command(u.bin, "--progress", "plain", ctxDir)
+	cmd.Dir = u.dir
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + u.home}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: u.uid, Gid: u.gid, Groups: []uint32{}}}
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(out.String(), "started") {
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			t.Fatalf("the step did not start:\n%s", out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	start := time.Now()
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	err := cmd.Wait()
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("ibuild took %s to exit after SIGTERM", took)
+	}
+	if err == nil {
+		t.Errorf("ibuild exited 0 after SIGTERM:\n%s", out.String())
+	}
+	// Killed processes may take a moment to be reaped.
+	var left []string
+	for i := 0; i < 20; i++ {
+		if left = processesOf(u.uid); len(left) == 0 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if len(left) > 0 {
+		t.Errorf("processes of the user left 2s after SIGTERM: %v", left)
+	}
+}
+
+// processesOf lists the pids of processes whose real uid is uid.
+func processesOf(uid uint32) []string {
+	ents, _ := os.ReadDir("/proc")
+	var pids []string
+	for _, e := range ents {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		var st syscall.Stat_t
+		if syscall.Stat("/proc/"+e.Name(), &st) == nil && st.Uid == uid {
+			cmdline, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+			pids = append(pids, e.Name()+" "+strings.ReplaceAll(string(cmdline), "\x00", " "))
+		}
+	}
+	return pids
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

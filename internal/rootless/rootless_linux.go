@@ -389,6 +389,12 @@ func runChild() (int, error) {
 		}
 		goW.Close()
 	}
+	return waitChild(cmd, sigs)
+}
+
+// waitChild relays sigs to the started child and returns its exit status
+// (128+signal for a signal).
+func waitChild(cmd *exec.Cmd, sigs <-chan os.Signal) (int, error) {
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	for {
@@ -403,10 +409,7 @@ func runChild() (int, error) {
 				}
 				return ee.ExitCode(), nil
 			}
-			if err != nil {
-				return 0, err
-			}
-			return 0, nil
+			return 0, err
 		}
 	}
 }
