@@ -52,11 +52,17 @@ func rootlessWarnings(w io.Writer, iso string) error {
 	if iso == sandbox.IsolationOCI {
 		return fmt.Errorf("--isolation=oci is not supported in a rootless build (the builtin engine is); run as root for it")
 	}
-	if why := sandbox.CgroupsUnavailable(); why != "" {
-		fmt.Fprintln(w, "WARNING: rootless: RUN steps run without cgroup limits (--memory, --pids-limit, --cpu-quota): "+why)
-	}
+	cgroupWarning.Do(func() {
+		if why := sandbox.CgroupsUnavailable(); why != "" {
+			fmt.Fprintln(w, "WARNING: rootless: RUN steps run without cgroup limits (--memory, --pids-limit, --cpu-quota): "+why)
+		}
+	})
 	return nil
 }
+
+// cgroupWarning prints the cgroup warning once per command (compare runs
+// several builds).
+var cgroupWarning sync.Once
 
 // lostOwners collects the files whose owners a rootless builder without
 // subordinate ids could not keep (they are stored as root).
