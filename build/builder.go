@@ -26,6 +26,7 @@ import (
 type builder struct {
 	opt    Options
 	df     *parser.Dockerfile
+	src    []byte // the Dockerfile's text
 	escape rune // the Dockerfile's escape character
 	sink   progress.Sink
 	global *argScope // global ARGs (before the first FROM) plus predefined ones
@@ -128,7 +129,7 @@ func newBuilder(opt Options) (*builder, error) {
 	if sink == nil {
 		sink = progress.Discard()
 	}
-	b := &builder{opt: opt, df: df, sink: sink, used: map[string]bool{}}
+	b := &builder{opt: opt, df: df, src: src, sink: sink, used: map[string]bool{}}
 	b.escape = df.Escape
 	b.stages = make([]*stageBuild, len(df.Stages))
 	return b, nil
@@ -182,6 +183,7 @@ func (b *builder) run(ctx context.Context) (*Result, error) {
 		}
 	}
 	res.Warnings = append(res.Warnings, b.warnings()...)
+	res.Sources, res.Dockerfile = b.sources(), b.src
 	return res, nil
 }
 
