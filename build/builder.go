@@ -27,7 +27,7 @@ type builder struct {
 	opt    Options
 	df     *parser.Dockerfile
 	src    []byte // the Dockerfile's text
-	escape rune // the Dockerfile's escape character
+	escape rune   // the Dockerfile's escape character
 	sink   progress.Sink
 	global *argScope // global ARGs (before the first FROM) plus predefined ones
 	total  int
