@@ -66,6 +66,9 @@ type ProvenanceOptions struct {
 	Git            *Git
 	// Platform is the builder's platform.
 	Platform v1.Platform
+	// BuilderID is the builder's identity (builder.id; empty by default,
+	// as BuildKit's unless buildx passes builder-id).
+	BuilderID string
 }
 
 // The SLSA v0.2 predicate with BuildKit's invocation and metadata.
@@ -147,6 +150,7 @@ func Provenance(o ProvenanceOptions) (json.RawMessage, error) {
 	}
 	var p slsaPredicate
 	p.BuildType = BuildType
+	p.Builder.ID = o.BuilderID
 	p.Materials = []slsaMaterial{}
 	for _, m := range o.Materials {
 		p.Materials = append(p.Materials, slsaMaterial{URI: materialURI(m), Digest: map[string]string{m.Digest.Algorithm: m.Digest.Hex}})

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
 	"github.com/ibuild/ibuild/build"
@@ -69,11 +70,19 @@ func parseOutputs(vals []string) ([]output, error) {
 	return out, nil
 }
 
-func (o output) write(cmd *cobra.Command, store *cache.Store, res *build.Result, tags []string) error {
+// write exports res to o. idx, when not nil, is the index of the image
+// and its attestations: type=oci writes it (an index even for one
+// platform, as BuildKit's oci exporter); type=docker and type=local carry
+// the image only.
+func (o output) write(cmd *cobra.Command, store *cache.Store, res *build.Result, tags []string, idx v1.ImageIndex) error {
 	ctx := cmd.Context()
 	var err error
 	switch o.typ {
 	case "oci":
+		if idx != nil {
+			err = registry.WriteOCILayoutIndex(ctx, o.dest, idx, tags)
+			break
+		}
 		err = registry.WriteOCILayout(ctx, o.dest, res.Image, tags)
 	case "docker":
 		err = registry.WriteDockerArchive(ctx, o.dest, res.Image, tags)
