@@ -392,3 +392,45 @@ func TestAttestAlpineMin(t *testing.T) {
 		t.Errorf("skopeo inspect: %v\n%s", err, msg)
 	}
 }
+
+// TestAttestGitContext: the provenance of a build from a git URL names the
+// URL (credentials removed) and the commit checked out, as BuildKit's.
+func TestAttestGitContext(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skipf("git not installed: %v", err)
+	}
+	repo := t.TempDir()
+	writeTree(t, repo, map[string]string{"Dockerfile": "FROM scratch\nCOPY v.txt /v.txt\n", "v.txt": "v\n"})
+	commit := gitCommit(t, repo)
+	out := filepath.Join(t.TempDir(), "oci")
+	url := "git+file://" + repo
+	mustRun(t, "--root", t.TempDir(), "--progress", "plain", "--provenance=true", "-o", "type=oci,dest="+out, url+"#"+commit)
+	var layoutIdx v1.IndexManifest
+	readJSON(t, filepath.Join(out, "index.json"), &layoutIdx)
+	blob := func(d string) []byte {
+		data, err := os.ReadFile(filepath.Join(out, "blobs", "sha256", strings.TrimPrefix(d, "sha256:")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+	imgDesc, attDesc := checkAttestedIndex(t, blob(layoutIdx.Manifests[0].Digest.String()))
+	sts := readStatements(t, blob(attDesc.Digest.String()), imgDesc.Digest, blob)
+	if sts[attest.PredicateSLSA02].Subject[0].Name != "_" {
+		t.Errorf("untagged image: subject %+v, want the placeholder name _", sts[attest.PredicateSLSA02].Subject)
+	}
+	var pr struct {
+		Materials []struct {
+			URI    string
+			Digest map[string]string
+		}
+		Invocation struct{ ConfigSource struct{ URI string } }
+	}
+	if err := json.Unmarshal(sts[attest.PredicateSLSA02].Predicate, &pr); err != nil {
+		t.Fatal(err)
+	}
+	want := "file://" + repo
+	if pr.Invocation.ConfigSource.URI != want || len(pr.Materials) != 1 || pr.Materials[0].URI != want || pr.Materials[0].Digest["sha1"] != commit {
+		t.Errorf("configSource %q, materials %+v; want %s at %s", pr.Invocation.ConfigSource.URI, pr.Materials, want, commit)
+	}
+}
