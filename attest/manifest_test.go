@@ -89,7 +89,7 @@ func TestSubjects(t *testing.T) {
 	}{
 		{[]string{"index.docker.io/library/debian:bookworm"}, []string{"pkg:docker/debian@bookworm?platform=linux%2Farm%2Fv7"}},
 		{[]string{"127.0.0.1:5000/team/app:1", "index.docker.io/me/app:latest"},
-			[]string{"pkg:docker/127.0.0.1:5000/team/app@1?platform=linux%2Farm%2Fv7", "pkg:docker/me/app@latest?platform=linux%2Farm%2Fv7"}},
+			[]string{"pkg:docker/127.0.0.1%3A5000/team/app@1?platform=linux%2Farm%2Fv7", "pkg:docker/me/app@latest?platform=linux%2Farm%2Fv7"}},
 		{nil, []string{"_"}},
 	}
 	for _, tt := range tests {

@@ -58,14 +58,14 @@ func sbomDocument(c *contents, dig v1.Hash, o SBOMOptions) *spdxDocument {
 	}
 	doc := &spdxDocument{
 		SPDXVersion: "SPDX-2.3", DataLicense: "CC0-1.0", SPDXID: "SPDXRef-DOCUMENT", Name: name,
-		DocumentNamespace: "https://github.com/ibuild/ibuild/spdx/" + url.PathEscape(spdxSafe(name)) + "-" + dig.Hex,
+		DocumentNamespace: "https://github.com/ibuild/ibuild/spdx/" + purlEscape(spdxSafe(name)) + "-" + dig.Hex,
 		CreationInfo:      spdxCreationInfo{Creators: []string{"Tool: " + o.Tool}, Created: o.Created.UTC().Format(time.RFC3339)},
 		Packages:          []spdxPackage{},
 	}
 	root := spdxPackage{Name: name, SPDXID: "SPDXRef-DocumentRoot-Image", VersionInfo: dig.String(),
 		DownloadLocation: noAssertion, LicenseConcluded: noAssertion, LicenseDeclared: noAssertion, CopyrightText: noAssertion,
 		PrimaryPackagePurpose: "CONTAINER",
-		ExternalRefs:          []spdxExternalRef{purlRef("pkg:oci/" + url.PathEscape(lastSegment(name)) + "@" + url.PathEscape(dig.String()))}}
+		ExternalRefs:          []spdxExternalRef{purlRef("pkg:oci/" + purlEscape(lastSegment(name)) + "@" + purlEscape(dig.String()))}}
 	doc.Packages = append(doc.Packages, root)
 	doc.Relationships = append(doc.Relationships, spdxRelationship{"SPDXRef-DOCUMENT", root.SPDXID, "DESCRIBES"})
 	for _, p := range c.packages {
@@ -107,7 +107,7 @@ func osPackage(c *contents, p pkgdb.Package) spdxPackage {
 	if p.Source != "" {
 		q.Set("upstream", p.Source)
 	}
-	purl := "pkg:" + typ + "/" + url.PathEscape(distro) + "/" + url.PathEscape(p.Name) + "@" + url.PathEscape(p.Version)
+	purl := "pkg:" + typ + "/" + purlEscape(distro) + "/" + purlEscape(p.Name) + "@" + purlEscape(p.Version)
 	if len(q) > 0 {
 		purl += "?" + q.Encode() // sorted by key, as the purl spec asks
 	}
@@ -143,7 +143,7 @@ func goPackages(b goBinary) []spdxPackage {
 		out = append(out, mk(d.Path, d.Version))
 	}
 	std := mk("stdlib", b.info.GoVersion)
-	std.ExternalRefs = []spdxExternalRef{purlRef("pkg:golang/stdlib@" + url.PathEscape(strings.TrimPrefix(b.info.GoVersion, "go")))}
+	std.ExternalRefs = []spdxExternalRef{purlRef("pkg:golang/stdlib@" + purlEscape(strings.TrimPrefix(b.info.GoVersion, "go")))}
 	return append(out, std)
 }
 
@@ -151,9 +151,9 @@ func goPackages(b goBinary) []spdxPackage {
 func golangPURL(path, version string) string {
 	segs := strings.Split(path, "/")
 	for i, s := range segs {
-		segs[i] = url.PathEscape(s)
+		segs[i] = purlEscape(s)
 	}
-	return "pkg:golang/" + strings.Join(segs, "/") + "@" + url.PathEscape(version)
+	return "pkg:golang/" + strings.Join(segs, "/") + "@" + purlEscape(version)
 }
 
 func purlRef(purl string) spdxExternalRef {

@@ -65,11 +65,11 @@ func dockerPURL(ref string, p v1.Platform) string {
 	}
 	segs := strings.Split(repo, "/")
 	for i, s := range segs {
-		segs[i] = url.PathEscape(s)
+		segs[i] = purlEscape(s)
 	}
 	out := "pkg:docker/" + strings.Join(segs, "/")
 	if version != "" {
-		out += "@" + url.PathEscape(version)
+		out += "@" + purlEscape(version)
 	}
 	return out + "?" + qualifiers + "platform=" + url.QueryEscape(platformString(p))
 }
@@ -92,3 +92,8 @@ func platformString(p v1.Platform) string {
 	}
 	return s
 }
+
+// purlEscape percent-encodes a package URL segment or version as
+// packageurl-go does (BuildKit's and syft's purls): a path escape that
+// also encodes ':' ("127.0.0.1%3A5000").
+func purlEscape(s string) string { return strings.ReplaceAll(url.PathEscape(s), ":", "%3A") }

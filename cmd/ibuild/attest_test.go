@@ -269,7 +269,7 @@ func TestAttestPushAndOCI(t *testing.T) {
 	if sbom.Predicate == nil || prov.Predicate == nil {
 		t.Fatalf("statements %v, want an SBOM and a provenance", sts)
 	}
-	if want := "pkg:docker/" + host + "/app/attest@1?platform="; !strings.HasPrefix(sbom.Subject[0].Name, want) {
+	if want := "pkg:docker/" + strings.Replace(host, ":", "%3A", 1) + "/app/attest@1?platform="; !strings.HasPrefix(sbom.Subject[0].Name, want) {
 		t.Errorf("subject %s, want %s...", sbom.Subject[0].Name, want)
 	}
 	purls := checkSBOM(t, sbom.Predicate)
