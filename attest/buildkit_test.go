@@ -57,7 +57,7 @@ func TestProvenanceMatchesBuildKit(t *testing.T) {
 			"_type": st.Type, "predicateType": st.PredicateType, "subject": mustMarshal(t, st.Subject),
 			"builder": p["builder"], "buildType": p["buildType"], "materials": p["materials"],
 			"parameters": inv["parameters"], "environment": inv["environment"],
-			"entryPoint": inv["configSource"].(map[string]any)["entryPoint"],
+			"entryPoint":   inv["configSource"].(map[string]any)["entryPoint"],
 			"completeness": meta["completeness"], "reproducible": meta["reproducible"],
 			"source": []any{src["filename"], src["language"], src["data"]},
 		}
