@@ -165,9 +165,8 @@ func Provenance(o ProvenanceOptions) (json.RawMessage, error) {
 	if g := o.Git; g != nil {
 		url := redact(g.URL)
 		if g.Remote {
+			// A git URL context: BuildKit's configSource and material.
 			inv.ConfigSource.URI = url
-		}
-		if url != "" {
 			p.Materials = append(p.Materials, slsaMaterial{URI: url, Digest: map[string]string{"sha1": g.Commit}})
 		}
 		p.Metadata.BuildKit.VCS = map[string]string{"revision": g.Commit}

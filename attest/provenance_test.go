@@ -17,7 +17,7 @@ func TestProvenance(t *testing.T) {
 		BuildArgs: map[string]string{"VERSION": "1.2"}, Labels: map[string]string{"team": "x"},
 		Secrets: []string{"tok"}, SSH: []string{"default"},
 		Materials: []Material{{Ref: "debian:bookworm", Digest: base, Platform: v1.Platform{OS: "linux", Architecture: "amd64"}}},
-		Git:       &Git{URL: "https://user:secret@example.com/app.git", Commit: "0123456789abcdef0123456789abcdef01234567"},
+		Git:       &Git{URL: "https://user:secret@example.com/app.git", Commit: "0123456789abcdef0123456789abcdef01234567", Remote: true},
 		Platform:  v1.Platform{OS: "linux", Architecture: "amd64"},
 	}
 	subj := Subjects([]string{"127.0.0.1:5000/app:1"}, opts.Platform, base)
