@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"path"
 	"slices"
 	"strings"
 
@@ -217,7 +218,16 @@ func Provenance(o ProvenanceOptions) (json.RawMessage, error) {
 // materialURI is BuildKit's package URL of an image material.
 func materialURI(m Material) string {
 	if m.Local {
-		return strings.Replace(dockerPURL(m.Ref, m.Platform), "pkg:docker/", "pkg:oci/", 1)
+		// DIR[:TAG] of an OCI layout: pkg:oci/BASENAME[@TAG].
+		dir, tag := m.Ref, ""
+		if i := strings.LastIndex(dir, ":"); i > 0 && !strings.Contains(dir[i:], "/") {
+			dir, tag = dir[:i], dir[i+1:]
+		}
+		out := "pkg:oci/" + purlEscape(path.Base(dir))
+		if tag != "" {
+			out += "@" + purlEscape(tag)
+		}
+		return out + "?platform=" + url.QueryEscape(platformString(m.Platform))
 	}
 	return dockerPURL(m.Ref, m.Platform)
 }

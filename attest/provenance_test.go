@@ -3,6 +3,7 @@ package attest
 import (
 	"encoding/base64"
 	"encoding/json"
+	"strings"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -99,5 +100,25 @@ func TestProvenance(t *testing.T) {
 	}
 	if _, err := Provenance(ProvenanceOptions{Mode: "full"}); err == nil {
 		t.Error("mode full accepted")
+	}
+}
+
+func TestMaterialURI(t *testing.T) {
+	linux := v1.Platform{OS: "linux", Architecture: "amd64"}
+	tests := []struct {
+		m    Material
+		want string
+	}{
+		{Material{Ref: "debian:bookworm", Platform: linux}, "pkg:docker/debian@bookworm?platform=linux%2Famd64"},
+		{Material{Ref: "busybox", Platform: linux}, "pkg:docker/busybox@latest?platform=linux%2Famd64"},
+		{Material{Ref: "127.0.0.1:5000/base/bb@sha256:" + strings.Repeat("a", 64), Platform: linux},
+			"pkg:docker/127.0.0.1%3A5000/base/bb?digest=sha256%3A" + strings.Repeat("a", 64) + "&platform=linux%2Famd64"},
+		{Material{Ref: "/srv/layouts/app:1.0", Platform: linux, Local: true}, "pkg:oci/app@1.0?platform=linux%2Famd64"},
+		{Material{Ref: "/srv/layouts/app", Platform: linux, Local: true}, "pkg:oci/app?platform=linux%2Famd64"},
+	}
+	for _, tt := range tests {
+		if got := materialURI(tt.m); got != tt.want {
+			t.Errorf("materialURI(%+v) = %s, want %s", tt.m, got, tt.want)
+		}
 	}
 }

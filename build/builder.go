@@ -48,6 +48,8 @@ type builder struct {
 	numbered map[int]bool
 	// images are the images resolved or being resolved, by reference.
 	images map[string]*imageFuture
+	// layouts are the images read from oci-layout:// contexts.
+	layouts []ImageSource
 	// lazy maps layer digests hit in a --cache-from source to that source,
 	// until their blobs are fetched.
 	lazy map[v1.Hash]StepSource

@@ -155,7 +155,7 @@ func statements(ctx context.Context, a attestOptions, res *build.Result, opt bui
 			Target: opt.Target, BuildArgs: opt.BuildArgs, Labels: opt.Labels, NoCache: opt.NoCache,
 			Secrets: in.secrets, SSH: in.ssh, Git: in.git, Platform: registry.HostPlatform(), BuilderID: a.builderID}
 		for _, s := range res.Sources {
-			po.Materials = append(po.Materials, attest.Material{Ref: s.Ref, Digest: s.Digest, Platform: s.Platform})
+			po.Materials = append(po.Materials, attest.Material{Ref: s.Ref, Digest: s.Digest, Platform: s.Platform, Local: s.Layout})
 		}
 		pred, err := attest.Provenance(po)
 		if err != nil {

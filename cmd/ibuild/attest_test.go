@@ -434,3 +434,43 @@ func TestAttestGitContext(t *testing.T) {
 		t.Errorf("configSource %q, materials %+v; want %s at %s", pr.Invocation.ConfigSource.URI, pr.Materials, want, commit)
 	}
 }
+
+// TestAttestLayoutContext: an image read from an oci-layout:// named
+// context is a pkg:oci material with the digest it had in the layout.
+func TestAttestLayoutContext(t *testing.T) {
+	root := t.TempDir()
+	first := t.TempDir()
+	writeTree(t, first, map[string]string{"Dockerfile": "FROM scratch\nCOPY f /f\n", "f": "base\n"})
+	lay := filepath.Join(t.TempDir(), "lay")
+	mustRun(t, "--root", root, "-q", "-t", "lay:1", "-o", "type=oci,dest="+lay, first)
+	var li v1.IndexManifest
+	readJSON(t, filepath.Join(lay, "index.json"), &li)
+	second := t.TempDir()
+	writeTree(t, second, map[string]string{"Dockerfile": "FROM base\nCOPY g /g\n", "g": "top\n"})
+	out := filepath.Join(t.TempDir(), "oci")
+	mustRun(t, "--root", root, "-q", "--build-context", "base=oci-layout://"+lay+":1", "--provenance=true",
+		"-o", "type=oci,dest="+out, second)
+	var oi v1.IndexManifest
+	readJSON(t, filepath.Join(out, "index.json"), &oi)
+	blob := func(d string) []byte {
+		data, err := os.ReadFile(filepath.Join(out, "blobs", "sha256", strings.TrimPrefix(d, "sha256:")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+	imgDesc, attDesc := checkAttestedIndex(t, blob(oi.Manifests[0].Digest.String()))
+	sts := readStatements(t, blob(attDesc.Digest.String()), imgDesc.Digest, blob)
+	var pr struct {
+		Materials []struct {
+			URI    string
+			Digest map[string]string
+		}
+	}
+	if err := json.Unmarshal(sts[attest.PredicateSLSA02].Predicate, &pr); err != nil {
+		t.Fatal(err)
+	}
+	if len(pr.Materials) != 1 || !strings.HasPrefix(pr.Materials[0].URI, "pkg:oci/lay@1?platform=") || pr.Materials[0].Digest["sha256"] != li.Manifests[0].Digest.Hex {
+		t.Errorf("materials %+v, want pkg:oci/lay@1 at %s", pr.Materials, li.Manifests[0].Digest)
+	}
+}
