@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +19,7 @@ import (
 	"github.com/ibuild/ibuild/attest"
 	"github.com/ibuild/ibuild/build"
 	"github.com/ibuild/ibuild/cache"
+	"github.com/ibuild/ibuild/internal/atomicfile"
 	"github.com/ibuild/ibuild/registry"
 )
 
@@ -244,9 +247,16 @@ func contextGit(ctx context.Context, dir string) *attest.Git {
 	return &attest.Git{Commit: commit, URL: run("config", "--get", "remote.origin.url")}
 }
 
+// attached are a build's attestations: the statements and the index that
+// carries them with the image.
+type attached struct {
+	idx   v1.ImageIndex
+	stmts []attest.Statement
+}
+
 // attestIndex makes the attestations o asks for and the index that
 // carries them with res's image.
-func (o *buildOptions) attestIndex(ctx context.Context, res *build.Result, opt build.Options, git *attest.Git) (v1.ImageIndex, error) {
+func (o *buildOptions) attestIndex(ctx context.Context, res *build.Result, opt build.Options, git *attest.Git) (*attached, error) {
 	in := attestInputs{git: git}
 	for id := range opt.Run.Secrets {
 		in.secrets = append(in.secrets, id)
@@ -262,5 +272,46 @@ func (o *buildOptions) attestIndex(ctx context.Context, res *build.Result, opt b
 	if err != nil {
 		return nil, fmt.Errorf("attaching attestations: %w", err)
 	}
-	return imageIndex(e), nil
+	return &attached{idx: imageIndex(e), stmts: stmts}, nil
+}
+
+// localNames are the files BuildKit's local exporter writes statements to.
+var localNames = map[string]string{attest.PredicateSPDX: "sbom.spdx.json", attest.PredicateSLSA02: "provenance.json"}
+
+// writeLocalAttestations writes each statement into the exported root
+// filesystem dir as BuildKit's local exporter does: indented JSON, mode
+// 0600, its subjects every regular file of dir with its sha256.
+func writeLocalAttestations(dir string, stmts []attest.Statement) error {
+	var subjects []attest.Subject
+	err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+		if err != nil || !e.Type().IsRegular() {
+			return err
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		h, _, err := v1.SHA256(f)
+		if err != nil {
+			return fmt.Errorf("hashing %s: %w", p, err)
+		}
+		rel, _ := filepath.Rel(dir, p)
+		subjects = append(subjects, attest.Subject{Name: filepath.ToSlash(rel), Digest: map[string]string{h.Algorithm: h.Hex}})
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("attestation subjects: %w", err)
+	}
+	for _, s := range stmts {
+		s.Subject = subjects
+		data, err := json.MarshalIndent(s, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := atomicfile.WriteFile(filepath.Join(dir, localNames[s.PredicateType]), data, 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
 }

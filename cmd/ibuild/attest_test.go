@@ -350,8 +350,8 @@ func TestAttestPushAndOCI(t *testing.T) {
 }
 
 // TestAttestAlpineMin: the SBOM of an Alpine image lists its apk
-// packages; min-mode provenance leaves the build args out; a rebuild gives
-// the same index.
+// packages; min-mode provenance leaves the build args out; type=local gets
+// the statements as files; a rebuild gives the same index.
 func TestAttestAlpineMin(t *testing.T) {
 	tarball := filepath.Join("..", "..", "..", "shared", "testdata", "alpine", "alpine-minirootfs-3.20.3-x86_64.tar.gz")
 	if registry.HostPlatform().Architecture != "amd64" {
@@ -365,8 +365,25 @@ func TestAttestAlpineMin(t *testing.T) {
 	dir := t.TempDir()
 	writeTree(t, dir, map[string]string{"Dockerfile": "FROM alpine:3.20.3\nARG FOO\nRUN echo hi > /hi\n"})
 	out := filepath.Join(t.TempDir(), "oci")
-	mustRun(t, "--root", root, "--progress", "plain", "-t", "alp:1", "-o", "type=oci,dest="+out,
+	local := filepath.Join(t.TempDir(), "fs")
+	mustRun(t, "--root", root, "--progress", "plain", "-t", "alp:1", "-o", "type=oci,dest="+out, "-o", "type=local,dest="+local,
 		"--attest", "type=sbom", "--attest", "type=provenance,mode=min", "--build-arg", "FOO=secret-ish", dir)
+	// type=local: the statements beside the files, about the files.
+	for _, name := range []string{"sbom.spdx.json", "provenance.json"} {
+		var st statement
+		readJSON(t, filepath.Join(local, name), &st)
+		hi := sha256Of([]byte("hi\n"))
+		found := false
+		for _, s := range st.Subject {
+			found = found || s.Name == "hi" && "sha256:"+s.Digest["sha256"] == hi
+		}
+		if !found || len(st.Subject) < 10 {
+			t.Errorf("%s: %d subjects, want every file, /hi with %s", name, len(st.Subject), hi)
+		}
+		if fi, err := os.Stat(filepath.Join(local, name)); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v %v, want mode 0600", name, fi.Mode(), err)
+		}
+	}
 	var layoutIdx v1.IndexManifest
 	readJSON(t, filepath.Join(out, "index.json"), &layoutIdx)
 	blob := func(d string) []byte {

@@ -172,14 +172,16 @@ func runBuild(cmd *cobra.Command, g *globalOptions, o *buildOptions, contextDir 
 	if o.explainCache {
 		explainCache(cmd.ErrOrStderr(), res)
 	}
+	var att *attached
 	var idx v1.ImageIndex
 	if o.att.any() {
-		if idx, err = o.attestIndex(cmd.Context(), res, opt, git); err != nil {
+		if att, err = o.attestIndex(cmd.Context(), res, opt, git); err != nil {
 			return err
 		}
+		idx = att.idx
 	}
 	for _, out := range outs {
-		if err := out.write(cmd, store, res, opt.Tags, idx); err != nil {
+		if err := out.write(cmd, store, res, opt.Tags, att); err != nil {
 			return err
 		}
 	}

@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
 	"github.com/ibuild/ibuild/build"
@@ -70,17 +69,18 @@ func parseOutputs(vals []string) ([]output, error) {
 	return out, nil
 }
 
-// write exports res to o. idx, when not nil, is the index of the image
-// and its attestations: type=oci writes it (an index even for one
-// platform, as BuildKit's oci exporter); type=docker and type=local carry
-// the image only.
-func (o output) write(cmd *cobra.Command, store *cache.Store, res *build.Result, tags []string, idx v1.ImageIndex) error {
+// write exports res to o. att, when not nil, holds the image's
+// attestations: type=oci writes the index of the image and its
+// attestation manifest (an index even for one platform, as BuildKit's oci
+// exporter), type=local writes each statement beside the root filesystem
+// (BuildKit's local exporter), type=docker carries the image only.
+func (o output) write(cmd *cobra.Command, store *cache.Store, res *build.Result, tags []string, att *attached) error {
 	ctx := cmd.Context()
 	var err error
 	switch o.typ {
 	case "oci":
-		if idx != nil {
-			err = registry.WriteOCILayoutIndex(ctx, o.dest, idx, tags)
+		if att != nil {
+			err = registry.WriteOCILayoutIndex(ctx, o.dest, att.idx, tags)
 			break
 		}
 		err = registry.WriteOCILayout(ctx, o.dest, res.Image, tags)
@@ -88,6 +88,9 @@ func (o output) write(cmd *cobra.Command, store *cache.Store, res *build.Result,
 		err = registry.WriteDockerArchive(ctx, o.dest, res.Image, tags)
 	case "local":
 		err = build.ExportRootfs(ctx, store, res.Layers, o.dest)
+		if err == nil && att != nil {
+			err = writeLocalAttestations(o.dest, att.stmts)
+		}
 	case "registry":
 		return nil // pushed by runBuild, with --push
 	}
