@@ -128,14 +128,10 @@ type attestInputs struct {
 	ssh     []string
 }
 
-// statements makes the requested in-toto statements about res's image.
-func statements(ctx context.Context, a attestOptions, res *build.Result, opt build.Options, in attestInputs, store *cache.Store) ([]attest.Statement, error) {
-	cf, err := res.Image.ConfigFile()
-	if err != nil {
-		return nil, err
-	}
-	plat := v1.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant}
-	subjects := attest.Subjects(opt.Tags, plat, res.Manifest.Digest)
+// statements makes the requested in-toto statements about one platform's
+// image of res.
+func statements(ctx context.Context, a attestOptions, pi platformImage, res *build.Result, opt build.Options, in attestInputs, store *cache.Store) ([]attest.Statement, error) {
+	subjects := attest.Subjects(opt.Tags, pi.platform, pi.manifest.Digest)
 	var out []attest.Statement
 	if a.sbom {
 		name := "image"
@@ -146,7 +142,7 @@ func statements(ctx context.Context, a attestOptions, res *build.Result, opt bui
 		if opt.SourceDateEpoch != nil {
 			created = *opt.SourceDateEpoch
 		}
-		doc, err := attest.SBOM(ctx, res.Image, attest.SBOMOptions{Name: name, Created: created,
+		doc, err := attest.SBOM(ctx, pi.img, attest.SBOMOptions{Name: name, Created: created,
 			Tool: "ibuild-" + ibuildVersion(), Limits: store.LayerLimits()})
 		if err != nil {
 			return nil, fmt.Errorf("making the SBOM: %w", err)
@@ -178,25 +174,40 @@ func dockerfileName(opt build.Options) string {
 	return filepath.Base(opt.Dockerfile)
 }
 
+// platformImage is one platform's image of a build: what an attestation
+// manifest is about.
+type platformImage struct {
+	img      v1.Image
+	manifest v1.Descriptor
+	platform v1.Platform
+}
+
+// platformImages lists the images of res, one per platform (ibuild builds
+// one platform: the list has one entry).
+func platformImages(res *build.Result) ([]platformImage, error) {
+	cf, err := res.Image.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	return []platformImage{{img: res.Image, manifest: res.Manifest,
+		platform: v1.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant}}}, nil
+}
+
 // indexEntry is one platform image of an index and the attestation
 // manifest made for it (nil if none).
 type indexEntry struct {
-	img      v1.Image
-	platform v1.Platform
-	att      v1.Image
-	attDesc  v1.Descriptor
+	platformImage
+	att     v1.Image
+	attDesc v1.Descriptor
 }
 
-// attestedEntry makes the index entry of res's image with its attestation
-// manifest (attest.Manifest), for one platform.
-func attestedEntry(res *build.Result, stmts []attest.Statement) (indexEntry, error) {
-	cf, err := res.Image.ConfigFile()
-	if err != nil {
-		return indexEntry{}, err
-	}
-	e := indexEntry{img: res.Image, platform: v1.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant}}
+// attestedEntry makes the index entry of one platform's image with its
+// attestation manifest (attest.Manifest).
+func attestedEntry(pi platformImage, stmts []attest.Statement) (indexEntry, error) {
+	e := indexEntry{platformImage: pi}
 	if len(stmts) > 0 {
-		if e.att, e.attDesc, err = attest.Manifest(res.Manifest, stmts); err != nil {
+		var err error
+		if e.att, e.attDesc, err = attest.Manifest(pi.manifest, stmts); err != nil {
 			return indexEntry{}, err
 		}
 	}
@@ -247,11 +258,11 @@ func contextGit(ctx context.Context, dir string) *attest.Git {
 	return &attest.Git{Commit: commit, URL: run("config", "--get", "remote.origin.url")}
 }
 
-// attached are a build's attestations: the statements and the index that
-// carries them with the image.
+// attached are a build's attestations: each platform image's statements
+// and the index that carries them with the images.
 type attached struct {
 	idx   v1.ImageIndex
-	stmts []attest.Statement
+	stmts [][]attest.Statement
 }
 
 // attestIndex makes the attestations o asks for and the index that
@@ -264,15 +275,26 @@ func (o *buildOptions) attestIndex(ctx context.Context, res *build.Result, opt b
 	for id := range opt.Run.SSH {
 		in.ssh = append(in.ssh, id)
 	}
-	stmts, err := statements(ctx, o.att, res, opt, in, opt.Store)
+	pis, err := platformImages(res)
 	if err != nil {
 		return nil, err
 	}
-	e, err := attestedEntry(res, stmts)
-	if err != nil {
-		return nil, fmt.Errorf("attaching attestations: %w", err)
+	a := &attached{}
+	var entries []indexEntry
+	for _, pi := range pis {
+		stmts, err := statements(ctx, o.att, pi, res, opt, in, opt.Store)
+		if err != nil {
+			return nil, err
+		}
+		e, err := attestedEntry(pi, stmts)
+		if err != nil {
+			return nil, fmt.Errorf("attaching attestations: %w", err)
+		}
+		entries = append(entries, e)
+		a.stmts = append(a.stmts, stmts)
 	}
-	return &attached{idx: imageIndex(e), stmts: stmts}, nil
+	a.idx = imageIndex(entries...)
+	return a, nil
 }
 
 // localNames are the files BuildKit's local exporter writes statements to.

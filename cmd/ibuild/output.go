@@ -89,7 +89,7 @@ func (o output) write(cmd *cobra.Command, store *cache.Store, res *build.Result,
 	case "local":
 		err = build.ExportRootfs(ctx, store, res.Layers, o.dest)
 		if err == nil && att != nil {
-			err = writeLocalAttestations(o.dest, att.stmts)
+			err = writeLocalAttestations(o.dest, att.stmts[0])
 		}
 	case "registry":
 		return nil // pushed by runBuild, with --push
