@@ -10,6 +10,7 @@ import (
 	"time"
 
 	spdxjson "github.com/spdx/tools-golang/json"
+	"github.com/spdx/tools-golang/spdxlib"
 )
 
 const dpkgOld = `Package: base-files
@@ -74,6 +75,20 @@ func TestSBOM(t *testing.T) {
 	doc, err := spdxjson.Read(bytes.NewReader(raw))
 	if err != nil {
 		t.Fatalf("spdx tools-golang cannot read the SBOM: %v", err)
+	}
+	if err := spdxlib.ValidateDocument(doc); err != nil {
+		t.Errorf("spdxlib.ValidateDocument: %v", err)
+	}
+	if ids, err := spdxlib.GetDescribedPackageIDs(doc); err != nil || len(ids) != 1 || ids[0] != "DocumentRoot-Image" {
+		t.Errorf("described packages %v, %v; want the image's root package", ids, err)
+	}
+	seen := map[string]bool{}
+	for _, p := range doc.Packages {
+		if id := string(p.PackageSPDXIdentifier); seen[id] {
+			t.Errorf("SPDXID %s used twice", id)
+		} else {
+			seen[id] = true
+		}
 	}
 	if doc.SPDXVersion != "SPDX-2.3" || doc.CreationInfo.Created != "2023-11-14T22:13:20Z" {
 		t.Errorf("version %q created %q", doc.SPDXVersion, doc.CreationInfo.Created)

@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 	jsonschema "github.com/santhosh-tekuri/jsonschema/v6"
 	spdxjson "github.com/spdx/tools-golang/json"
+	"github.com/spdx/tools-golang/spdxlib"
 
 	"github.com/ibuild/ibuild/attest"
 	"github.com/ibuild/ibuild/internal/testbase"
@@ -187,6 +188,9 @@ func checkSBOM(t *testing.T, doc []byte) map[string]string {
 	d, err := spdxjson.Read(bytes.NewReader(doc))
 	if err != nil {
 		t.Fatalf("spdx tools-golang cannot read the SBOM: %v", err)
+	}
+	if err := spdxlib.ValidateDocument(d); err != nil {
+		t.Errorf("spdxlib.ValidateDocument: %v", err)
 	}
 	purls := map[string]string{}
 	for _, p := range d.Packages {
