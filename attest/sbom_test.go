@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	spdxjson "github.com/spdx/tools-golang/json"
 	"github.com/spdx/tools-golang/spdxlib"
 )
@@ -160,5 +162,17 @@ func TestSBOMApk(t *testing.T) {
 	validateSchema(t, "spdx-schema-2.3.json", raw)
 	if !bytes.Contains(raw, []byte(`"pkg:apk/alpine/musl@1.2.5-r0?arch=x86_64\u0026distro=alpine-3.20.3"`)) {
 		t.Errorf("no apk purl for musl in %s", raw)
+	}
+}
+
+// TestSBOMBadLayer: a layer that is not a tar stream fails the SBOM with
+// an error naming the layer.
+func TestSBOMBadLayer(t *testing.T) {
+	bad := static.NewLayer(bytes.Repeat([]byte("not a tar archive "), 64), types.OCIUncompressedLayer)
+	img := testImage(t, tarLayer(t, file{name: "a", data: []byte("x")}), bad)
+	_, err := SBOM(context.Background(), img, SBOMOptions{Tool: "t"})
+	d, _ := bad.Digest()
+	if err == nil || !strings.Contains(err.Error(), "scanning layer "+d.String()) {
+		t.Errorf("SBOM of a broken layer: %v, want an error naming %s", err, d)
 	}
 }
