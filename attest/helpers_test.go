@@ -94,11 +94,11 @@ func goBinaryBytes(t *testing.T) []byte {
 	return gobin.data
 }
 
-// validate checks doc against the JSON schema in testdata/name.
+// validateSchema checks doc against a JSON schema file.
 func validateSchema(t *testing.T, name string, doc []byte) {
 	t.Helper()
 	c := jsonschema.NewCompiler()
-	sch, err := c.Compile("testdata/" + name)
+	sch, err := c.Compile(name)
 	if err != nil {
 		t.Fatalf("compiling %s: %v", name, err)
 	}

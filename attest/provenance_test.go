@@ -31,7 +31,7 @@ func TestProvenance(t *testing.T) {
 				t.Fatal(err)
 			}
 			st := NewStatement(PredicateSLSA02, raw, subj)
-			validateSchema(t, "slsa-provenance-v0.2.schema.json", mustJSON(t, st))
+			validateSchema(t, "testdata/slsa-provenance-v0.2.schema.json", mustJSON(t, st))
 			var p struct {
 				BuildType string `json:"buildType"`
 				Materials []struct {

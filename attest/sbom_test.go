@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/ibuild/ibuild/attest/attesttest"
 	spdxjson "github.com/spdx/tools-golang/json"
 	"github.com/spdx/tools-golang/spdxlib"
 )
@@ -71,7 +72,7 @@ func TestSBOM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	validateSchema(t, "spdx-schema-2.3.json", raw)
+	validateSchema(t, attesttest.SPDXSchema(t), raw)
 
 	// A public reader: spdx/tools-golang's JSON parser.
 	doc, err := spdxjson.Read(bytes.NewReader(raw))
@@ -159,7 +160,7 @@ func TestSBOMApk(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	validateSchema(t, "spdx-schema-2.3.json", raw)
+	validateSchema(t, attesttest.SPDXSchema(t), raw)
 	if !bytes.Contains(raw, []byte(`"pkg:apk/alpine/musl@1.2.5-r0?arch=x86_64\u0026distro=alpine-3.20.3"`)) {
 		t.Errorf("no apk purl for musl in %s", raw)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/spdx/tools-golang/spdxlib"
 
 	"github.com/ibuild/ibuild/attest"
+	"github.com/ibuild/ibuild/attest/attesttest"
 	"github.com/ibuild/ibuild/internal/testbase"
 	"github.com/ibuild/ibuild/registry"
 	"github.com/ibuild/ibuild/registry/registrytest"
@@ -174,7 +175,7 @@ func readStatements(t *testing.T, rawManifest []byte, subject v1.Hash, blob func
 // spdx/tools-golang and returns each package's purl by name.
 func checkSBOM(t *testing.T, doc []byte) map[string]string {
 	t.Helper()
-	sch, err := jsonschema.NewCompiler().Compile("../../attest/testdata/spdx-schema-2.3.json")
+	sch, err := jsonschema.NewCompiler().Compile(attesttest.SPDXSchema(t))
 	if err != nil {
 		t.Fatal(err)
 	}
