@@ -49,6 +49,11 @@ func Run(ctx context.Context, spec Spec) error {
 	if spec.Isolation == IsolationOCI {
 		cfg.Filter = nil // runc compiles the profile itself
 	}
+	if spec.Network == NetworkDefault {
+		if cfg.slirp, err = exec.LookPath(spec.Slirp4netns); err != nil {
+			return fmt.Errorf("the default RUN network needs slirp4netns (Debian package slirp4netns); use network host or none without it: %w", err)
+		}
+	}
 	if spec.Rootfs == "" && stubsNeeded(spec) {
 		cfg.Stubs = filepath.Join(dir, dirStubs)
 	}
@@ -125,9 +130,13 @@ func writeBundleFiles(cfg childConfig) error {
 			return err
 		}
 	}
+	resolv := spec.ResolvConf
+	if spec.Network == NetworkDefault {
+		resolv = privateResolvConf(resolv)
+	}
 	files := map[string][]byte{
 		bundleHosts:      spec.Hosts,
-		bundleResolvConf: spec.ResolvConf,
+		bundleResolvConf: resolv,
 	}
 	for name, data := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
@@ -146,6 +155,11 @@ func runChild(ctx context.Context, cfg childConfig, cg *cgroup) error {
 	}
 	finish := p.copyOutput(cfg.Spec.Stdout, cfg.Spec.Stderr)
 	defer finish()
+	var nh *netHelper
+	if cfg.Spec.Network == NetworkDefault {
+		nh = serveNetwork(cfg.slirp, p)
+		defer nh.stop() // after the init has exited: every path waits for p.done
+	}
 	kill := func() {
 		_ = p.cmd.Process.Kill()
 		killAllCgroups(cg)
@@ -177,7 +191,7 @@ func runChild(ctx context.Context, cfg childConfig, cg *cgroup) error {
 			if rest, ok := strings.CutPrefix(string(msg), overlayMarker); ok {
 				return fmt.Errorf("setting up sandbox: %w: %s", ErrOverlayUnavailable, rest)
 			}
-			return fmt.Errorf("setting up sandbox: %s", msg)
+			return fmt.Errorf("setting up sandbox: %s", nh.explain(string(msg)))
 		}
 	case <-ctx.Done():
 		kill()

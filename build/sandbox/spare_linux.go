@@ -20,6 +20,7 @@ type initProc struct {
 	cfgW       *os.File // the childConfig goes here
 	statR      *os.File // an error message, or EOF once the command was exec'd
 	outR, errR *os.File // the command's stdout and stderr
+	netP       *os.File // the builder's end of the net socket (see netFD)
 	done       chan error
 }
 
@@ -86,9 +87,9 @@ func takeInit(mode string) (*initProc, error) {
 func startInit(mode string) (*initProc, error) {
 	p := &initProc{mode: mode, done: make(chan error, 1)}
 	// The child's ends of the pipes: closed here once it has started.
-	var cfgR, statW, outW, errW *os.File
+	var cfgR, statW, outW, errW, netC *os.File
 	defer func() {
-		for _, f := range []*os.File{cfgR, statW, outW, errW} {
+		for _, f := range []*os.File{cfgR, statW, outW, errW, netC} {
 			if f != nil {
 				f.Close()
 			}
@@ -102,6 +103,12 @@ func startInit(mode string) (*initProc, error) {
 		}
 		*pair.r, *pair.w = r, w
 	}
+	sp, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		p.close()
+		return nil, fmt.Errorf("starting sandbox: %w", err)
+	}
+	p.netP, netC = os.NewFile(uintptr(sp[0]), "net"), os.NewFile(uintptr(sp[1]), "net")
 	flags := uintptr(unix.CLONE_NEWNS)
 	if mode == modeBuiltin {
 		flags = unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC
@@ -112,7 +119,7 @@ func startInit(mode string) (*initProc, error) {
 		Env:         []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
 		Stdout:      outW,
 		Stderr:      errW,
-		ExtraFiles:  []*os.File{cfgR, statW},
+		ExtraFiles:  []*os.File{cfgR, statW, netC},
 		SysProcAttr: &syscall.SysProcAttr{Cloneflags: flags, Pdeathsig: syscall.SIGKILL},
 	}
 	if err := p.cmd.Start(); err != nil {
@@ -156,7 +163,7 @@ const outputDelay = 5 * time.Second
 
 // close releases the parent's ends of the pipes.
 func (p *initProc) close() {
-	for _, f := range []*os.File{p.cfgW, p.statR, p.outR, p.errR} {
+	for _, f := range []*os.File{p.cfgW, p.statR, p.outR, p.errR, p.netP} {
 		if f != nil {
 			f.Close()
 		}
