@@ -111,18 +111,15 @@ func childMain() error {
 			flags |= unix.CLONE_NEWNET
 		}
 	}
-	// The OCI runtime joins the helper's network namespace (see
-	// execRuntime), which slirp4netns serves.
-	if cfg.Spec.Network == NetworkDefault {
-		flags |= unix.CLONE_NEWNET
-	}
 	if flags != 0 {
 		if err := unix.Unshare(flags); err != nil {
 			return fmt.Errorf("creating namespaces: %w", err)
 		}
 	}
+	// The init was started in the step's private network namespace,
+	// which the OCI runtime joins too (see execRuntime).
 	if cfg.Spec.Network == NetworkDefault {
-		if err := netnsCreated(); err != nil {
+		if err := loopbackUp(); err != nil {
 			return err
 		}
 	}

@@ -43,17 +43,19 @@
 //     namespace holding the overlay.
 //
 // The network (Spec.Network) is, as in BuildKit, a private namespace by
-// default (NetworkDefault): slirp4netns, started by Run as soon as the
-// init has made the namespace and while the init sets up its mounts,
-// gives it a tap device with outbound NAT from the builder's network
-// namespace, no way to the builder's loopback (--disable-host-loopback)
-// and a DNS forwarder that /etc/resolv.conf names in place of loopback
-// nameservers. The init execs the command only once slirp4netns reports
-// the device configured; Run stops slirp4netns (through its exit pipe)
-// after the step, and a killed builder takes it along (parent-death
-// signal, and the exit pipe's closing). Both engines share this: the OCI
-// runtime joins its helper's namespace by path. NetworkNone has only lo;
-// NetworkHost shares the builder's namespace.
+// default (NetworkDefault): the init is started in a network namespace of
+// its own, and slirp4netns, started on it at once, gives it a tap device
+// with outbound NAT from the builder's network namespace, no way to the
+// builder's loopback (--disable-host-loopback) and a DNS forwarder that
+// /etc/resolv.conf names in place of loopback nameservers. slirp4netns
+// comes up while the init sets up its mounts, or while the init waits as
+// the spare of the next default-network step (PrewarmNetwork); the init
+// execs the command only once slirp4netns reports the device configured.
+// When the init exits, slirp4netns is stopped through its exit pipe, in
+// the background (WaitHelpers waits for that); a killed builder takes it
+// along (parent-death signal, and the exit pipe's closing). Both engines
+// share this: the OCI runtime joins its helper's namespace by path.
+// NetworkNone has only lo; NetworkHost shares the builder's namespace.
 //
 // Each step runs in its own cgroup (v1 memory, pids, cpu and devices
 // controllers plus the unified hierarchy of a hybrid host, or v2) nested

@@ -14,44 +14,26 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// A NetworkDefault step's network comes up in three moves over the init's
-// net socket (netFD in the init, initProc.netP in the builder), one end of
-// a socket pair:
-//
-//  1. the init unshares its network namespace, brings lo up and writes
-//     netnsMarker;
-//  2. the builder, reading it, starts slirp4netns on the init's namespace
-//     with the builder's end of the pair as --ready-fd, and closes its own
-//     copy, so that slirp4netns is the only writer left;
-//  3. slirp4netns writes "1" once tap0 is configured, which the init reads
-//     just before it execs the command (or the OCI runtime). If
-//     slirp4netns dies first, the init reads EOF and fails the step.
-//
-// The init sets up its mounts meanwhile, so slirp4netns's start-up is
-// hidden behind them.
+// A NetworkDefault step's init is started in a network namespace of its
+// own (CLONE_NEWNET), and slirp4netns is started on that namespace right
+// after it, so that slirp4netns comes up while the init starts and sets
+// up its mounts (or, for the builtin engine, while it waits as the spare
+// for the next default-network step: see PrewarmNetwork). slirp4netns's
+// --ready-fd is the builder's end of the init's net socket (a socket
+// pair; netFD in the init), which the builder then closes: the init reads
+// the ready byte just before it execs the command (or the OCI runtime),
+// and EOF, should slirp4netns die first, fails the step. slirp4netns is
+// stopped, through its --exit-fd, as soon as the init has exited, before
+// the init's exit is reported; it dies with a killed builder (parent-death
+// signal, and the exit pipe's closing).
 
 // netFD is the init's end of the net socket.
 const netFD = 5
 
-// netnsMarker is what the init writes once its network namespace exists.
-const netnsMarker = 'n'
-
 // netReadyTimeout bounds the init's wait for slirp4netns.
 const netReadyTimeout = 30 * time.Second
 
-// netnsCreated is step 1 in the init: lo up, then the marker.
-func netnsCreated() error {
-	if err := loopbackUp(); err != nil {
-		return err
-	}
-	if _, err := unix.Write(netFD, []byte{netnsMarker}); err != nil {
-		return fmt.Errorf("announcing the network namespace: %w", err)
-	}
-	return nil
-}
-
-// awaitNetwork is step 3 in the init: it waits for slirp4netns's ready
-// byte.
+// awaitNetwork waits, in the init, for slirp4netns's ready byte.
 func awaitNetwork() error {
 	fds := []unix.PollFd{{Fd: netFD, Events: unix.POLLIN}}
 	deadline := time.Now().Add(netReadyTimeout)
@@ -76,109 +58,124 @@ func awaitNetwork() error {
 	return nil
 }
 
-// netHelper is the slirp4netns that serves one step's network namespace.
-type netHelper struct {
-	mu    sync.Mutex
+// slirp is a slirp4netns serving the network namespace of an init.
+type slirp struct {
+	bin   string // absolute path of the binary
 	cmd   *exec.Cmd
 	exitW *os.File // closing it tells slirp4netns to exit (--exit-fd)
 	out   *tailBuffer
-	err   error // the start-up failure, if any
-	done  chan error
-	// waitStart is closed once the helper was started, or it is known
-	// that it will not be.
-	waitStart chan struct{}
+	done  chan error // its exit status, once (then kept)
 }
 
-// serveNetwork is step 2 in the builder: it waits (in the background) for
-// the init's marker on p.netP and starts slirp4netns (the binary bin) on
-// the init's namespace. The returned helper's stop must be called once the
-// init has exited.
-func serveNetwork(bin string, p *initProc) *netHelper {
-	h := &netHelper{out: &tailBuffer{max: 4096}, done: make(chan error, 1), waitStart: make(chan struct{})}
-	netP := p.netP
-	p.netP = nil
-	go func() {
-		defer close(h.waitStart)
-		defer netP.Close()
-		buf := make([]byte, 1)
-		if n, _ := netP.Read(buf); n != 1 || buf[0] != netnsMarker {
-			return // the init failed (and says why) before making it
-		}
-		err := h.start(bin, p.cmd.Process.Pid, netP)
-		h.mu.Lock()
-		h.err = err
-		h.mu.Unlock()
-	}()
-	return h
-}
-
-// start runs slirp4netns for the network namespace of pid, hardened as
-// rootlesskit runs it (its own mount namespace, capabilities dropped, a
-// seccomp filter), with ready as its --ready-fd.
-func (h *netHelper) start(bin string, pid int, ready *os.File) error {
+// startSlirp starts slirp4netns (the binary bin) for the network namespace
+// of pid, hardened as rootlesskit runs it (its own mount namespace,
+// capabilities dropped, a seccomp filter), with ready as its --ready-fd.
+func startSlirp(bin string, pid int, ready *os.File) (*slirp, error) {
 	exitR, exitW, err := os.Pipe()
 	if err != nil {
-		return fmt.Errorf("starting slirp4netns: %w", err)
+		return nil, fmt.Errorf("starting slirp4netns: %w", err)
 	}
 	defer exitR.Close()
-	cmd := exec.Command(bin, "--configure", "--mtu="+slirpMTU, "--disable-host-loopback",
+	s := &slirp{bin: bin, exitW: exitW, out: &tailBuffer{max: 4096}, done: make(chan error, 1)}
+	s.cmd = exec.Command(bin, "--configure", "--mtu="+slirpMTU, "--disable-host-loopback",
 		"--enable-sandbox", "--enable-seccomp", "--ready-fd=3", "--exit-fd=4",
 		strconv.Itoa(pid), slirpDevice)
-	cmd.Stdout, cmd.Stderr = h.out, h.out
-	cmd.ExtraFiles = []*os.File{ready, exitR}
-	// Pdeathsig and the exit pipe both end it with a killed builder.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
+	s.cmd.ExtraFiles = []*os.File{ready, exitR}
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := s.cmd.Start(); err != nil {
 		exitW.Close()
-		return fmt.Errorf("starting slirp4netns: %w", err)
+		return nil, fmt.Errorf("starting slirp4netns: %w", err)
 	}
-	h.cmd, h.exitW = cmd, exitW
-	go func() { h.done <- cmd.Wait() }()
-	return nil
+	go func() { s.done <- s.cmd.Wait() }()
+	return s, nil
 }
 
-// stop ends slirp4netns, if it was started, and waits for it; it returns
-// the start-up failure, if any.
-func (h *netHelper) stop() error {
-	<-h.waitStart
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.cmd == nil {
-		return h.err
-	}
-	h.exitW.Close()
+// exited returns slirp4netns's exit status if it has exited.
+func (s *slirp) exited() (error, bool) {
 	select {
-	case <-h.done:
-	case <-time.After(2 * time.Second):
-		_ = h.cmd.Process.Kill()
-		<-h.done
+	case err := <-s.done:
+		s.done <- err
+		return err, true
+	default:
+		return nil, false
 	}
-	h.cmd = nil
-	return h.err
 }
 
-// explain adds what slirp4netns said to a step's set-up failure.
-func (h *netHelper) explain(msg string) string {
-	if h == nil || !strings.Contains(msg, "slirp4netns") {
+// stop ends slirp4netns and waits for it.
+func (s *slirp) stop() {
+	s.exitW.Close()
+	var err error
+	select {
+	case err = <-s.done:
+	case <-time.After(2 * time.Second):
+		_ = s.cmd.Process.Kill()
+		err = <-s.done
+	}
+	s.done <- err
+}
+
+// explain adds slirp4netns's own words to a set-up failure that names it.
+func (s *slirp) explain(msg string) string {
+	if s == nil || !strings.Contains(msg, "slirp4netns") {
 		return msg
 	}
-	<-h.waitStart
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.err != nil {
-		return msg + ": " + h.err.Error()
-	}
-	if h.cmd != nil {
-		select {
-		case err := <-h.done:
-			h.done <- err
-			if out := strings.TrimSpace(h.out.String()); out != "" {
-				return fmt.Sprintf("%s (%v): %s", msg, err, out)
-			}
-		case <-time.After(time.Second):
+	select {
+	case err := <-s.done:
+		s.done <- err
+		if out := strings.TrimSpace(s.out.String()); out != "" {
+			return fmt.Sprintf("%s (%v): %s", msg, err, out)
 		}
+	case <-time.After(time.Second):
 	}
 	return msg
+}
+
+// stopping counts the slirp4netns being stopped in the background: a step
+// does not wait for that, as the kernel takes an RCU grace period (10-20
+// ms here) to remove the tap device of an exiting slirp4netns.
+var stopping struct {
+	mu   sync.Mutex
+	n    int
+	idle *sync.Cond
+}
+
+func init() { stopping.idle = sync.NewCond(&stopping.mu) }
+
+// stopLater stops s in the background.
+func (s *slirp) stopLater() {
+	stopping.mu.Lock()
+	stopping.n++
+	stopping.mu.Unlock()
+	go func() {
+		s.stop()
+		stopping.mu.Lock()
+		stopping.n--
+		stopping.idle.Broadcast()
+		stopping.mu.Unlock()
+	}()
+}
+
+// WaitHelpers waits until every slirp4netns of a finished step has exited
+// and been reaped (a build calls it before it returns).
+func WaitHelpers() {
+	stopping.mu.Lock()
+	defer stopping.mu.Unlock()
+	for stopping.n > 0 {
+		stopping.idle.Wait()
+	}
+}
+
+// lookSlirp resolves Settings.Slirp4netns.
+func lookSlirp(bin string) (string, error) {
+	if bin == "" {
+		bin = "slirp4netns"
+	}
+	p, err := exec.LookPath(bin)
+	if err != nil {
+		return "", fmt.Errorf("the default RUN network needs slirp4netns (Debian package slirp4netns); use network host or none without it: %w", err)
+	}
+	return p, nil
 }
 
 // tailBuffer keeps the last max bytes written to it.

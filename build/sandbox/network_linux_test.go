@@ -112,7 +112,7 @@ fi`, port, debianRelease)
 // TestNetworkDefaultSetup checks the private network a step gets: lo and
 // tap0 up with slirp4netns's address and route, a resolv.conf whose
 // loopback nameserver became the forwarder, the given /etc/hosts, and no
-// slirp4netns left once Run returns.
+// slirp4netns left once Run returns and the waiting network is stopped.
 func TestNetworkDefaultSetup(t *testing.T) {
 	for _, iso := range isolations(t) {
 		t.Run(iso, func(t *testing.T) {
@@ -128,8 +128,10 @@ func TestNetworkDefaultSetup(t *testing.T) {
 			if out != want {
 				t.Errorf("output:\n%s\nwant:\n%s", out, want)
 			}
+			// The next step's network may be waiting: stop it too.
+			stopSpare()
 			if left := helperChildren(t); len(left) > 0 {
-				t.Errorf("slirp4netns still running after Run: %v", left)
+				t.Errorf("slirp4netns still running after Run and stopSpare: %v", left)
 			}
 		})
 	}

@@ -50,8 +50,8 @@ func Run(ctx context.Context, spec Spec) error {
 		cfg.Filter = nil // runc compiles the profile itself
 	}
 	if spec.Network == NetworkDefault {
-		if cfg.slirp, err = exec.LookPath(spec.Slirp4netns); err != nil {
-			return fmt.Errorf("the default RUN network needs slirp4netns (Debian package slirp4netns); use network host or none without it: %w", err)
+		if cfg.slirp, err = lookSlirp(spec.Slirp4netns); err != nil {
+			return err
 		}
 	}
 	if spec.Rootfs == "" && stubsNeeded(spec) {
@@ -149,17 +149,12 @@ func writeBundleFiles(cfg childConfig) error {
 // runChild hands cfg to a started init (the spare, or a new one) and waits
 // for the command (or the OCI runtime) to finish.
 func runChild(ctx context.Context, cfg childConfig, cg *cgroup) error {
-	p, err := takeInit(cfg.Mode)
+	p, err := takeInit(cfg.Mode, cfg.slirp)
 	if err != nil {
 		return err
 	}
 	finish := p.copyOutput(cfg.Spec.Stdout, cfg.Spec.Stderr)
 	defer finish()
-	var nh *netHelper
-	if cfg.Spec.Network == NetworkDefault {
-		nh = serveNetwork(cfg.slirp, p)
-		defer nh.stop() // after the init has exited: every path waits for p.done
-	}
 	kill := func() {
 		_ = p.cmd.Process.Kill()
 		killAllCgroups(cg)
@@ -191,7 +186,7 @@ func runChild(ctx context.Context, cfg childConfig, cg *cgroup) error {
 			if rest, ok := strings.CutPrefix(string(msg), overlayMarker); ok {
 				return fmt.Errorf("setting up sandbox: %w: %s", ErrOverlayUnavailable, rest)
 			}
-			return fmt.Errorf("setting up sandbox: %s", nh.explain(string(msg)))
+			return fmt.Errorf("setting up sandbox: %s", p.slirp.explain(string(msg)))
 		}
 	case <-ctx.Done():
 		kill()

@@ -19,7 +19,8 @@ var flagValues = map[string][]string{
 	"progress":    {"auto", "tty", "plain", "json"},
 	"compression": {"gzip", "zstd", "none"},
 	"isolation":   {"builtin", "oci"},
-	"network":     {"host", "none"},
+	"network":     {"default", "host", "none"},
+	"allow":       {"network.host"},
 }
 
 // addCompletions wires shell completion into root: image names for the
