@@ -4,8 +4,9 @@
 #   bench/network.sh          # needs root, slirp4netns, passt (pasta), curl
 #   N=40 R=9 bench/network.sh
 #
-# 1. `RUN true` in each network mode (BenchmarkRunTrue/builtin/image-paced/
-#    net-{host,none,default}, and back to back in the default network),
+# 1. `RUN true` in each network mode under each engine, the modes
+#    alternating, 100 ms apart (BenchmarkRunTrueNetwork), and back to back
+#    in the default network (BenchmarkRunTrue/builtin/image/net-default):
 #    median and minimum in ms, N runs each.
 # 2. The two user-mode network helpers ibuild could use, R rounds each,
 #    alternating: start-up (a process in a new network namespace exists;
@@ -14,6 +15,9 @@
 #    and the throughput of a download from the Debian mirror this
 #    machine's apt uses (11.6 MB, curl inside the namespace), next to the
 #    same download from the host's own namespace.
+# 3. A whole `ibuild build --no-cache` of `FROM busybox` + `RUN true` per
+#    network mode, R rounds, alternating (wall time, ms): the first RUN of
+#    a build has no spare init waiting.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-30}
@@ -29,8 +33,8 @@ trap cleanup EXIT
 uptime
 
 echo "== RUN true per network mode (ms-median, ms-min; $N runs)"
-go test -run XXX -bench 'RunTrue/builtin/image(-paced)?/net-' -benchtime "${N}x" ./build/sandbox |
-	awk '/^Benchmark/ {printf "%-52s %10s %s %10s %s\n", $1, $5, $6, $7, $8}'
+go test -run XXX -bench 'RunTrueNetwork|RunTrue/builtin/image/net-default' -benchtime "${N}x" ./build/sandbox |
+	awk '/^Benchmark/ {printf "%s\n", $1; for (i = 5; i < NF; i += 2) printf "    %-22s %s\n", $(i+1), $i}'
 
 ms() { echo $(( ($2 - $1) / 1000000 )); }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
@@ -90,4 +94,23 @@ printf '%-12s start-up median %s ms (%s)   throughput median %s MB/s (%s)\n' \
 	pasta "$(median <"$work/pasta.up")" "$(tr '\n' ' ' <"$work/pasta.up")" \
 	"$(median <"$work/pasta.tp")" "$(tr '\n' ' ' <"$work/pasta.tp")"
 printf '%-12s throughput median %s MB/s (%s)\n' host "$(median <"$work/host.tp")" "$(tr '\n' ' ' <"$work/host.tp")"
+
+echo "== ibuild build --no-cache of FROM busybox + RUN true (ms), $R rounds"
+go build -o "$work/ibuild" ./cmd/ibuild
+tarball=${IBUILD_TESTBASES:-/var/cache/ibuild-testbases}/busybox.tar
+"$work/ibuild" --root "$work/root" import -t busybox "$tarball" >/dev/null
+mkdir -p "$work/ctx"
+printf 'FROM busybox\nRUN true\n' >"$work/ctx/Dockerfile"
+modes=(default host none)
+for m in "${modes[@]}"; do "$work/ibuild" --root "$work/root" build -q --no-cache --network "$m" "$work/ctx" >/dev/null; done
+for _ in $(seq "$R"); do
+	for m in "${modes[@]}"; do
+		t0=$(date +%s%N)
+		"$work/ibuild" --root "$work/root" build -q --no-cache --network "$m" "$work/ctx" >/dev/null
+		ms "$t0" "$(date +%s%N)" >>"$work/build.$m"
+	done
+done
+for m in "${modes[@]}"; do
+	printf '%-8s median %s ms (%s)\n' "$m" "$(median <"$work/build.$m")" "$(tr '\n' ' ' <"$work/build.$m")"
+done
 uptime

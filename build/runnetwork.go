@@ -18,7 +18,7 @@ const (
 
 // errNetworkHost is BuildKit's refusal of RUN --network=host without the
 // entitlement.
-var errNetworkHost = errors.New("RUN --network=host needs the network.host entitlement: pass --allow network.host (or --network host for every RUN)")
+var errNetworkHost = errors.New("network.host is not allowed: RUN --network=host needs the network.host entitlement (--allow network.host, or --network host for every RUN)")
 
 // runNetwork is the network mode of a RUN step, picked as BuildKit's
 // Dockerfile frontend does: the instruction's --network, unless absent or
