@@ -153,6 +153,7 @@ func runChild(ctx context.Context, cfg childConfig, cg *cgroup) error {
 	if err != nil {
 		return err
 	}
+	defer prewarmAfter(cfg.Mode, cfg.slirp)
 	finish := p.copyOutput(cfg.Spec.Stdout, cfg.Spec.Stderr)
 	defer finish()
 	kill := func() {

@@ -104,15 +104,32 @@ func takeInit(mode, slirpBin string) (*initProc, error) {
 			p = nil
 		}
 	}
+	if slirpBin == "" {
+		// The next default-network spare is started once this step's
+		// command has exited (prewarmAfter): its slirp4netns's start-up
+		// would compete with the step for the CPU.
+		spare.pending.Add(1)
+		go func() {
+			defer spare.pending.Done()
+			prewarm(slirpBin)
+		}()
+	}
+	if p != nil {
+		return p, nil
+	}
+	return startInit(mode, slirpBin)
+}
+
+// prewarmAfter starts the next spare for slirpBin in the background.
+func prewarmAfter(mode, slirpBin string) {
+	if mode != modeBuiltin || slirpBin == "" {
+		return
+	}
 	spare.pending.Add(1)
 	go func() {
 		defer spare.pending.Done()
 		prewarm(slirpBin)
 	}()
-	if p != nil {
-		return p, nil
-	}
-	return startInit(mode, slirpBin)
 }
 
 // startInit starts an init. The builtin engine's init gets new PID, UTS
