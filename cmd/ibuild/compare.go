@@ -36,7 +36,8 @@ func newCompareCmd(g *globalOptions) *cobra.Command {
 		Short: "Compare the sizes, steps and waste of image variants",
 		Long: "Build a Dockerfile once per --base (replacing the target stage's root FROM image, or with\n" +
 			"--base-arg NAME setting that build arg), build several Dockerfiles (-f A -f B), or compare built\n" +
-			"images, and report each variant's sizes step by step. Builds use the normal build cache.",
+			"images, and report each variant's sizes step by step. The report opens with the answer (the\n" +
+			"smallest variant, by how much) and suggestions tied to Dockerfile lines. Builds use the normal build cache.",
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error { return runCompare(cmd, g, o, args) },
 	}
