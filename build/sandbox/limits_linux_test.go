@@ -86,7 +86,8 @@ func assertNoLeftovers(t *testing.T, marker string) {
 	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
 	for _, p := range procs {
 		data, _ := os.ReadFile(p)
-		if !strings.Contains(strings.ReplaceAll(string(data), "\x00", " "), marker) {
+		// Whole words: another job's "sleep 300" is not a leftover "sleep 30".
+		if !strings.Contains(" "+strings.ReplaceAll(string(data), "\x00", " "), " "+marker+" ") {
 			continue
 		}
 		if ppid := parentPid(filepath.Dir(p)); ppid != os.Getpid() && ppid > 1 && marker == initArg0 {
