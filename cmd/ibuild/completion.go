@@ -21,6 +21,9 @@ var flagValues = map[string][]string{
 	"isolation":   {"builtin", "oci"},
 	"network":     {"default", "host", "none"},
 	"allow":       {"network.host"},
+	"sbom":        {"true", "false"},
+	"provenance":  {"mode=min", "mode=max", "true", "false"},
+	"attest":      {"type=sbom", "type=provenance,mode=min", "type=provenance,mode=max"},
 }
 
 // addCompletions wires shell completion into root: image names for the
