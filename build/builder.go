@@ -16,6 +16,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
 
 	"github.com/ibuild/ibuild/build/buildctx"
+	"github.com/ibuild/ibuild/build/sandbox"
 	"github.com/ibuild/ibuild/parser"
 	"github.com/ibuild/ibuild/progress"
 )
@@ -97,6 +98,9 @@ func Build(ctx context.Context, opt Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The network helpers of the last steps are reaped before Build
+	// returns (steps do not wait for them).
+	defer sandbox.WaitHelpers()
 	return b.run(ctx)
 }
 

@@ -94,8 +94,13 @@ type RunOptions struct {
 	// no-new-privileges), and the /etc/resolv.conf and /etc/hosts contents
 	// (nil Hosts gives localhost and the sandbox's hostname).
 	sandbox.Settings
-	// Network is the default RUN network: "host" (default) or "none".
+	// Network is the network of RUN steps without their own --network:
+	// NetworkDefault (when empty; a private network namespace with
+	// outbound access through slirp4netns), NetworkHost or NetworkNone.
 	Network string
+	// AllowNetworkHost grants the network.host entitlement: RUN
+	// --network=host is refused without it (unless Network is host).
+	AllowNetworkHost bool
 	// Secrets maps a secret id to the host file that feeds it.
 	Secrets map[string]string
 	// SSH maps an ssh id (--ssh ID=SOCKET, "default") to the ssh-agent

@@ -22,3 +22,9 @@ func Run(ctx context.Context, spec Spec) error {
 
 // Prewarm does nothing where the sandbox is not supported.
 func Prewarm() {}
+
+// PrewarmNetwork does nothing where the sandbox is not supported.
+func PrewarmNetwork(slirp4netns string) {}
+
+// WaitHelpers does nothing where the sandbox is not supported.
+func WaitHelpers() {}

@@ -42,6 +42,7 @@ type buildOptions struct {
 	compression   string
 	level         int
 	network       string
+	allow         []string
 	secrets       []string
 	isolation     string
 	runtime       string
@@ -93,7 +94,8 @@ func (o *buildOptions) bind(cmd *cobra.Command) {
 	f.StringVar(&o.platform, "platform", "", "target platform (only the host platform is supported)")
 	f.StringVar(&o.compression, "compression", "gzip", "layer compression: gzip, zstd or none")
 	f.IntVar(&o.level, "compression-level", 0, "compression level (0 = the algorithm's default)")
-	f.StringVar(&o.network, "network", "host", "RUN network: host (default) or none")
+	f.StringVar(&o.network, "network", "default", "RUN network: default (a private network with outbound access), host or none")
+	f.StringArrayVar(&o.allow, "allow", nil, "grant an entitlement: network.host (RUN --network=host)")
 	f.StringArrayVar(&o.secrets, "secret", nil, "secret for RUN --mount=type=secret: id=NAME,src=FILE")
 	f.StringVar(&o.isolation, "isolation", "builtin", "RUN isolation: builtin or oci")
 	f.StringVar(&o.runtime, "runtime", "runc", "OCI runtime for --isolation=oci")
@@ -300,8 +302,8 @@ func (o *buildOptions) toOptions(cmd *cobra.Command, g *globalOptions, contextDi
 	if opt.Run.Secrets, err = parseSecrets(o.secrets); err != nil {
 		return opt, nil, err
 	}
-	if o.network != "host" && o.network != "none" && o.network != "default" {
-		return opt, nil, fmt.Errorf("invalid --network %q: want host or none", o.network)
+	if err := o.networkSettings(&opt); err != nil {
+		return opt, nil, err
 	}
 	if o.isolation != sandbox.IsolationBuiltin && o.isolation != sandbox.IsolationOCI {
 		return opt, nil, fmt.Errorf("invalid --isolation %q: want builtin or oci", o.isolation)
