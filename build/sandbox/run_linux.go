@@ -193,7 +193,7 @@ func runChild(ctx context.Context, cfg childConfig, cg *cgroup) error {
 			if rest, ok := strings.CutPrefix(string(msg), overlayMarker); ok {
 				return fmt.Errorf("setting up sandbox: %w: %s", ErrOverlayUnavailable, rest)
 			}
-			return fmt.Errorf("setting up sandbox: %s", p.slirp.explain(string(msg)))
+			return fmt.Errorf("setting up sandbox: %s", tunHint(p.slirp.explain(string(msg))))
 		}
 	case <-ctx.Done():
 		kill()

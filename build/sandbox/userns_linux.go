@@ -150,3 +150,24 @@ func unmappedHint(e error) string {
 	}
 	return ""
 }
+
+// tunHint explains slirp4netns's failure to open /dev/net/tun in a user
+// namespace: the device belongs to the host's root, and only its mode can
+// let the user open it.
+func tunHint(msg string) string {
+	if !inUserNS() || !strings.Contains(msg, "/dev/net/tun") || !strings.Contains(msg, "Permission denied") {
+		return msg
+	}
+	mode := ""
+	if fi, err := os.Stat("/dev/net/tun"); err == nil {
+		mode = fmt.Sprintf(" (mode %04o)", fi.Mode().Perm())
+	}
+	hint := "; a rootless build's default RUN network needs /dev/net/tun, which this user cannot open" + mode +
+		": as root, `chmod 0666 /dev/net/tun` (Debian's default), or build with --network host or --network none"
+	// After the first line: slirp4netns's own lines follow it.
+	first, rest, _ := strings.Cut(msg, "\n")
+	if rest != "" {
+		rest = "\n" + rest
+	}
+	return first + hint + rest
+}

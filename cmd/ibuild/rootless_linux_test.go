@@ -116,6 +116,24 @@ func (u *rootlessUser) mustRun(t *testing.T, env []string, args ...string) resul
 	return r
 }
 
+// tunOpenable reports whether users other than root may open
+// /dev/net/tun, which the default RUN network (slirp4netns) needs.
+func tunOpenable() bool {
+	fi, err := os.Stat("/dev/net/tun")
+	return err == nil && fi.Mode().Perm()&0o006 == 0o006
+}
+
+// network returns the flags that give the user's RUN steps a network: the
+// default (a private namespace with slirp4netns) where the user can open
+// /dev/net/tun, else the host's (TestRootlessDefaultNetwork covers both).
+func (u *rootlessUser) network(t *testing.T) []string {
+	if tunOpenable() {
+		return nil
+	}
+	t.Log("/dev/net/tun is not open to users here: RUN steps use --network host")
+	return []string{"--network", "host"}
+}
+
 // context writes a build context the user can read.
 func (u *rootlessUser) context(t *testing.T, name string, files map[string]string) string {
 	t.Helper()
@@ -198,7 +216,7 @@ func TestRootlessDigestsMatchRoot(t *testing.T) {
 				t.Fatalf("root build: %v\n%s", r.err, r.stderr)
 			}
 			userMeta := filepath.Join(u.home, "meta-"+c.name+".json")
-			ur := u.mustRun(t, epoch, "--progress", "plain", "--metadata-file", userMeta, ctxDir)
+			ur := u.mustRun(t, epoch, append(u.network(t), "--progress", "plain", "--metadata-file", userMeta, ctxDir)...)
 			if got, want := imageDigest(t, userMeta), imageDigest(t, rootMeta); got != want {
 				t.Errorf("rootless image %s, root's %s\nrootless log:\n%s\nroot log:\n%s", got, want, ur.stderr, r.stderr)
 			}
@@ -236,7 +254,7 @@ RUN cat /proc/self/uid_map && id -u | grep -qx 0 \
  && ! unshare -U true 2>/dev/null && ! mount -t tmpfs t /mnt 2>/dev/null \
  && echo isolation-ok
 `})
-	r := u.mustRun(t, nil, "--progress", "plain", "--no-cache", ctxDir)
+	r := u.mustRun(t, nil, append(u.network(t), "--progress", "plain", "--no-cache", ctxDir)...)
 	if !strings.Contains(r.stderr, "isolation-ok") {
 		t.Fatalf("the checks did not all pass:\n%s", r.stderr)
 	}
@@ -268,7 +286,7 @@ func TestRootlessWithoutSubIDs(t *testing.T) {
 	u := newRootlessUser(t, false)
 	u.mustRun(t, nil, "import", "-t", "busybox", testbase.Busybox(t))
 	ctxDir := u.context(t, "ctx-single", map[string]string{"Dockerfile": "FROM busybox\nRUN ls -ln /home && echo built > /f\n"})
-	r := u.mustRun(t, nil, "--progress", "plain", ctxDir)
+	r := u.mustRun(t, nil, append(u.network(t), "--progress", "plain", ctxDir)...)
 	for _, want := range []string{
 		"no subordinate ids for " + u.name + " in /etc/subuid and /etc/subgid",
 		"usermod --add-subuids",
@@ -279,7 +297,7 @@ func TestRootlessWithoutSubIDs(t *testing.T) {
 		}
 	}
 	ctxDir = u.context(t, "ctx-single-user", map[string]string{"Dockerfile": "FROM busybox\nUSER app\nRUN id\n"})
-	r = u.run(t, nil, "--progress", "plain", ctxDir)
+	r = u.run(t, nil, append(u.network(t), "--progress", "plain", ctxDir)...)
 	if r.err == nil || !strings.Contains(r.stderr, "not mapped in the rootless user namespace") {
 		t.Errorf("USER app without subordinate ids: err %v, want a message saying uid 1000 is not mapped:\n%s", r.err, r.stderr)
 	}
@@ -442,7 +460,7 @@ func TestRootlessScanDiffer(t *testing.T) {
 	if r := run(t, "", epoch, "--root", rootStore, "--metadata-file", rootMeta, ctxDir); r.err != nil {
 		t.Fatalf("root build: %v\n%s", r.err, r.stderr)
 	}
-	r := u.mustRun(t, epoch, "--root", userRoot, "--progress", "plain", "--metadata-file", userMeta, ctxDir)
+	r := u.mustRun(t, epoch, append(u.network(t), "--root", userRoot, "--progress", "plain", "--metadata-file", userMeta, ctxDir)...)
 	if !strings.Contains(r.stderr, "differ: scan (overlayfs unavailable: ") {
 		t.Fatalf("the scan differ was not used:\n%s", r.stderr)
 	}
@@ -458,7 +476,7 @@ func TestRootlessSignal(t *testing.T) {
 	u := newRootlessUser(t, true)
 	u.mustRun(t, nil, "import", "-t", "busybox", testbase.Busybox(t))
 	ctxDir := u.context(t, "ctx-sig", map[string]string{"Dockerfile": "FROM busybox\nRUN echo started && sleep 120\n"})
-	cmd := exec.Command(u.bin, "--progress", "plain", ctxDir)
+	cmd := exec.Command(u.bin, append(u.network(t), "--progress", "plain", ctxDir)...)
 	cmd.Dir = u.dir
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + u.home}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: u.uid, Gid: u.gid, Groups: []uint32{}}}
@@ -530,4 +548,25 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestRootlessDefaultNetwork: a rootless RUN in the default network gets a
+// network namespace of its own with slirp4netns's tap0 (and a sysfs that
+// shows it) where the user can open /dev/net/tun; where it cannot, the
+// step fails saying what to change.
+func TestRootlessDefaultNetwork(t *testing.T) {
+	u := newRootlessUser(t, true)
+	u.mustRun(t, nil, "import", "-t", "busybox", testbase.Busybox(t))
+	ctxDir := u.context(t, "ctx-net", map[string]string{"Dockerfile": "FROM busybox\nRUN ls /sys/class/net && ls /sys/class/net | grep -qx tap0 && echo tap-ok\n"})
+	r := u.run(t, nil, "--progress", "plain", "--no-cache", ctxDir)
+	if tunOpenable() {
+		if r.err != nil || !strings.Contains(r.stderr, "tap-ok") {
+			t.Errorf("default network: err %v, want tap0 in the step's namespace:\n%s", r.err, r.stderr)
+		}
+		return
+	}
+	if r.err == nil || !strings.Contains(r.stderr, "needs /dev/net/tun, which this user cannot open") ||
+		!strings.Contains(r.stderr, "--network host") {
+		t.Errorf("default network without access to /dev/net/tun: err %v, want the device and the way out named:\n%s", r.err, r.stderr)
+	}
 }
