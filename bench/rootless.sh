@@ -51,9 +51,16 @@ echo "FROM busybox" >"$R0/Dockerfile"
 echo 'LABEL x=y' >>"$R0/Dockerfile"
 chmod -R a+rX "$W"
 
+# The default RUN network needs /dev/net/tun open to the user (mode 0666);
+# without it both builders use the host's network.
+NET=()
+if [[ $(stat -c %a /dev/net/tun 2>/dev/null) != 666 ]]; then
+	NET=(--network host)
+	echo "note: /dev/net/tun is not open to users: both builders use --network host"
+fi
 # as_root / as_user run ibuild with its default state directory.
-as_root() { "$BIN" --root "$ROOT" "$@"; }
-as_user() { setpriv --reuid "$UID_" --regid "$GID_" --clear-groups env -i PATH="$PATH" HOME="$HOMEDIR" "$BIN" "$@"; }
+as_root() { "$BIN" --root "$ROOT" "${NET[@]}" "$@"; }
+as_user() { setpriv --reuid "$UID_" --regid "$GID_" --clear-groups env -i PATH="$PATH" HOME="$HOMEDIR" "$BIN" "${NET[@]}" "$@"; }
 for who in as_root as_user; do
 	$who import -t debian "$BASES/debian-bookworm-minbase.tar" >/dev/null
 	$who import -t busybox "$BASES/busybox.tar" >/dev/null
