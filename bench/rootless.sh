@@ -59,12 +59,12 @@ if [[ $(stat -c %a /dev/net/tun 2>/dev/null) != 666 ]]; then
 	echo "note: /dev/net/tun is not open to users: both builders use --network host"
 fi
 # as_root / as_user run ibuild with its default state directory.
-as_root() { "$BIN" --root "$ROOT" "${NET[@]}" "$@"; }
-as_user() { setpriv --reuid "$UID_" --regid "$GID_" --clear-groups env -i PATH="$PATH" HOME="$HOMEDIR" "$BIN" "${NET[@]}" "$@"; }
+as_root() { "$BIN" --root "$ROOT" "$@"; }
+as_user() { setpriv --reuid "$UID_" --regid "$GID_" --clear-groups env -i PATH="$PATH" HOME="$HOMEDIR" "$BIN" "$@"; }
 for who in as_root as_user; do
 	$who import -t debian "$BASES/debian-bookworm-minbase.tar" >/dev/null
 	$who import -t busybox "$BASES/busybox.tar" >/dev/null
-	$who -t warm "$CTX" >/dev/null 2>&1 # snapshots of the bases extracted once
+	$who "${NET[@]}" -t warm "$CTX" >/dev/null 2>&1 # snapshots of the bases extracted once
 done
 
 now() { date +%s.%N; }
@@ -78,10 +78,10 @@ time_cmd() {
 declare -A T
 for r in $(seq 1 "$RUNS"); do
 	for who in as_root as_user; do
-		T[$who,cold]+="$(time_cmd $who -t bench --no-cache "$CTX") "
-		T[$who,noop]+="$(time_cmd $who -t bench "$CTX") "
-		a=$(time_cmd $who --no-cache "$RT")
-		b=$(time_cmd $who --no-cache "$R0")
+		T[$who,cold]+="$(time_cmd $who "${NET[@]}" -t bench --no-cache "$CTX") "
+		T[$who,noop]+="$(time_cmd $who "${NET[@]}" -t bench "$CTX") "
+		a=$(time_cmd $who "${NET[@]}" --no-cache "$RT")
+		b=$(time_cmd $who "${NET[@]}" --no-cache "$R0")
 		T[$who,runtrue]+="$(echo "($a - $b) / 20" | bc -l) "
 	done
 done
