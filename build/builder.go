@@ -26,7 +26,8 @@ import (
 type builder struct {
 	opt    Options
 	df     *parser.Dockerfile
-	escape rune // the Dockerfile's escape character
+	src    []byte // the Dockerfile's text
+	escape rune   // the Dockerfile's escape character
 	sink   progress.Sink
 	global *argScope // global ARGs (before the first FROM) plus predefined ones
 	total  int
@@ -47,6 +48,8 @@ type builder struct {
 	numbered map[int]bool
 	// images are the images resolved or being resolved, by reference.
 	images map[string]*imageFuture
+	// layouts are the images read from oci-layout:// contexts.
+	layouts []ImageSource
 	// lazy maps layer digests hit in a --cache-from source to that source,
 	// until their blobs are fetched.
 	lazy map[v1.Hash]StepSource
@@ -128,7 +131,7 @@ func newBuilder(opt Options) (*builder, error) {
 	if sink == nil {
 		sink = progress.Discard()
 	}
-	b := &builder{opt: opt, df: df, sink: sink, used: map[string]bool{}}
+	b := &builder{opt: opt, df: df, src: src, sink: sink, used: map[string]bool{}}
 	b.escape = df.Escape
 	b.stages = make([]*stageBuild, len(df.Stages))
 	return b, nil
@@ -182,6 +185,7 @@ func (b *builder) run(ctx context.Context) (*Result, error) {
 		}
 	}
 	res.Warnings = append(res.Warnings, b.warnings()...)
+	res.Sources, res.Dockerfile = b.sources(), b.src
 	return res, nil
 }
 

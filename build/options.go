@@ -117,6 +117,11 @@ type Result struct {
 	Steps []StepResult
 	// Warnings are messages for the user (unused build args, parser warnings).
 	Warnings []string
+	// Sources are the images the build read, with the manifests they
+	// resolved to (provenance materials).
+	Sources []ImageSource
+	// Dockerfile is the Dockerfile as it was built.
+	Dockerfile []byte
 }
 
 // StepResult is the outcome of one step.

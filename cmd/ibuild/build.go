@@ -11,8 +11,10 @@ import (
 	"time"
 
 	units "github.com/docker/go-units"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
+	"github.com/ibuild/ibuild/attest"
 	"github.com/ibuild/ibuild/build"
 	"github.com/ibuild/ibuild/build/sandbox"
 	"github.com/ibuild/ibuild/internal/atomicfile"
@@ -60,6 +62,13 @@ type buildOptions struct {
 	buildContexts []string
 	shmSize       string
 	ulimits       []string
+	sbom          string
+	provenance    string
+	attests       []string
+
+	// att are the attestations --sbom, --provenance and --attest ask for
+	// (set by toOptions).
+	att attestOptions
 
 	// cacheRep collects the cache endpoints' warnings and export error of
 	// the current build (set by toOptions).
@@ -104,6 +113,9 @@ func (o *buildOptions) bind(cmd *cobra.Command) {
 	f.StringArrayVar(&o.addHosts, "add-host", nil, "add a custom host-to-IP mapping to RUN's /etc/hosts (NAME:IP)")
 	f.StringVar(&o.shmSize, "shm-size", "", "size of /dev/shm in RUN steps (e.g. 128m; default 64m)")
 	f.StringArrayVar(&o.ulimits, "ulimit", nil, "resource limit of RUN steps, docker's syntax (e.g. nofile=1024:2048)")
+	f.StringVar(&o.sbom, "sbom", "", "attach an SPDX SBOM of the image's packages and Go modules: true | false")
+	f.StringVar(&o.provenance, "provenance", "", "attach SLSA provenance: true (mode=min) | false | mode=min|max[,builder-id=ID]")
+	f.StringArrayVar(&o.attests, "attest", nil, "attestation: type=sbom | type=provenance[,mode=min|max]")
 	f.StringArrayVar(&o.cacheTo, "cache-to", nil, "export build cache: type=registry,ref=REF[,mode=min|max][,ignore-error=true] | type=local,dest=DIR[,mode=min|max][,ignore-error=true]")
 }
 
@@ -135,13 +147,18 @@ func runBuild(cmd *cobra.Command, g *globalOptions, o *buildOptions, contextDir 
 		defer cleanup()
 		contextDir, o.file = dir, file
 	}
+	var git *attest.Git
 	if isGitContext(contextDir) {
-		dir, cleanup, err := gitContext(cmd.Context(), contextDir)
+		dir, commit, cleanup, err := gitContext(cmd.Context(), contextDir)
 		if err != nil {
 			return err
 		}
 		defer cleanup()
+		url, _, _ := strings.Cut(strings.TrimPrefix(contextDir, "git+"), "#")
+		git = &attest.Git{URL: url, Commit: commit, Remote: true}
 		contextDir = dir
+	} else if o.provenance != "" || len(o.attests) > 0 {
+		git = contextGit(cmd.Context(), contextDir)
 	}
 	res, opt, outs, err := o.execute(cmd, g, contextDir, nil)
 	if err != nil {
@@ -155,8 +172,16 @@ func runBuild(cmd *cobra.Command, g *globalOptions, o *buildOptions, contextDir 
 	if o.explainCache {
 		explainCache(cmd.ErrOrStderr(), res)
 	}
+	var att *attached
+	var idx v1.ImageIndex
+	if o.att.any() {
+		if att, err = o.attestIndex(cmd.Context(), res, opt, git); err != nil {
+			return err
+		}
+		idx = att.idx
+	}
 	for _, out := range outs {
-		if err := out.write(cmd, store, res, opt.Tags); err != nil {
+		if err := out.write(cmd, store, res, opt.Tags, att); err != nil {
 			return err
 		}
 	}
@@ -166,11 +191,15 @@ func runBuild(cmd *cobra.Command, g *globalOptions, o *buildOptions, contextDir 
 		}
 	}
 	if pushTypes, push := o.pushTypes(outs); push {
-		dig, err := pushTags(cmd.Context(), cmd.ErrOrStderr(), o.quiet, res, opt.Tags, opt.Registry, pushTypes)
+		dig, err := pushTags(cmd.Context(), cmd.ErrOrStderr(), o.quiet, res, idx, opt.Tags, opt.Registry, pushTypes)
 		if err != nil {
 			return err
 		}
 		res.Manifest.Digest = dig // containerimage.digest is what was pushed, as BuildKit's
+	} else if idx != nil {
+		if res.Manifest.Digest, err = idx.Digest(); err != nil { // BuildKit's: the index
+			return err
+		}
 	}
 	if o.iidfile != "" {
 		if err := atomicfile.WriteFile(o.iidfile, []byte(res.ConfigDigest.String()), 0o644); err != nil {
@@ -324,6 +353,9 @@ func (o *buildOptions) toOptions(cmd *cobra.Command, g *globalOptions, contextDi
 	}
 	outs, err := parseOutputs(o.outputs)
 	if err != nil {
+		return opt, nil, err
+	}
+	if o.att, err = parseAttest(o.sbom, o.provenance, o.attests); err != nil {
 		return opt, nil, err
 	}
 	if _, push := o.pushTypes(outs); push && len(opt.Tags) == 0 {

@@ -20,6 +20,9 @@ var flagValues = map[string][]string{
 	"compression": {"gzip", "zstd", "none"},
 	"isolation":   {"builtin", "oci"},
 	"network":     {"host", "none"},
+	"sbom":        {"true", "false"},
+	"provenance":  {"mode=min", "mode=max", "true", "false"},
+	"attest":      {"type=sbom", "type=provenance,mode=min", "type=provenance,mode=max"},
 }
 
 // addCompletions wires shell completion into root: image names for the
