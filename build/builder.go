@@ -33,7 +33,9 @@ type builder struct {
 	global *argScope // global ARGs (before the first FROM) plus predefined ones
 	total  int
 
-	mu     sync.Mutex
+	mu sync.Mutex
+	// slots bound the stages built at once (nil: one at a time, in order).
+	slots  jobSlots
 	stages []*stageBuild
 	used   map[string]bool // build args consumed by an ARG
 	steps  []StepResult
@@ -245,15 +247,29 @@ func (b *builder) stage(ctx context.Context, i int, chain []int) (*stageState, e
 	sb := b.futureLocked(i)
 	if sb.claimed {
 		b.mu.Unlock()
+		resume := b.slots.forWait(ctx)
 		select {
 		case <-sb.done:
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
+		if err := resume(); err != nil {
+			return nil, err
+		}
 		return sb.st, sb.err
 	}
 	sb.claimed = true
 	b.mu.Unlock()
+	if chain != nil { // an instruction needs the stage: it takes a slot
+		sctx, done, err := b.slots.forBuild(ctx)
+		if err != nil {
+			sb.err = err
+			close(sb.done)
+			return nil, err
+		}
+		defer done()
+		ctx = sctx
+	}
 	sb.st, sb.err = b.buildStage(ctx, i, append(chain, i))
 	close(sb.done)
 	return sb.st, sb.err
