@@ -15,7 +15,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-7}
-W=${1:-$(mktemp -d /var/tmp/ibuild-rootless-bench.XXXXXX)}
+W=${1:-}
+OWN_W=
+if [[ -z $W ]]; then
+	W=$(mktemp -d /var/tmp/ibuild-rootless-bench.XXXXXX)
+	OWN_W=1
+fi
 chmod 755 "$W"
 BASES=${IBUILD_TESTBASES:-/var/cache/ibuild-testbases}
 export PATH=/usr/local/go/bin:$PATH
@@ -28,7 +33,7 @@ U=ibrlbench
 HOMEDIR=$W/home
 id "$U" >/dev/null 2>&1 || useradd -m -d "$HOMEDIR" -K SUB_UID_COUNT=0 -K SUB_GID_COUNT=0 "$U"
 usermod --add-subuids 3100000000-3100065535 --add-subgids 3100000000-3100065535 "$U"
-trap 'userdel -r "$U" >/dev/null 2>&1 || true' EXIT
+trap 'userdel -r "$U" >/dev/null 2>&1 || true; [[ -z $OWN_W ]] || rm -rf "$W"' EXIT
 UID_=$(id -u "$U") GID_=$(id -g "$U")
 
 CTX=$W/ctx RT=$W/ctx-runtrue R0=$W/ctx-run0 ROOT=$W/root-store
