@@ -179,8 +179,14 @@ func buildMulti(ctx context.Context, opt Options, plats []v1.Platform) (*Result,
 	if err != nil {
 		return nil, err
 	}
+	res.Dockerfile = builders[0].src
 	for i, r := range results {
 		res.Steps = append(res.Steps, r.Steps...)
+		for _, src := range r.Sources {
+			if !slices.ContainsFunc(res.Sources, func(o ImageSource) bool { return o.Ref == src.Ref && o.Digest == src.Digest }) {
+				res.Sources = append(res.Sources, src)
+			}
+		}
 		for _, w := range builders[i].warnings() {
 			if !slices.Contains(res.Warnings, w) {
 				res.Warnings = append(res.Warnings, w)

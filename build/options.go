@@ -98,8 +98,13 @@ type RunOptions struct {
 	// no-new-privileges), and the /etc/resolv.conf and /etc/hosts contents
 	// (nil Hosts gives localhost and the sandbox's hostname).
 	sandbox.Settings
-	// Network is the default RUN network: "host" (default) or "none".
+	// Network is the network of RUN steps without their own --network:
+	// NetworkDefault (when empty; a private network namespace with
+	// outbound access through slirp4netns), NetworkHost or NetworkNone.
 	Network string
+	// AllowNetworkHost grants the network.host entitlement: RUN
+	// --network=host is refused without it (unless Network is host).
+	AllowNetworkHost bool
 	// Secrets maps a secret id to the host file that feeds it.
 	Secrets map[string]string
 	// SSH maps an ssh id (--ssh ID=SOCKET, "default") to the ssh-agent
@@ -130,6 +135,11 @@ type Result struct {
 	Steps []StepResult
 	// Warnings are messages for the user (unused build args, parser warnings).
 	Warnings []string
+	// Sources are the images the build read, with the manifests they
+	// resolved to (provenance materials).
+	Sources []ImageSource
+	// Dockerfile is the Dockerfile as it was built.
+	Dockerfile []byte
 }
 
 // StepResult is the outcome of one step.
@@ -183,6 +193,9 @@ type PlatformImage struct {
 	ConfigDigest v1.Hash
 	// Layers describes every layer of the image.
 	Layers []layer.Info
+	// Sources are the images this platform's build read (provenance
+	// materials).
+	Sources []ImageSource
 }
 
 // NoLayer is StepResult.LayerIndex for a step that added no layer.

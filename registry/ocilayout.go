@@ -70,49 +70,6 @@ func WriteOCILayout(ctx context.Context, dir string, img v1.Image, tags []string
 	return writeLayoutIndex(ctx, dir, idx, *desc, names)
 }
 
-// WriteOCILayoutIndex writes the image index ii (a multi-platform image)
-// with every image it lists into the OCI image layout at dir, as
-// WriteOCILayout writes one image: index.json gets an entry for the
-// index itself, named by tags, as BuildKit's type=oci output has.
-func WriteOCILayoutIndex(ctx context.Context, dir string, ii v1.ImageIndex, tags []string) error {
-	names, err := layoutNames(tags)
-	if err != nil {
-		return err
-	}
-	idx, err := readLayoutIndex(dir)
-	if err != nil {
-		return err
-	}
-	im, err := ii.IndexManifest()
-	if err != nil {
-		return fmt.Errorf("writing index to OCI layout %s: %w", dir, err)
-	}
-	for _, m := range im.Manifests {
-		if !m.MediaType.IsImage() {
-			return fmt.Errorf("writing index to OCI layout %s: manifest %s: unsupported media type %s", dir, m.Digest, m.MediaType)
-		}
-		img, err := ii.Image(m.Digest)
-		if err == nil {
-			err = writeImageBlobs(ctx, dir, img)
-		}
-		if err != nil {
-			return fmt.Errorf("writing index to OCI layout %s: manifest %s: %w", dir, m.Digest, err)
-		}
-	}
-	raw, err := ii.RawManifest()
-	if err != nil {
-		return fmt.Errorf("writing index to OCI layout %s: %w", dir, err)
-	}
-	desc, err := partial.Descriptor(ii)
-	if err != nil {
-		return fmt.Errorf("writing index to OCI layout %s: %w", dir, err)
-	}
-	if err := writeSmallBlob(dir, desc.Digest, raw); err != nil {
-		return fmt.Errorf("writing index to OCI layout %s: %w", dir, err)
-	}
-	return writeLayoutIndex(ctx, dir, idx, v1.Descriptor{MediaType: desc.MediaType, Size: desc.Size, Digest: desc.Digest}, names)
-}
-
 // writeLayoutIndex adds desc, named names, to the layout's index.json idx
 // and replaces the file.
 func writeLayoutIndex(ctx context.Context, dir string, idx *v1.IndexManifest, desc v1.Descriptor, names []layoutName) error {

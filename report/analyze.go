@@ -177,7 +177,7 @@ func applyTar(ctx context.Context, tr *tar.Reader, l *Layer, t *fsTree, dbs *pkg
 		if err != nil {
 			return fmt.Errorf("reading tar stream: %w", err)
 		}
-		name := cleanName(hdr.Name)
+		name := layer.CleanPath(hdr.Name) // "a/b/c", "" for the root
 		dir, base := path.Split(name)
 		dir = strings.TrimSuffix(dir, "/")
 		switch {

@@ -64,12 +64,6 @@ func (t *fsTree) hash(r io.Reader, size int64, peek func(io.Reader) error) (uint
 	return h.Sum64(), nil
 }
 
-// cleanName turns a tar entry name into "a/b/c" ("" for the root).
-func cleanName(name string) string {
-	n := strings.TrimPrefix(path.Clean("/"+name), "/")
-	return n
-}
-
 // lookup walks to the parent of name, creating directories when create is
 // set; it returns the parent and the last element.
 func (t *fsTree) lookup(name string, layer int, create bool) (*node, string) {

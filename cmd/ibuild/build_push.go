@@ -25,8 +25,17 @@ import (
 // line per blob redrawn in place when stderr is a terminal.
 //
 // A multi-platform build pushes its index (an OCI index, or a Docker
-// manifest list with Docker types) after every platform's image.
-func pushTags(ctx context.Context, stderr io.Writer, quiet bool, res *build.Result, tags []string, opts []registry.Option, mt registry.MediaTypes) (v1.Hash, error) {
+// manifest list with Docker types) after every platform's image. idx,
+// when not nil, is the index of the images and their attestations
+// (imageIndex): it is pushed instead, with OCI media types (BuildKit too
+// switches to them for attestations), and its digest returned.
+func pushTags(ctx context.Context, stderr io.Writer, quiet bool, res *build.Result, idx v1.ImageIndex, tags []string, opts []registry.Option, mt registry.MediaTypes) (v1.Hash, error) {
+	if idx != nil {
+		if mt == registry.DockerTypes {
+			fmt.Fprintln(stderr, "WARNING: pushing with OCI media types: attestations need an OCI index")
+		}
+		return pushIndexTags(ctx, stderr, quiet, idx, tags, opts)
+	}
 	push, dig, err := pusher(res, mt)
 	if err != nil && mt == registry.DockerTypes {
 		fmt.Fprintf(stderr, "WARNING: pushing with OCI media types: %v\n", err)
@@ -35,6 +44,13 @@ func pushTags(ctx context.Context, stderr io.Writer, quiet bool, res *build.Resu
 	if err != nil {
 		return v1.Hash{}, fmt.Errorf("pushing: %w", err)
 	}
+	return dig, pushEach(ctx, stderr, quiet, dig, tags, opts, push)
+}
+
+// pushEach pushes to every tag with push, reporting each push unless
+// quiet. Later tags may mount blobs from earlier ones.
+func pushEach(ctx context.Context, stderr io.Writer, quiet bool, dig v1.Hash, tags []string, opts []registry.Option,
+	push func(context.Context, string, ...registry.Option) error) error {
 	for i, t := range tags {
 		o := append(append([]registry.Option(nil), opts...), registry.WithMountFrom(tags[:i]...))
 		var d *pushDisplay
@@ -53,10 +69,22 @@ func pushTags(ctx context.Context, stderr io.Writer, quiet bool, res *build.Resu
 			d.finish(dig, err)
 		}
 		if err != nil {
-			return v1.Hash{}, err
+			return err
 		}
 	}
-	return dig, nil
+	return nil
+}
+
+// pushIndexTags pushes idx to every tag, reported as pushTags reports an
+// image.
+func pushIndexTags(ctx context.Context, stderr io.Writer, quiet bool, idx v1.ImageIndex, tags []string, opts []registry.Option) (v1.Hash, error) {
+	dig, err := idx.Digest()
+	if err != nil {
+		return v1.Hash{}, fmt.Errorf("pushing: %w", err)
+	}
+	return dig, pushEach(ctx, stderr, quiet, dig, tags, opts, func(ctx context.Context, ref string, o ...registry.Option) error {
+		return registry.PushIndex(ctx, idx, ref, o...)
+	})
 }
 
 // pusher returns the function that pushes res with media types mt to a

@@ -27,7 +27,8 @@ type compareOptions struct {
 // notForCompare are build flags compare does not take over: it has its own
 // -f (repeatable) and -o (the report), and it neither tags nor pushes.
 var notForCompare = map[string]bool{"file": true, "tag": true, "output": true, "iidfile": true,
-	"metadata-file": true, "quiet": true, "push": true, "insecure-registry": true}
+	"metadata-file": true, "quiet": true, "push": true, "insecure-registry": true,
+	"sbom": true, "provenance": true, "attest": true}
 
 func newCompareCmd(g *globalOptions) *cobra.Command {
 	o := &compareOptions{}

@@ -72,10 +72,17 @@ func parseOutputs(vals []string) ([]output, error) {
 	return out, nil
 }
 
-func (o output) write(cmd *cobra.Command, store *cache.Store, res *build.Result, tags []string) error {
+// write exports res to o. att, when not nil, holds the image's
+// attestations: type=oci writes the index of the image and its
+// attestation manifest (an index even for one platform, as BuildKit's oci
+// exporter), type=local writes each statement beside the root filesystem
+// (BuildKit's local exporter), type=docker carries the image only.
+func (o output) write(cmd *cobra.Command, store *cache.Store, res *build.Result, tags []string, att *attached) error {
 	ctx := cmd.Context()
 	var err error
 	switch {
+	case o.typ == "oci" && att != nil:
+		err = registry.WriteOCILayoutIndex(ctx, o.dest, att.idx, tags)
 	case o.typ == "oci" && res.Index != nil:
 		err = registry.WriteOCILayoutIndex(ctx, o.dest, res.Index, tags)
 	case o.typ == "oci":
@@ -86,14 +93,22 @@ func (o output) write(cmd *cobra.Command, store *cache.Store, res *build.Result,
 		err = registry.WriteDockerArchive(ctx, o.dest, res.Image, tags)
 	case o.typ == "local" && res.Index != nil:
 		// One directory per platform, named as BuildKit's: linux_arm64.
-		for _, p := range res.Platforms {
+		for i, p := range res.Platforms {
 			dir := filepath.Join(o.dest, strings.ReplaceAll(platformName(p.Platform), "/", "_"))
 			if err = build.ExportRootfs(ctx, store, p.Layers, dir); err != nil {
 				break
 			}
+			if att != nil && i < len(att.stmts) {
+				if err = writeLocalAttestations(dir, att.stmts[i]); err != nil {
+					break
+				}
+			}
 		}
 	case o.typ == "local":
 		err = build.ExportRootfs(ctx, store, res.Layers, o.dest)
+		if err == nil && att != nil {
+			err = writeLocalAttestations(o.dest, att.stmts[0])
+		}
 	case o.typ == "registry":
 		return nil // pushed by runBuild, with --push
 	}

@@ -2,58 +2,12 @@ package registry
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
-
-// PushIndex writes the image index idx (a multi-platform image) to ref:
-// every image it lists is pushed as [Push] pushes one, by digest, and the
-// index last, so a failed push leaves no tag. Errors are *[Error] values
-// naming ref. A progress channel ([WithProgress]) is closed when PushIndex
-// returns.
-func PushIndex(ctx context.Context, idx v1.ImageIndex, ref string, opts ...Option) (err error) {
-	o, err := makeOptions(opts...)
-	prog := &progress{ch: o.progress}
-	defer func() { prog.close(err) }()
-	if err != nil {
-		return err
-	}
-	r, err := o.parse(ref)
-	if err != nil {
-		return err
-	}
-	fail := func(err error) error {
-		digest := ""
-		if d, derr := idx.Digest(); derr == nil {
-			digest = d.String()
-		}
-		return newError("pushing", ref, digest, err)
-	}
-	im, err := idx.IndexManifest()
-	if err != nil {
-		return fail(err)
-	}
-	for _, m := range im.Manifests {
-		img, err := idx.Image(m.Digest)
-		if err != nil {
-			return fail(fmt.Errorf("manifest %s: %w", m.Digest, err))
-		}
-		if err := pushImage(ctx, o, img, r.Context().Digest(m.Digest.String()), ref, prog); err != nil {
-			return err
-		}
-	}
-	mo := *o
-	mo.progress = nil
-	if err := remote.Put(r, idx, mo.remote(ctx)...); err != nil {
-		return fail(err)
-	}
-	return nil
-}
 
 // IndexWithMediaTypes returns idx with every image in the media types t
 // ([WithMediaTypes]) and the index itself an OCI index (OCITypes) or a
