@@ -428,3 +428,82 @@ func TestMultiPlatformRemoteBase(t *testing.T) {
 		t.Errorf("rebuild gave %s, want %s", md2.ImageDigest, md.ImageDigest)
 	}
 }
+
+// TestMultiPlatformAttestations: with --provenance, a two-platform build's
+// index lists both images and then one attestation manifest for each,
+// pointing at its image, whose provenance names that platform's base.
+func TestMultiPlatformAttestations(t *testing.T) {
+	root := alpineRoot(t)
+	ctx := context.Background()
+	s, err := cache.Open(ctx, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := s.Resolve(ctx, "docker.io/library/alpine:3.20.3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	alpine, err := s.IndexManifest(ctx, d.Digest)
+	s.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{"Dockerfile": crossDockerfile})
+	out := filepath.Join(t.TempDir(), "oci")
+	buildMeta(t, dir, "--root", root, "--binfmt-dir", t.TempDir(), "--platform", "linux/amd64,linux/arm64",
+		"--provenance=mode=max", "-t", "app:1", "-o", "type=oci,dest="+out)
+	idx := layoutIndex(t, out)
+	if len(idx.Manifests) != 4 {
+		t.Fatalf("index has %d manifests, want two images and two attestation manifests", len(idx.Manifests))
+	}
+	for i, arch := range []string{"amd64", "arm64"} {
+		img, att := idx.Manifests[i], idx.Manifests[2+i]
+		if img.Platform == nil || img.Platform.Architecture != arch {
+			t.Errorf("entry %d: platform %+v, want linux/%s", i, img.Platform, arch)
+		}
+		if att.Platform == nil || att.Platform.OS != "unknown" || att.Annotations["vnd.docker.reference.digest"] != img.Digest.String() {
+			t.Errorf("attestation %d: %+v, want unknown/unknown about %s", i, att, img.Digest)
+		}
+		sts := readStatements(t, mustReadFile(t, filepath.Join(out, "blobs", "sha256", att.Digest.Hex)), img.Digest,
+			func(d string) []byte {
+				return mustReadFile(t, filepath.Join(out, "blobs", "sha256", strings.TrimPrefix(d, "sha256:")))
+			})
+		var pr struct {
+			Materials []struct{ Digest map[string]string }
+		}
+		if err := json.Unmarshal(sts["https://slsa.dev/provenance/v0.2"].Predicate, &pr); err != nil {
+			t.Fatal(err)
+		}
+		base, err := platformChild(alpine, arch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, mat := range pr.Materials {
+			found = found || "sha256:"+mat.Digest["sha256"] == base.String()
+		}
+		if !found {
+			t.Errorf("%s provenance materials %+v lack its base %s", arch, pr.Materials, base)
+		}
+	}
+}
+
+func mustReadFile(t *testing.T, name string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// platformChild is the digest of arch's manifest in im.
+func platformChild(im *v1.IndexManifest, arch string) (v1.Hash, error) {
+	for _, m := range im.Manifests {
+		if m.Platform != nil && m.Platform.Architecture == arch {
+			return m.Digest, nil
+		}
+	}
+	return v1.Hash{}, fmt.Errorf("no %s manifest", arch)
+}
