@@ -203,9 +203,8 @@ func buildMulti(ctx context.Context, opt Options, plats []v1.Platform) (*Result,
 // platform in the order given, each entry with its platform, and tags it
 // with tags. The images must be in store already. Index, Manifest (the
 // index's descriptor) and Platforms of the result are set; Image,
-// ConfigDigest and Layers are the first image's. It is the one place
-// that assembles a build's index: entries for more manifests (such as
-// attestations) belong in indexManifest.
+// ConfigDigest and Layers are the first image's. (An exported index with
+// attestations is made from the same PlatformImages by cmd/ibuild.)
 func StoreIndex(ctx context.Context, store *cache.Store, imgs []PlatformImage, tags []string) (*Result, error) {
 	if len(imgs) == 0 {
 		return nil, fmt.Errorf("storing index: no images")
