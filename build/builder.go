@@ -50,6 +50,9 @@ type builder struct {
 	// lazy maps layer digests hit in a --cache-from source to that source,
 	// until their blobs are fetched.
 	lazy map[v1.Hash]StepSource
+	// fetches are the lazy layers being fetched, by digest: each channel
+	// is closed when its fetch ends.
+	fetches map[v1.Hash]chan struct{}
 	// exported collects step records for --cache-to, in the order the
 	// steps finished.
 	exported []exportedStep
