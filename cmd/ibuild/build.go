@@ -166,7 +166,7 @@ func runBuild(cmd *cobra.Command, g *globalOptions, o *buildOptions, contextDir 
 		}
 	}
 	if pushTypes, push := o.pushTypes(outs); push {
-		dig, err := pushTags(cmd.Context(), cmd.ErrOrStderr(), o.quiet, res, opt.Tags, opt.Registry, pushTypes)
+		dig, err := pushTags(cmd.Context(), cmd.ErrOrStderr(), o.quiet, res, opt.Tags, cacheRefs(o.cacheFrom), opt.Registry, pushTypes)
 		if err != nil {
 			return err
 		}

@@ -17,13 +17,15 @@ import (
 )
 
 // pushTags pushes the built image to every tag (--push) with media types
-// mt and returns the pushed manifest's digest. Docker types cannot describe
+// mt and returns the pushed manifest's digest. The layers of steps reused
+// from a --cache-from registry (mountFrom) are mounted from the cache's
+// repository when it is on the destination's registry, not uploaded. Docker types cannot describe
 // zstd layers: the image is then pushed with OCI types and a warning, as
 // BuildKit does. Later tags may mount blobs from earlier ones on the same
 // registry. Unless quiet, each push is reported on stderr as BuildKit's
 // "pushing layers" / "pushing manifest for REF@DIGEST" lines, with one
 // line per blob redrawn in place when stderr is a terminal.
-func pushTags(ctx context.Context, stderr io.Writer, quiet bool, res *build.Result, tags []string, opts []registry.Option, mt registry.MediaTypes) (v1.Hash, error) {
+func pushTags(ctx context.Context, stderr io.Writer, quiet bool, res *build.Result, tags, mountFrom []string, opts []registry.Option, mt registry.MediaTypes) (v1.Hash, error) {
 	img, err := registry.WithMediaTypes(res.Image, mt)
 	if err != nil && mt == registry.DockerTypes {
 		fmt.Fprintf(stderr, "WARNING: pushing with OCI media types: %v\n", err)
@@ -37,7 +39,7 @@ func pushTags(ctx context.Context, stderr io.Writer, quiet bool, res *build.Resu
 		return v1.Hash{}, fmt.Errorf("pushing: %w", err)
 	}
 	for i, t := range tags {
-		o := append(append([]registry.Option(nil), opts...), registry.WithMountFrom(tags[:i]...))
+		o := append(append([]registry.Option(nil), opts...), registry.WithMountFrom(append(tags[:i:i], mountFrom...)...))
 		var d *pushDisplay
 		if !quiet {
 			d = newPushDisplay(stderr, registry.FamiliarName(t))

@@ -48,7 +48,8 @@ func TestCacheFromFetchesOnlyReusedLayers(t *testing.T) {
 	}
 
 	writeTree(t, dir, map[string]string{"b": "b changed\n"})
-	mdB, r := buildMeta(t, dir, "--root", t.TempDir(), "--cache-from", "type=registry,ref="+proxy.Host+"/cache/app:1")
+	mdB, r := buildMeta(t, dir, "--root", t.TempDir(), "--cache-from", "type=registry,ref="+proxy.Host+"/cache/app:1",
+		"--push", "-t", proxy.Host+"/app/img:1")
 	for _, s := range mdB.Steps {
 		wantCached := !strings.Contains(s.Instruction, "/b") && !s.From
 		if s.Cached != wantCached && !s.From {
@@ -80,6 +81,18 @@ func TestCacheFromFetchesOnlyReusedLayers(t *testing.T) {
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("layer blobs fetched from the cache:\n got %v\nwant %v (the reused layers, each once; not the tools stage's %s)\nrequests: %v",
 			got, want, unread, proxy.Requests())
+	}
+	// The push mounts the reused layers from the cache's repository: only
+	// the base's layers, the two rebuilt ones and the config are uploaded.
+	puts := 0
+	for _, req := range proxy.Requests() {
+		if strings.HasPrefix(req, "PUT /v2/app/img/blobs/uploads/") {
+			puts++
+		}
+	}
+	if want := len(mdB.Layers) + 1 - len(reused); puts != want {
+		t.Errorf("%d blobs uploaded to app/img, want %d (%d layers and the config, less the %d reused ones mounted from the cache)\nrequests: %v",
+			puts, want, len(mdB.Layers), len(reused), proxy.Requests())
 	}
 	// Each download shows in the progress, with its size, and ends done.
 	for _, d := range reused {
