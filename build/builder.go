@@ -30,6 +30,8 @@ type builder struct {
 	sink   progress.Sink
 	global *argScope // global ARGs (before the first FROM) plus predefined ones
 	total  int
+	// inImage are the stages whose layers go into the image (targetChain).
+	inImage map[int]bool
 
 	mu     sync.Mutex
 	stages []*stageBuild
@@ -155,6 +157,7 @@ func (b *builder) run(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	b.inImage = b.targetChain(target)
 	order, n := b.planSteps(target)
 	b.total = max(b.countSteps(target), n)
 	b.counter = n

@@ -52,7 +52,8 @@ func (c *copier) writeLayer(ctx context.Context) (*layer.Info, error) {
 		return nil, err
 	}
 	pr := tarPipe(c.write)
-	info, err := c.b.opt.Store.WriteLayer(ctx, pr, c.b.opt.Compression, c.b.opt.CompressionLevel)
+	comp, level := c.b.layerCompression(c.st.index)
+	info, err := c.b.opt.Store.WriteLayer(ctx, pr, comp, level)
 	pr.CloseWithError(io.ErrClosedPipe)
 	if err != nil {
 		return nil, err
