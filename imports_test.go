@@ -29,7 +29,7 @@ var allowed = map[string][]string{
 	"registry": {"layer", "internal"},
 	"internal": {},
 	"build":    {"parser", "layer", "cache", "registry", "progress", "internal"},
-	"report":   {"layer"},
+	"report":   {"layer"}, // neither build nor parser: it analyses images and a list of steps
 }
 
 // onlyImportedBy says which top-level directories may import a directory.
@@ -209,47 +209,119 @@ func sortedKeys(m map[string][]string) []string {
 	return keys
 }
 
-// mountCalls are the system calls that mount or unmount file systems.
-var mountCalls = []string{"Mount", "Unmount", "Fsopen", "Fsmount", "FsconfigCreate", "FsconfigSetString", "MoveMount", "MountSetattr", "OpenTree"}
+// mountCalls are the system calls that mount file systems or change
+// mounts; unmountCalls only detach them.
+var (
+	mountCalls   = []string{"Mount", "Fsopen", "Fsmount", "FsconfigCreate", "FsconfigSetString", "MoveMount", "MountSetattr", "OpenTree"}
+	unmountCalls = []string{"Unmount"}
+)
 
-// TestOnlyRootfsMounts: in build, only build/rootfs mounts (and the
-// sandbox, inside the step's namespaces); the rest of build asks rootfs.
+// mounters lists the only directories whose non-test code may mount:
+// build/rootfs (snapshots, scratch overlays, cache mounts) and
+// build/sandbox (inside the step's own namespaces).
+var mounters = []string{"build/rootfs", "build/sandbox"}
+
+// unmounters may also detach mounts: cache's prune detaches what a killed
+// build left mounted under the store before it deletes the directory.
+var unmounters = append([]string{"cache"}, mounters...)
+
+// TestOnlyRootfsMounts: build/rootfs is the only build code that mounts
+// (besides the sandbox, inside the step's namespaces); the rest of build,
+// and every other package, asks rootfs. Test files may mount to set up
+// their fixtures.
 func TestOnlyRootfsMounts(t *testing.T) {
-	fset := token.NewFileSet()
 	var found []string
-	err := filepath.WalkDir("build", func(path string, e fs.DirEntry, err error) error {
+	err := filepath.WalkDir(".", func(p string, e fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		if e.IsDir() {
-			if path == filepath.Join("build", "rootfs") || path == filepath.Join("build", "sandbox") || e.Name() == "testdata" {
+			name := e.Name()
+			if p != "." && (strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") || name == "testdata") {
 				return filepath.SkipDir
 			}
 			return nil
 		}
-		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+		if !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
 			return nil
 		}
-		f, err := parser.ParseFile(fset, path, nil, 0)
+		src, err := os.ReadFile(p)
 		if err != nil {
 			return err
 		}
-		ast.Inspect(f, func(n ast.Node) bool {
-			sel, ok := n.(*ast.SelectorExpr)
-			if !ok {
-				return true
-			}
-			if pkg, ok := sel.X.(*ast.Ident); ok && (pkg.Name == "unix" || pkg.Name == "syscall") && slices.Contains(mountCalls, sel.Sel.Name) {
-				found = append(found, fset.Position(sel.Pos()).String()+": "+pkg.Name+"."+sel.Sel.Name)
-			}
-			return true
-		})
-		return nil
+		calls, err := mountCallsIn(p, src, filepath.ToSlash(filepath.Dir(p)))
+		found = append(found, calls...)
+		return err
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(found) > 0 {
-		t.Errorf("build code outside build/rootfs mounts (ask build/rootfs instead):\n  %s", strings.Join(found, "\n  "))
+		t.Errorf("code outside %s mounts (ask build/rootfs instead):\n  %s", strings.Join(mounters, " and "), strings.Join(found, "\n  "))
 	}
+}
+
+// TestMountCallsIn shows that the check catches each kind of mount call.
+func TestMountCallsIn(t *testing.T) {
+	src := []byte(`package x
+import ("syscall"; "golang.org/x/sys/unix")
+func f() {
+	unix.Mount("a", "b", "overlay", 0, "")
+	syscall.Mount("a", "b", "", syscall.MS_BIND, "")
+	_, _ = unix.OpenTree(0, "a", 0)
+	unix.Unmount("b", unix.MNT_DETACH)
+	unix.Stat("b", nil)
+}`)
+	tests := []struct {
+		dir  string
+		want []string
+	}{
+		{"build", []string{"x.go:4:2: unix.Mount", "x.go:5:2: syscall.Mount", "x.go:6:9: unix.OpenTree", "x.go:7:2: unix.Unmount"}},
+		{"layer", []string{"x.go:4:2: unix.Mount", "x.go:5:2: syscall.Mount", "x.go:6:9: unix.OpenTree", "x.go:7:2: unix.Unmount"}},
+		{"cache", []string{"x.go:4:2: unix.Mount", "x.go:5:2: syscall.Mount", "x.go:6:9: unix.OpenTree"}},
+		{"build/rootfs", nil},
+		{"build/sandbox/sub", nil},
+	}
+	for _, tt := range tests {
+		got, err := mountCallsIn("x.go", src, tt.dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("in %s: got %q, want %q", tt.dir, got, tt.want)
+		}
+	}
+}
+
+// mountCallsIn lists the mount calls in the Go source src, of a file in
+// directory dir, that dir may not make.
+func mountCallsIn(name string, src []byte, dir string) ([]string, error) {
+	under := func(dirs []string) bool {
+		return slices.ContainsFunc(dirs, func(d string) bool { return dir == d || strings.HasPrefix(dir, d+"/") })
+	}
+	if under(mounters) {
+		return nil, nil
+	}
+	mayUnmount := under(unmounters)
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, name, src, 0)
+	if err != nil {
+		return nil, err
+	}
+	var found []string
+	ast.Inspect(f, func(n ast.Node) bool {
+		sel, ok := n.(*ast.SelectorExpr)
+		if !ok {
+			return true
+		}
+		pkg, ok := sel.X.(*ast.Ident)
+		if !ok || (pkg.Name != "unix" && pkg.Name != "syscall") {
+			return true
+		}
+		if slices.Contains(mountCalls, sel.Sel.Name) || (!mayUnmount && slices.Contains(unmountCalls, sel.Sel.Name)) {
+			found = append(found, fset.Position(sel.Pos()).String()+": "+pkg.Name+"."+sel.Sel.Name)
+		}
+		return true
+	})
+	return found, nil
 }

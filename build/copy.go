@@ -6,11 +6,9 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	bkparser "github.com/moby/buildkit/frontend/dockerfile/parser"
@@ -253,18 +251,7 @@ type entry struct {
 	link linkKey
 }
 
-func statOwner(fi fs.FileInfo) (int, int) {
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		return int(st.Uid), int(st.Gid)
-	}
-	return 0, 0
-}
-
 // sortEntries orders entries so that parents precede children.
 func sortEntries(es []entry) {
 	sort.Slice(es, func(i, j int) bool { return es[i].hdr.Name < es[j].hdr.Name })
-}
-
-func cleanRel(p string) string {
-	return strings.TrimPrefix(path.Clean("/"+p), "/")
 }

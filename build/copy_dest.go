@@ -12,7 +12,8 @@ import (
 	"syscall"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
-	"golang.org/x/sys/unix"
+
+	"github.com/ibuild/ibuild/layer"
 )
 
 // The rules in this file follow BuildKit's copy (tonistiigi/fsutil
@@ -26,7 +27,7 @@ import (
 // inside root) exists and is not a directory: "mkdir /x: not a directory".
 func checkMkdir(root, dir string) error {
 	p := "/"
-	for _, comp := range strings.Split(strings.Trim(path.Clean(dir), "/"), "/") {
+	for _, comp := range strings.Split(layer.CleanPath(dir), "/") {
 		if comp == "" {
 			continue
 		}
@@ -55,7 +56,7 @@ func imagePath(root, real string) string {
 	if err != nil {
 		return real
 	}
-	return "/" + cleanRel(filepath.ToSlash(rel))
+	return "/" + layer.CleanPath(filepath.ToSlash(rel))
 }
 
 // checkReplace fails, as BuildKit does, where a planned entry would
@@ -78,22 +79,6 @@ func (c *copier) checkReplace(root string) error {
 		}
 	}
 	return nil
-}
-
-// setNode makes hdr the FIFO or device node fi describes.
-func setNode(hdr *tar.Header, fi fs.FileInfo) {
-	switch {
-	case fi.Mode()&fs.ModeNamedPipe != 0:
-		hdr.Typeflag = tar.TypeFifo
-		return
-	case fi.Mode()&fs.ModeCharDevice != 0:
-		hdr.Typeflag = tar.TypeChar
-	default:
-		hdr.Typeflag = tar.TypeBlock
-	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		hdr.Devmajor, hdr.Devminor = int64(unix.Major(uint64(st.Rdev))), int64(unix.Minor(uint64(st.Rdev))) //nolint:unconvert // Rdev's type differs by platform
-	}
 }
 
 // linkKey identifies one inode of one COPY source argument: BuildKit keeps

@@ -84,7 +84,7 @@ func importLayer(ctx context.Context, opt ImportOptions) (layer.Info, error) {
 			return layer.Info{}, fmt.Errorf("import: %w", err)
 		}
 		if fi.IsDir() {
-			pr := tarPipe(func(w io.Writer) error {
+			pr := layer.Pipe(func(w io.Writer) error {
 				return layer.WriteDir(ctx, w, opt.Source, "", layer.TarOptions{SourceDateEpoch: &epoch})
 			})
 			info, err := opt.Store.WriteLayer(ctx, pr, opt.Compression, opt.CompressionLevel)
@@ -109,7 +109,7 @@ func importLayer(ctx context.Context, opt ImportOptions) (layer.Info, error) {
 		return layer.Info{}, fmt.Errorf("import %s: %w", opt.Source, err)
 	}
 	defer rc.Close()
-	pr := tarPipe(func(w io.Writer) error { return normalizeTar(w, rc, epoch) })
+	pr := layer.Pipe(func(w io.Writer) error { return normalizeTar(w, rc, epoch) })
 	info, err := opt.Store.WriteLayer(ctx, pr, opt.Compression, opt.CompressionLevel)
 	pr.CloseWithError(io.ErrClosedPipe)
 	if err != nil {
@@ -119,10 +119,10 @@ func importLayer(ctx context.Context, opt ImportOptions) (layer.Info, error) {
 }
 
 // normalizeTar rewrites a root filesystem tar with normalised headers and
-// paths relative to the root (see layer.RewriteRoot).
+// paths relative to the root (see layer.Rewrite).
 func normalizeTar(w io.Writer, r io.Reader, epoch time.Time) error {
 	tw := layer.NewTarWriter(w, layer.TarOptions{SourceDateEpoch: &epoch})
-	if err := layer.RewriteRoot(tw, r); err != nil {
+	if err := layer.Rewrite(tw, r, ""); err != nil {
 		return err
 	}
 	return tw.Close()

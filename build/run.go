@@ -342,7 +342,7 @@ const emptyTarSize = 1024
 // long diff and compression took, from the end of the command.
 func (b *builder) writeLayer(ctx context.Context, r *stepRun, gen func(w io.Writer) error) (*layer.Info, error) {
 	start := time.Now()
-	pr := tarPipe(gen)
+	pr := layer.Pipe(gen)
 	defer pr.CloseWithError(io.ErrClosedPipe)
 	br := bufio.NewReaderSize(pr, 4096)
 	if head, err := br.Peek(emptyTarSize + 1); len(head) <= emptyTarSize {

@@ -161,14 +161,16 @@ func (b *builder) readHeaders(ctx context.Context, l layer.Info) (*headers, erro
 		if n := len(lh.adds) + len(lh.whiteouts) + len(lh.opaque); n >= layer.DefaultMaxEntries {
 			return nil, fmt.Errorf("more than %d entries: %w", layer.DefaultMaxEntries, layer.ErrLimit)
 		}
-		skip, err := checkSkelEntry(hdr)
+		// What extracting the layer would refuse, the skeleton refuses:
+		// a base it stands in for fails its first COPY as if extracted.
+		skip, err := layer.CheckEntry(hdr)
 		if err != nil {
 			return nil, fmt.Errorf("layer entry %q: %w", hdr.Name, err)
 		}
 		if skip {
 			continue
 		}
-		name := cleanRel(hdr.Name)
+		name := layer.CleanPath(hdr.Name)
 		dir, base := path.Dir(name), path.Base(name)
 		if dir == "." {
 			dir = ""
@@ -177,7 +179,7 @@ func (b *builder) readHeaders(ctx context.Context, l layer.Info) (*headers, erro
 		case base == ".wh..wh..opq":
 			lh.opaque = append(lh.opaque, dir)
 		case strings.HasPrefix(base, ".wh."):
-			lh.whiteouts = append(lh.whiteouts, cleanRel(path.Join(dir, strings.TrimPrefix(base, ".wh."))))
+			lh.whiteouts = append(lh.whiteouts, layer.CleanPath(path.Join(dir, strings.TrimPrefix(base, ".wh."))))
 		default:
 			h := &tar.Header{Typeflag: hdr.Typeflag, Name: name, Linkname: hdr.Linkname, Mode: hdr.Mode,
 				Uid: hdr.Uid, Gid: hdr.Gid, ModTime: hdr.ModTime}
@@ -192,76 +194,6 @@ func (b *builder) readHeaders(ctx context.Context, l layer.Info) (*headers, erro
 		return nil, err
 	}
 	return lh, nil
-}
-
-// checkSkelEntry refuses what extracting the layer would refuse (layer's
-// checkEntry, whose rules it restates): a base the skeleton stands in
-// for fails its first COPY as it would if extracted. skip is for entries
-// extraction ignores.
-func checkSkelEntry(hdr *tar.Header) (skip bool, err error) {
-	invalid := func(format string, a ...any) error {
-		return fmt.Errorf(format+": %w", append(a, layer.ErrInvalidEntry)...)
-	}
-	switch hdr.Typeflag {
-	case tar.TypeXGlobalHeader:
-		return true, nil
-	case tar.TypeReg, tar.TypeRegA, tar.TypeDir, tar.TypeLink, tar.TypeSymlink, tar.TypeFifo, tar.TypeChar, tar.TypeBlock: //nolint:staticcheck // TypeRegA still appears in old layers
-	case tar.TypeGNUSparse:
-		return false, invalid("sparse files are not supported")
-	default:
-		return false, invalid("unsupported entry type %q", hdr.Typeflag)
-	}
-	if hdr.Typeflag == tar.TypeChar || hdr.Typeflag == tar.TypeBlock {
-		if hdr.Devmajor < 0 || hdr.Devmajor > 1<<12-1 || hdr.Devminor < 0 || hdr.Devminor > 1<<20-1 {
-			return false, invalid("device number %d:%d out of range", hdr.Devmajor, hdr.Devminor)
-		}
-	}
-	for k := range hdr.PAXRecords {
-		if strings.HasPrefix(k, "GNU.sparse.") {
-			return false, invalid("sparse files are not supported")
-		}
-	}
-	name, err := checkSkelName(hdr.Name)
-	if err != nil {
-		return false, err
-	}
-	if name == "." && hdr.Typeflag != tar.TypeDir {
-		return false, invalid("root entry is not a directory")
-	}
-	if base := path.Base(name); strings.HasPrefix(base, ".wh.") && base != ".wh..wh..opq" {
-		if strings.HasPrefix(base, ".wh..wh.") {
-			return true, nil // aufs metadata
-		}
-		if t := strings.TrimPrefix(base, ".wh."); t == "" || t == "." || t == ".." {
-			return false, invalid("invalid whiteout")
-		}
-	}
-	if hdr.Typeflag == tar.TypeLink {
-		target, err := checkSkelName(hdr.Linkname)
-		if err != nil {
-			return false, fmt.Errorf("hard link target %q: %w", hdr.Linkname, err)
-		}
-		if target == "." {
-			return false, invalid("hard link to the root")
-		}
-	}
-	return false, nil
-}
-
-// checkSkelName cleans an entry name as extraction does, refusing one
-// that is empty, holds a NUL or climbs out of the root.
-func checkSkelName(name string) (string, error) {
-	if name == "" {
-		return "", fmt.Errorf("empty name: %w", layer.ErrInvalidEntry)
-	}
-	if strings.ContainsRune(name, 0) {
-		return "", fmt.Errorf("name contains NUL: %w", layer.ErrInvalidEntry)
-	}
-	p := path.Clean(strings.TrimLeft(name, "/"))
-	if p == ".." || strings.HasPrefix(p, "../") {
-		return "", fmt.Errorf("path escapes the root: %w", layer.ErrInvalidEntry)
-	}
-	return p, nil
 }
 
 // apply merges the layer, the idx'th, onto ix as extraction would.
@@ -303,7 +235,7 @@ func skeletonPaths(ix map[string]*skelEntry, dest string) map[string]bool {
 	}
 	sort.Strings(names)
 	keep := map[string]bool{}
-	work := []string{cleanRel(dest)}
+	work := []string{layer.CleanPath(dest)}
 	seen := map[string]bool{}
 	for len(work) > 0 && len(seen) < 4096 {
 		p := work[len(work)-1]
@@ -340,7 +272,7 @@ func skeletonPaths(ix map[string]*skelEntry, dest string) map[string]bool {
 // resolveIn resolves p in ix, marking every component it passes in keep,
 // and returns the resolved path.
 func resolveIn(ix map[string]*skelEntry, p string, keep map[string]bool) string {
-	rest := strings.Split(cleanRel(p), "/")
+	rest := strings.Split(layer.CleanPath(p), "/")
 	cur := ""
 	for n := 0; len(rest) > 0; {
 		c := rest[0]
@@ -349,13 +281,13 @@ func resolveIn(ix map[string]*skelEntry, p string, keep map[string]bool) string 
 		case "", ".":
 			continue
 		case "..":
-			cur = cleanRel(path.Dir("/" + cur))
+			cur = layer.CleanPath(path.Dir("/" + cur))
 			continue
 		}
-		next := cleanRel(path.Join(cur, c))
+		next := layer.CleanPath(path.Join(cur, c))
 		e := ix[next]
 		if e == nil {
-			return cleanRel(path.Join(next, strings.Join(rest, "/")))
+			return layer.CleanPath(path.Join(next, strings.Join(rest, "/")))
 		}
 		keep[next] = true
 		if e.hdr.Typeflag != tar.TypeSymlink {
@@ -374,9 +306,9 @@ func resolveIn(ix map[string]*skelEntry, p string, keep map[string]bool) string 
 // symlinkTarget is the root-relative path a symlink at name points to.
 func symlinkTarget(name, target string) string {
 	if path.IsAbs(target) {
-		return cleanRel(target)
+		return layer.CleanPath(target)
 	}
-	return cleanRel(path.Join(path.Dir("/"+name), target))
+	return layer.CleanPath(path.Join(path.Dir("/"+name), target))
 }
 
 // writeSkeleton writes the kept entries of ix as a tar, parents first.

@@ -52,34 +52,3 @@ func TestSkeletonPaths(t *testing.T) {
 		}
 	}
 }
-
-// TestCheckSkelEntry checks that the skeleton refuses the entries
-// extraction refuses, so that a hostile base fails its first COPY either
-// way.
-func TestCheckSkelEntry(t *testing.T) {
-	for _, c := range []struct {
-		name     string
-		hdr      tar.Header
-		skip, ok bool
-	}{
-		{"file", tar.Header{Name: "a/b", Typeflag: tar.TypeReg}, false, true},
-		{"escape", tar.Header{Name: "../../../escaped", Typeflag: tar.TypeReg}, false, false},
-		{"escape after clean", tar.Header{Name: "a/../../x", Typeflag: tar.TypeReg}, false, false},
-		{"NUL", tar.Header{Name: "a\x00b", Typeflag: tar.TypeReg}, false, false},
-		{"empty", tar.Header{Name: "", Typeflag: tar.TypeReg}, false, false},
-		{"sparse", tar.Header{Name: "s", Typeflag: tar.TypeGNUSparse}, false, false},
-		{"unknown type", tar.Header{Name: "x", Typeflag: 'Z'}, false, false},
-		{"root not a dir", tar.Header{Name: "./", Typeflag: tar.TypeReg}, false, false},
-		{"whiteout of ..", tar.Header{Name: "a/.wh...", Typeflag: tar.TypeReg}, false, false},
-		{"aufs metadata", tar.Header{Name: ".wh..wh.plnk", Typeflag: tar.TypeDir}, true, true},
-		{"hard link to root", tar.Header{Name: "l", Typeflag: tar.TypeLink, Linkname: "/"}, false, false},
-		{"hard link out", tar.Header{Name: "l", Typeflag: tar.TypeLink, Linkname: "../x"}, false, false},
-		{"device out of range", tar.Header{Name: "d", Typeflag: tar.TypeChar, Devmajor: 1 << 12}, false, false},
-		{"global header", tar.Header{Typeflag: tar.TypeXGlobalHeader}, true, true},
-	} {
-		skip, err := checkSkelEntry(&c.hdr)
-		if skip != c.skip || (err == nil) != c.ok {
-			t.Errorf("%s: skip %v, err %v; want skip %v, ok %v", c.name, skip, err, c.skip, c.ok)
-		}
-	}
-}

@@ -3,11 +3,13 @@ package build
 import (
 	"archive/tar"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path"
 	"path/filepath"
+	"syscall"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
@@ -53,13 +55,13 @@ func (b *builder) mkdirLayer(ctx context.Context, st *stageState, dir string) (*
 		return nil, err
 	}
 	var missing []string
-	for d := cleanRel(filepath.ToSlash(rel)); d != "" && d != "."; d = path.Dir(d) {
+	for d := layer.CleanPath(filepath.ToSlash(rel)); d != "" && d != "."; d = path.Dir(d) {
 		fi, err := statIn(root, d)
 		if err == nil && fi.IsDir() {
 			break
 		}
-		if err != nil && !os.IsNotExist(err) {
-			return nil, err
+		if err != nil && !os.IsNotExist(err) && !errors.Is(err, syscall.ENOTDIR) {
+			return nil, fmt.Errorf("WORKDIR %s: %w", dir, err)
 		}
 		if err == nil || isSymlinkIn(root, d) {
 			// A file or a symlink is in the way: leave it to the RUN or
@@ -103,17 +105,15 @@ func (b *builder) mkdirLayer(ctx context.Context, st *stageState, dir string) (*
 		}
 		hdrs = append(hdrs, hdr)
 	}
-	pr, pw := io.Pipe()
-	go func() {
-		tw := layer.NewTarWriter(pw, layer.TarOptions{SourceDateEpoch: &epoch})
+	pr := layer.Pipe(func(w io.Writer) error {
+		tw := layer.NewTarWriter(w, layer.TarOptions{SourceDateEpoch: &epoch})
 		for _, hdr := range hdrs {
 			if err := tw.WriteHeader(hdr); err != nil {
-				pw.CloseWithError(err)
-				return
+				return err
 			}
 		}
-		pw.CloseWithError(tw.Close())
-	}()
+		return tw.Close()
+	})
 	info, err := b.opt.Store.WriteLayer(ctx, pr, b.opt.Compression, b.opt.CompressionLevel)
 	pr.CloseWithError(io.ErrClosedPipe)
 	if err != nil {
@@ -128,6 +128,6 @@ func isSymlinkIn(root, rel string) bool {
 }
 
 func statGid(fi os.FileInfo) int {
-	_, gid := statOwner(fi)
+	_, gid := layer.FileOwner(fi)
 	return gid
 }

@@ -6,17 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path"
-	"strings"
 
 	units "github.com/docker/go-units"
 	umoci "github.com/opencontainers/umoci/oci/layer"
-)
-
-// Largest device numbers Linux can represent (12-bit major, 20-bit minor).
-const (
-	maxDevMajor = 1<<12 - 1
-	maxDevMinor = 1<<20 - 1
 )
 
 // ApplySnapshot extracts the uncompressed layer into dir, which should be
@@ -57,7 +49,7 @@ type unpacker interface {
 
 var _ unpacker = (*umoci.TarExtractor)(nil)
 
-// apply validates every entry (see checkEntry and checkBudget) and hands
+// apply validates every entry (see CheckEntry and checkBudget) and hands
 // it to te.
 func apply(ctx context.Context, dir string, layer io.Reader, te unpacker, o options) error {
 	tr := tar.NewReader(layer)
@@ -78,7 +70,7 @@ func apply(ctx context.Context, dir string, layer io.Reader, te unpacker, o opti
 		if err := checkBudget(hdr, entries, &size, o); err != nil {
 			return fmt.Errorf("layer entry %q: %w", name, err)
 		}
-		skip, err := checkEntry(hdr)
+		skip, err := CheckEntry(hdr)
 		if err != nil {
 			return fmt.Errorf("layer entry %q: %w", name, err)
 		}
@@ -108,76 +100,4 @@ func checkBudget(hdr *tar.Header, n int, total *int64, o options) error {
 			units.BytesSize(float64(o.maxSize)), ErrLimit)
 	}
 	return nil
-}
-
-// checkEntry validates and sanitises a header before extraction. It
-// rejects names and hard link targets that climb out of the root, invalid
-// whiteouts, a root entry that is not a directory, unknown entry types,
-// sparse files (a tiny entry could expand to a huge file) and out-of-range
-// device numbers; it drops trusted.overlay.* attributes (a
-// layer must never control overlayfs). skip is true for entries that carry
-// no file (PAX global headers, aufs metadata).
-func checkEntry(hdr *tar.Header) (skip bool, err error) {
-	switch hdr.Typeflag {
-	case tar.TypeXGlobalHeader:
-		return true, nil
-	case tar.TypeGNUSparse:
-		return false, fmt.Errorf("sparse files are not supported: %w", ErrInvalidEntry)
-	case tar.TypeReg, tar.TypeRegA, tar.TypeDir, tar.TypeLink, tar.TypeSymlink, tar.TypeFifo: //nolint:staticcheck // TypeRegA still appears in old layers
-	case tar.TypeChar, tar.TypeBlock:
-		if hdr.Devmajor < 0 || hdr.Devmajor > maxDevMajor || hdr.Devminor < 0 || hdr.Devminor > maxDevMinor {
-			return false, fmt.Errorf("device number %d:%d out of range: %w", hdr.Devmajor, hdr.Devminor, ErrInvalidEntry)
-		}
-	default:
-		return false, fmt.Errorf("unsupported entry type %q: %w", hdr.Typeflag, ErrInvalidEntry)
-	}
-	for k := range hdr.PAXRecords {
-		// The reader would expand a few bytes of sparse map into an
-		// arbitrarily large file of zeros.
-		if strings.HasPrefix(k, "GNU.sparse.") {
-			return false, fmt.Errorf("sparse files are not supported: %w", ErrInvalidEntry)
-		}
-	}
-	name, err := cleanEntryName(hdr.Name)
-	if err != nil {
-		return false, err
-	}
-	if name == "." && hdr.Typeflag != tar.TypeDir {
-		return false, fmt.Errorf("root entry is not a directory: %w", ErrInvalidEntry)
-	}
-	if base := path.Base(name); strings.HasPrefix(base, whPrefix) && base != whOpaque {
-		if strings.HasPrefix(base, whPrefix+whPrefix) {
-			return true, nil // aufs metadata (.wh..wh.plnk and the like), as containerd skips it
-		}
-		if t := strings.TrimPrefix(base, whPrefix); t == "" || t == "." || t == ".." {
-			return false, fmt.Errorf("invalid whiteout: %w", ErrInvalidEntry)
-		}
-	}
-	hdr.Name = name
-	if hdr.Typeflag == tar.TypeLink {
-		target, err := cleanEntryName(hdr.Linkname)
-		if err != nil {
-			return false, fmt.Errorf("hard link target %q: %w", hdr.Linkname, err)
-		}
-		if target == "." {
-			return false, fmt.Errorf("hard link to the root: %w", ErrInvalidEntry)
-		}
-		hdr.Linkname = target
-	}
-	dropOverlayXattrs(hdr)
-	return false, nil
-}
-
-// dropOverlayXattrs removes trusted.overlay.* attributes from hdr.
-func dropOverlayXattrs(hdr *tar.Header) {
-	for k := range hdr.Xattrs { //nolint:staticcheck // umoci reads Xattrs
-		if strings.HasPrefix(k, ovlPrefix) {
-			delete(hdr.Xattrs, k) //nolint:staticcheck // see above
-		}
-	}
-	for k := range hdr.PAXRecords {
-		if strings.HasPrefix(k, paxXattr+ovlPrefix) {
-			delete(hdr.PAXRecords, k)
-		}
-	}
 }

@@ -125,7 +125,7 @@ func newFreshApplier(dir string) (*freshApplier, error) {
 
 func (fa *freshApplier) close() { unix.Close(fa.rootFD) }
 
-// UnpackEntry writes one entry checked by checkEntry (root is fa's root).
+// UnpackEntry writes one entry checked by CheckEntry (root is fa's root).
 func (fa *freshApplier) UnpackEntry(_ string, hdr *tar.Header, r io.Reader) error {
 	if !fa.slow {
 		if strings.HasPrefix(path.Base(hdr.Name), whPrefix) {

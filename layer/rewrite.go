@@ -8,16 +8,26 @@ import (
 	"path"
 )
 
-// RewriteRoot copies the root filesystem tar r to tw with entry names
-// relative to the root ("./etc" and "/etc" become "etc"), hard link
-// targets likewise, and headers normalised by tw. An entry that climbs out
-// of the root, or whose path goes through a symlink written earlier in the
-// stream (writing through it could leave the root), is an error naming it
-// and wrapping ErrInvalidEntry. ibuild import uses it; the caller closes
-// tw.
-func RewriteRoot(tw *TarWriter, r io.Reader) error {
+// Rewrite copies the entries of the tar r to tw under dir, a path relative
+// to the layer's root ("" or "." for the root itself). Entry names become
+// relative to the root ("./etc" and "/etc" become "etc", then dir/etc),
+// hard link targets likewise, and tw normalises the headers. It is the one
+// rewriter of foreign tars: ibuild import rewrites a root filesystem with
+// it, ADD a local archive under its destination.
+//
+// It is strict, as extraction is: an entry that climbs out of the root
+// (docker's and BuildKit's untar refuse it as a breakout), or whose path
+// goes through a symlink written earlier in the stream (writing through it
+// could leave the root; in a layer it makes an entry that no extractor may
+// follow), is an error naming the entry and wrapping ErrInvalidEntry. The
+// root entry ("./") is dropped. The caller closes tw.
+func Rewrite(tw *TarWriter, r io.Reader, dir string) error {
+	dir = CleanPath(dir)
 	tr := tar.NewReader(r)
 	links := map[string]bool{} // symlinks written so far
+	// One copy buffer for the whole stream: io.Copy would allocate 32 KiB
+	// per entry (neither side has WriteTo or ReadFrom).
+	buf := make([]byte, 32<<10)
 	for {
 		hdr, err := tr.Next()
 		if errors.Is(err, io.EOF) {
@@ -29,15 +39,17 @@ func RewriteRoot(tw *TarWriter, r io.Reader) error {
 		if hdr.Name == "" {
 			continue
 		}
-		name, err := cleanEntryName(hdr.Name)
+		orig := hdr.Name
+		name, err := cleanEntryName(orig)
 		if err != nil {
-			return fmt.Errorf("entry %q: %w", hdr.Name, err)
+			return fmt.Errorf("entry %q: %w", orig, err)
 		}
 		if name == "." {
 			continue
 		}
+		name = path.Join(dir, name)
 		if l := throughLink(links, name); l != "" {
-			return fmt.Errorf("entry %q: path goes through symlink %q: %w", hdr.Name, l, ErrInvalidEntry)
+			return fmt.Errorf("entry %q: path goes through symlink %q: %w", orig, l, ErrInvalidEntry)
 		}
 		if hdr.Typeflag == tar.TypeSymlink {
 			links[name] = true
@@ -48,15 +60,15 @@ func RewriteRoot(tw *TarWriter, r io.Reader) error {
 		if hdr.Typeflag == tar.TypeLink {
 			target, err := cleanEntryName(hdr.Linkname)
 			if err != nil {
-				return fmt.Errorf("entry %q: link target %q: %w", name, hdr.Linkname, err)
+				return fmt.Errorf("entry %q: link target %q: %w", orig, hdr.Linkname, err)
 			}
-			hdr.Linkname = target
+			hdr.Linkname = path.Join(dir, target)
 		}
 		if err := tw.WriteHeader(hdr); err != nil {
-			return fmt.Errorf("entry %q: %w", hdr.Name, err)
+			return fmt.Errorf("entry %q: %w", orig, err)
 		}
-		if _, err := io.Copy(tw, tr); err != nil {
-			return fmt.Errorf("entry %q: %w", hdr.Name, err)
+		if _, err := io.CopyBuffer(tw, tr, buf); err != nil {
+			return fmt.Errorf("entry %q: %w", orig, err)
 		}
 	}
 }

@@ -65,6 +65,33 @@ func NormalizeHeader(hdr *tar.Header, opts TarOptions) {
 	}
 }
 
+// cleanPath is the one path cleaner of ibuild's layers: it turns p, absolute
+// or relative to the root, into a clean path relative to the root ("" for
+// the root) and reports whether p climbed out of the root with "..". The
+// returned path then has the climb clamped at the root, as the kernel
+// resolves "/..". CleanPath and CleanEntryName are its two policies.
+func cleanPath(p string) (string, bool) {
+	c := path.Clean(strings.TrimLeft(p, "/"))
+	if c == ".." || strings.HasPrefix(c, "../") {
+		return strings.TrimPrefix(path.Clean("/"+c), "/"), true
+	}
+	if c == "." {
+		c = ""
+	}
+	return c, false
+}
+
+// CleanPath turns a path in the image, absolute or relative to its root,
+// into a clean path relative to the root ("" for the root); ".." at the
+// root stays at the root, as path resolution in the image does. It is for
+// paths a build computes (a Dockerfile destination, a path resolved inside
+// the root filesystem); a name read from a tar goes through
+// CleanEntryName, which refuses the climb instead.
+func CleanPath(p string) string {
+	c, _ := cleanPath(p)
+	return c
+}
+
 // cleanEntryName turns a tar entry name into a clean relative path
 // ("." for the root). A leading "/" is dropped (the entry is relative to
 // the root, as docker and GNU tar treat it); a name that climbs out of the
@@ -76,9 +103,12 @@ func cleanEntryName(name string) (string, error) {
 	if strings.ContainsRune(name, 0) {
 		return "", fmt.Errorf("name contains NUL: %w", ErrInvalidEntry)
 	}
-	p := path.Clean(strings.TrimLeft(name, "/"))
-	if p == ".." || strings.HasPrefix(p, "../") {
+	p, escapes := cleanPath(name)
+	if escapes {
 		return "", fmt.Errorf("path escapes the root: %w", ErrInvalidEntry)
+	}
+	if p == "" {
+		p = "."
 	}
 	return p, nil
 }

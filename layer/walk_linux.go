@@ -18,7 +18,6 @@ import (
 
 // Overlayfs xattrs.
 const (
-	ovlPrefix   = "trusted.overlay."
 	ovlOpaque   = ovlPrefix + "opaque"
 	ovlRedirect = ovlPrefix + "redirect"
 	ovlMetacopy = ovlPrefix + "metacopy"
@@ -60,7 +59,7 @@ func WriteOverlayDiff(ctx context.Context, w io.Writer, upperdir string, opts Ta
 }
 
 func writeTree(ctx context.Context, w io.Writer, dir, prefix string, overlay bool, opts TarOptions) error {
-	prefix = strings.Trim(path.Clean("/"+prefix), "/")
+	prefix = CleanPath(prefix)
 	wk := &walker{tw: NewTarWriter(w, opts), root: dir, prefix: prefix, overlay: overlay, links: map[devIno]string{}}
 	var st unix.Stat_t
 	if err := unix.Lstat(dir, &st); err != nil {
