@@ -59,18 +59,16 @@ for bin in A B; do
 done
 echo "# $(date -u +%FT%TZ) load $(cut -d' ' -f1-3 /proc/loadavg); A=$A B=$B"
 f=$CTX/part2/d00/f0000
+# Per round: both no-op rebuilds, one change both then rebuild, both RUN
+# true builds (the binaries share the context, so each sees the same change).
+step() { T[$1,$2]+="$(ms "${!1}" --root "$W/root$1" --progress plain "${@:3}") "; }
 for r in $(seq "$RUNS"); do
-	for bin in A B; do
-		b=${!bin} root=$W/root$bin
-		T[$bin,noop]+="$(ms "$b" --root "$root" --progress plain -t bench "$CTX") "
-		printf '%s%s' "$r$bin" "$RANDOM" >"$f.$bin"
-		cp "$f.$bin" "$f"
-		T[$bin,change]+="$(ms "$b" --root "$root" --progress plain -t bench "$CTX") "
-		T[$bin,run-true]+="$(ms "$b" --root "$root" --progress plain --no-cache "$RT") "
-	done
+	for bin in A B; do step $bin noop -t bench "$CTX"; done
+	printf 'round %s %s\n' "$r" "$RANDOM" >"$f"
+	for bin in A B; do step $bin change -t bench "$CTX"; done
+	for bin in A B; do step $bin run-true --no-cache "$RT"; done
 	echo "round $r: load $(cut -d' ' -f1 /proc/loadavg)"
 done
-rm -f "$f.A" "$f.B"
 stats() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {printf "median %5d ms  range %d-%d", a[int((NR+1)/2)], a[1], a[NR]}'; }
 for s in noop change run-true; do
 	for bin in A B; do
