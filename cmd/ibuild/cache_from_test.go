@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -103,6 +104,27 @@ func TestCacheFromFetchesOnlyReusedLayers(t *testing.T) {
 	}
 	if strings.Contains(r.stderr, unread[:len("sha256:")+12]) {
 		t.Errorf("progress mentions the unread layer %s:\n%s", unread, r.stderr)
+	}
+
+	// A reused layer whose bytes are wrong fails the build, naming it, and
+	// leaves neither its blob nor a snapshot (extracted while it
+	// downloaded) behind.
+	bad := reused[0]
+	badProxy := registrytest.FaultProxy(t, host, registrytest.Fault{Kind: registrytest.WrongBytes, Path: "/blobs/" + bad, Persistent: true})
+	rootC := t.TempDir()
+	rc := run(t, "", nil, "--root", rootC, "--progress", "plain", "--cache-from", "type=registry,ref="+badProxy.Host+"/cache/app:1", dir)
+	if rc.err == nil || !strings.Contains(rc.stderr, bad) {
+		t.Errorf("build from a cache serving wrong bytes for %s: err %v, want a failure naming it:\n%s", bad, rc.err, rc.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(rootC, "blobs", "sha256", strings.TrimPrefix(bad, "sha256:"))); err == nil {
+		t.Errorf("blob %s stored from wrong bytes", bad)
+	}
+	for _, s := range mdA.Steps {
+		if s.Layer != nil && s.Layer.Digest.String() == bad {
+			if _, err := os.Stat(filepath.Join(rootC, "snapshots", s.Layer.DiffID.Hex)); err == nil {
+				t.Errorf("snapshot of %s made from wrong bytes", bad)
+			}
+		}
 	}
 	if testing.Verbose() {
 		t.Log(r.stderr)
