@@ -46,7 +46,7 @@ testbases:
 ## Linux). cmd/ibuild's tests are Linux-only end-to-end builds, so it is built, not vetted.
 vet:
 	$(GO) vet ./...
-	GOOS=darwin $(GO) vet ./layer/... ./parser/... ./progress/... ./cache/... ./registry/... ./report/... ./build/... ./internal/...
+	GOOS=darwin $(GO) vet ./layer/... ./parser/... ./progress/... ./cache/... ./registry/... ./report/... ./attest/... ./build/... ./internal/...
 	GOOS=darwin $(GO) build -o /dev/null ./cmd/ibuild
 
 unit:
@@ -70,15 +70,15 @@ breakout: deps
 	hack/gotest.sh -count=1 -timeout $(TEST_TIMEOUT) -run 'Breakout|TestDefaultProfile|TestCompile' \
 		./build/sandbox/... ./build/buildctx ./cmd/ibuild
 
-## demo: import a busybox base (made from Debian's busybox-static package),
-## build examples/demo on it and print the image's layers.
+## demo: the mission's comparison: examples/demo (a small app) built on Alpine
+## and on Debian by `ibuild compare`; the report opens with which image is
+## smaller, by how much, and what to change (examples/demo/compare.sh). Alpine
+## is ../shared/testdata/alpine's mini rootfs when present, else busybox stands in.
 DEMO_ROOT ?= /var/tmp/ibuild-demo
+export DEMO_ROOT
 demo: deps build
-	hack/testbases.sh busybox
-	bin/ibuild --root $(DEMO_ROOT) import -t ibuild-demo/busybox $(IBUILD_TESTBASES)/busybox.tar
-	bin/ibuild --root $(DEMO_ROOT) --progress plain -t ibuild-demo/app -o type=oci,dest=demo-out/oci examples/demo
-	bin/ibuild --root $(DEMO_ROOT) history ibuild-demo/app
-	@echo "OCI layout written to demo-out/oci (try: skopeo inspect oci:demo-out/oci:latest)"
+	hack/testbases.sh busybox debian
+	examples/demo/compare.sh bin/ibuild demo-out
 
 clean:
 	rm -rf bin/

@@ -29,7 +29,8 @@ var allowed = map[string][]string{
 	"registry": {"layer", "internal"},
 	"internal": {},
 	"build":    {"parser", "layer", "cache", "registry", "progress", "internal"},
-	"report":   {"layer"}, // neither build nor parser: it analyses images and a list of steps
+	"report":   {"layer", "internal"}, // neither build nor parser: it analyses images and a list of steps
+	"attest":   {"layer", "internal"}, // SBOM and provenance, from images and plain values cmd passes
 }
 
 // onlyImportedBy says which top-level directories may import a directory.
@@ -37,6 +38,7 @@ var onlyImportedBy = map[string][]string{
 	"cmd":    {},
 	"build":  {"cmd"},
 	"report": {"cmd"},
+	"attest": {"cmd"},
 }
 
 // importsNone lists the packages, inside a top-level directory that may
@@ -46,8 +48,12 @@ var importsNone = []string{"build/buildctx", "registry/registrytest"}
 // TestImportDirection guards the package layering: parser, layer and
 // progress import none of ours; cache and registry import only layer and
 // internal (internal/atomicfile); internal imports none of ours; report
-// imports only layer (it analyses images and a list of steps, not builds or
-// Dockerfiles); build and report are imported only by cmd; nothing imports
+// imports only layer and internal (it analyses images and a list of steps,
+// not builds or Dockerfiles; internal/pkgdb parses the package databases it
+// shares with attest); attest (SBOM and provenance) likewise imports only
+// layer and internal and takes what it needs of a build as plain values
+// from cmd, so that build never waits on it; build, report and attest are
+// imported only by cmd; nothing imports
 // cmd; build/buildctx and registry/registrytest import nothing of ours.
 // Test files are not checked: they may use helpers such as
 // registry/registrytest.
@@ -73,8 +79,10 @@ func TestViolations(t *testing.T) {
 		module + "/build/buildctx": {module + "/build/sandbox"},
 		module + "/cmd/ibuild":     {module + "/build"},
 		module + "/report":         {module + "/layer", module + "/parser", module + "/build"},
+		module + "/attest":         {module + "/internal/pkgdb", module + "/registry"},
 	}
 	want := []string{
+		module + "/attest imports " + module + "/registry (allowed: layer, internal)",
 		module + "/build imports " + module + "/report (allowed: parser, layer, cache, registry, progress, internal)",
 		module + "/build imports " + module + "/report (only cmd may import report)",
 		module + "/build/buildctx imports " + module + "/build/sandbox (allowed: none of ours)",
@@ -84,8 +92,8 @@ func TestViolations(t *testing.T) {
 		module + "/progress imports " + module + "/cmd/ibuild (nothing may import cmd)",
 		module + "/registry imports " + module + "/build (allowed: layer, internal)",
 		module + "/registry imports " + module + "/build (only cmd may import build)",
-		module + "/report imports " + module + "/parser (allowed: layer)",
-		module + "/report imports " + module + "/build (allowed: layer)",
+		module + "/report imports " + module + "/parser (allowed: layer, internal)",
+		module + "/report imports " + module + "/build (allowed: layer, internal)",
 		module + "/report imports " + module + "/build (only cmd may import build)",
 	}
 	if got := violations(imports); !slices.Equal(got, want) {

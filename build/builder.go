@@ -16,6 +16,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
 
 	"github.com/ibuild/ibuild/build/buildctx"
+	"github.com/ibuild/ibuild/build/sandbox"
 	"github.com/ibuild/ibuild/parser"
 	"github.com/ibuild/ibuild/progress"
 )
@@ -26,14 +27,17 @@ import (
 type builder struct {
 	opt    Options
 	df     *parser.Dockerfile
-	escape rune // the Dockerfile's escape character
+	src    []byte // the Dockerfile's text
+	escape rune   // the Dockerfile's escape character
 	sink   progress.Sink
 	global *argScope // global ARGs (before the first FROM) plus predefined ones
 	total  int
 	// inImage are the stages whose layers go into the image (targetChain).
 	inImage map[int]bool
 
-	mu     sync.Mutex
+	mu sync.Mutex
+	// slots bound the stages built at once (nil: one at a time, in order).
+	slots  jobSlots
 	stages []*stageBuild
 	used   map[string]bool // build args consumed by an ARG
 	steps  []StepResult
@@ -49,6 +53,8 @@ type builder struct {
 	numbered map[int]bool
 	// images are the images resolved or being resolved, by reference.
 	images map[string]*imageFuture
+	// layouts are the images read from oci-layout:// contexts.
+	layouts []ImageSource
 	// lazy maps layer digests hit in a --cache-from source to that source,
 	// until their blobs are fetched.
 	lazy map[v1.Hash]StepSource
@@ -99,6 +105,9 @@ func Build(ctx context.Context, opt Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The network helpers of the last steps are reaped before Build
+	// returns (steps do not wait for them).
+	defer sandbox.WaitHelpers()
 	return b.run(ctx)
 }
 
@@ -133,7 +142,7 @@ func newBuilder(opt Options) (*builder, error) {
 	if sink == nil {
 		sink = progress.Discard()
 	}
-	b := &builder{opt: opt, df: df, sink: sink, used: map[string]bool{}}
+	b := &builder{opt: opt, df: df, src: src, sink: sink, used: map[string]bool{}}
 	b.escape = df.Escape
 	b.stages = make([]*stageBuild, len(df.Stages))
 	return b, nil
@@ -188,6 +197,7 @@ func (b *builder) run(ctx context.Context) (*Result, error) {
 		}
 	}
 	res.Warnings = append(res.Warnings, b.warnings()...)
+	res.Sources, res.Dockerfile = b.sources(), b.src
 	return res, nil
 }
 
@@ -243,15 +253,29 @@ func (b *builder) stage(ctx context.Context, i int, chain []int) (*stageState, e
 	sb := b.futureLocked(i)
 	if sb.claimed {
 		b.mu.Unlock()
+		resume := b.slots.forWait(ctx)
 		select {
 		case <-sb.done:
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
+		if err := resume(); err != nil {
+			return nil, err
+		}
 		return sb.st, sb.err
 	}
 	sb.claimed = true
 	b.mu.Unlock()
+	if chain != nil { // an instruction needs the stage: it takes a slot
+		sctx, done, err := b.slots.forBuild(ctx)
+		if err != nil {
+			sb.err = err
+			close(sb.done)
+			return nil, err
+		}
+		defer done()
+		ctx = sctx
+	}
 	sb.st, sb.err = b.buildStage(ctx, i, append(chain, i))
 	close(sb.done)
 	return sb.st, sb.err

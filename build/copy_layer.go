@@ -3,6 +3,7 @@ package build
 import (
 	"archive/tar"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -51,11 +52,22 @@ func (c *copier) writeLayer(ctx context.Context) (*layer.Info, error) {
 	if err := c.plan(root); err != nil {
 		return nil, err
 	}
-	pr := layer.Pipe(c.write)
+	wrote := make(chan error, 1)
+	pr := layer.Pipe(func(w io.Writer) error {
+		err := c.write(w)
+		wrote <- err
+		return err
+	})
 	comp, level := c.b.layerCompression(c.st.index)
 	info, err := c.b.opt.Store.WriteLayer(ctx, pr, comp, level)
 	pr.CloseWithError(io.ErrClosedPipe)
 	if err != nil {
+		// The writer's own error (a source that changed size, an ADD
+		// archive's bad entry) says more than the store's wrapping of
+		// it; the writer stops at its next write to the closed pipe.
+		if werr := <-wrote; werr != nil && !errors.Is(werr, io.ErrClosedPipe) {
+			return nil, werr
+		}
 		return nil, err
 	}
 	return &info, nil

@@ -165,8 +165,9 @@ func (b *builder) stepNumber(i int) int {
 // (pulling its base) and then mostly waits for the stages it reads, which
 // must not wait for its slot. Whoever first needs a stage builds it: a
 // scheduled stage whose turn has not come is built by the instruction
-// that reads it, so a stage never waits for a slot while holding one
-// another stage waits for. The first error cancels the other stages,
+// that reads it, in a slot of its own (jobSlots); a goroutine waiting for
+// a stage someone else builds gives its slot back meanwhile, so no stage
+// waits for a slot held by one that waits for it. The first error cancels the other stages,
 // whose steps stop (their sandboxes are killed and removed) before
 // buildGraph returns it: cancel cancels ctx.
 func (b *builder) buildGraph(ctx context.Context, cancel context.CancelFunc, target int, order []int) (*stageState, error) {
@@ -182,15 +183,7 @@ func (b *builder) buildGraph(ctx context.Context, cancel context.CancelFunc, tar
 		}
 		return err
 	}
-	slots := make(chan struct{}, jobs)
-	acquire := func() bool {
-		select {
-		case slots <- struct{}{}:
-			return true
-		case <-gctx.Done():
-			return false
-		}
-	}
+	b.slots = make(jobSlots, jobs)
 	// Every stage's needs are read before any stage starts: building a
 	// stage expands its instructions in place (RUN --mount state), which
 	// must not race with this scan.
@@ -228,14 +221,19 @@ func (b *builder) buildGraph(ctx context.Context, cancel context.CancelFunc, tar
 					return nil // reported by whoever built d
 				}
 			}
-			if !acquire() {
+			if b.slots.acquire(gctx) != nil {
 				return nil
 			}
-			defer func() { <-slots }()
+			sctx, h := withSlot(gctx)
+			defer func() {
+				if h.held {
+					b.slots.release()
+				}
+			}()
 			if b.claimed(i) {
 				return nil // built by an instruction that needed it first
 			}
-			_, err := b.stage(gctx, i, nil)
+			_, err := b.stage(sctx, i, nil)
 			return fail(err)
 		})
 	}

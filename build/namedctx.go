@@ -68,6 +68,9 @@ func (b *builder) namedImage(ctx context.Context, nc NamedContext) (v1.Image, bo
 		return nil, false, fmt.Errorf("importing %s: %w", nc.Layout, err)
 	}
 	stored, err := b.opt.Store.Image(ctx, desc.Digest)
+	if err == nil {
+		b.addLayoutSource(nc, stored)
+	}
 	return stored, false, err
 }
 

@@ -94,8 +94,13 @@ type RunOptions struct {
 	// no-new-privileges), and the /etc/resolv.conf and /etc/hosts contents
 	// (nil Hosts gives localhost and the sandbox's hostname).
 	sandbox.Settings
-	// Network is the default RUN network: "host" (default) or "none".
+	// Network is the network of RUN steps without their own --network:
+	// NetworkDefault (when empty; a private network namespace with
+	// outbound access through slirp4netns), NetworkHost or NetworkNone.
 	Network string
+	// AllowNetworkHost grants the network.host entitlement: RUN
+	// --network=host is refused without it (unless Network is host).
+	AllowNetworkHost bool
 	// Secrets maps a secret id to the host file that feeds it.
 	Secrets map[string]string
 	// SSH maps an ssh id (--ssh ID=SOCKET, "default") to the ssh-agent
@@ -117,6 +122,11 @@ type Result struct {
 	Steps []StepResult
 	// Warnings are messages for the user (unused build args, parser warnings).
 	Warnings []string
+	// Sources are the images the build read, with the manifests they
+	// resolved to (provenance materials).
+	Sources []ImageSource
+	// Dockerfile is the Dockerfile as it was built.
+	Dockerfile []byte
 }
 
 // StepResult is the outcome of one step.

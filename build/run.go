@@ -139,12 +139,9 @@ func (b *builder) runInner(ctx context.Context, st *stageState, c *instructions.
 	if sec := instructions.GetSecurity(c); sec != "" && sec != "sandbox" {
 		return stepResult{}, fmt.Errorf("RUN --security=%s is not supported", sec)
 	}
-	network := string(instructions.GetNetwork(c))
-	if network == "" || network == "default" {
-		network = b.opt.Run.Network
-	}
-	if network == "" || network == "default" {
-		network = "host"
+	network, err := b.runNetwork(c)
+	if err != nil {
+		return stepResult{}, err
 	}
 	plans, mkeys, err := b.planMounts(ctx, st, c, chain)
 	if err != nil {
@@ -169,8 +166,13 @@ func (b *builder) runInner(ctx context.Context, st *stageState, c *instructions.
 		if b.opt.Run.Isolation == "" || b.opt.Run.Isolation == sandbox.IsolationBuiltin {
 			// The step runs: start the sandbox init now, while the mounts
 			// and snapshots are prepared, unless one is already waiting. A
-			// cache hit starts nothing.
-			go sandbox.Prewarm()
+			// cache hit starts nothing. A step in the default network
+			// also gets slirp4netns started ahead.
+			if network == NetworkDefault {
+				go sandbox.PrewarmNetwork(b.opt.Run.Slirp4netns)
+			} else {
+				go sandbox.Prewarm()
+			}
 		}
 		mounts, err := b.mountAll(ctx, plans)
 		if err != nil {

@@ -13,8 +13,9 @@ import (
 
 // ApplySnapshot extracts the uncompressed layer into dir, which should be
 // empty, in overlayfs's on-disk format: whiteouts become 0/0 character
-// devices and opaque markers the trusted.overlay.opaque=y attribute, so
-// that dir can serve as an overlay lower directory. Options bound the
+// devices and opaque markers the trusted.overlay.opaque=y attribute
+// (user.overlay.opaque=y in a user namespace, where overlayfs is mounted
+// with userxattr), so that dir can serve as an overlay lower directory. Options bound the
 // entries and bytes accepted (see DefaultMaxEntries, DefaultMaxSize).
 //
 // Into an empty dir it takes the fast path (see applyFresh): it reads layer
@@ -22,7 +23,7 @@ import (
 // that holds anything it takes the careful path, as ApplyDir does.
 func ApplySnapshot(ctx context.Context, dir string, layer io.Reader, opts ...Option) error {
 	o := newOptions(opts)
-	if isEmptyDir(dir) && !inUserNamespace {
+	if isEmptyDir(dir) {
 		return applyFresh(ctx, dir, layer, o)
 	}
 	return applyCareful(ctx, dir, layer, o)
@@ -31,7 +32,10 @@ func ApplySnapshot(ctx context.Context, dir string, layer io.Reader, opts ...Opt
 // applyCareful is ApplySnapshot through umoci's extractor, which checks
 // for and replaces what exists at every path.
 func applyCareful(ctx context.Context, dir string, layer io.Reader, o options) error {
-	return apply(ctx, dir, layer, umoci.NewTarExtractor(&umoci.UnpackOptions{OnDiskFormat: umoci.OverlayfsRootfs{}}), o)
+	// In a user namespace overlayfs is mounted with userxattr, and opaque
+	// directories carry user.overlay.opaque.
+	format := umoci.OverlayfsRootfs{UserXattr: inUserNamespace}
+	return apply(ctx, dir, layer, umoci.NewTarExtractor(&umoci.UnpackOptions{OnDiskFormat: format}), o)
 }
 
 // ApplyDir extracts the uncompressed layer onto dir, a merged root file
@@ -77,6 +81,7 @@ func apply(ctx context.Context, dir string, layer io.Reader, te unpacker, o opti
 		if skip {
 			continue
 		}
+		o.owners.apply(hdr.Name, &hdr.Uid, &hdr.Gid)
 		if err := te.UnpackEntry(dir, hdr, tr); err != nil {
 			return fmt.Errorf("layer entry %q: extracting: %w", name, err)
 		}

@@ -13,8 +13,20 @@ const (
 	maxDevMinor = 1<<20 - 1
 )
 
-// ovlPrefix starts the overlayfs attributes a layer may not carry.
-const ovlPrefix = "trusted.overlay."
+// ovlPrefix and userOvlPrefix start the overlayfs attributes a layer may
+// not carry: a mount with the userxattr option (the only kind a user
+// namespace may make: rootless builds) uses user.overlay.* instead of
+// trusted.overlay.*.
+const (
+	ovlPrefix     = "trusted.overlay."
+	userOvlPrefix = "user.overlay."
+)
+
+// isOverlayXattr reports whether an attribute is overlayfs bookkeeping of
+// either namespace: never written to a layer nor taken from one.
+func isOverlayXattr(name string) bool {
+	return strings.HasPrefix(name, ovlPrefix) || strings.HasPrefix(name, userOvlPrefix)
+}
 
 // CheckEntry validates and sanitises a header as extraction does, before
 // it writes anything; code that reads a layer's headers without
@@ -23,8 +35,8 @@ const ovlPrefix = "trusted.overlay."
 // rejects names and hard link targets that climb out of the root, invalid
 // whiteouts, a root entry that is not a directory, unknown entry types,
 // sparse files (a tiny entry could expand to a huge file) and out-of-range
-// device numbers; it drops trusted.overlay.* attributes (a
-// layer must never control overlayfs). skip is true for entries that carry
+// device numbers; it drops trusted.overlay.* and user.overlay.* attributes
+// (a layer must never control overlayfs, rootless or not). skip is true for entries that carry
 // no file (PAX global headers, aufs metadata). On success hdr.Name and a
 // hard link's Linkname are clean paths relative to the root ("." for the
 // root).
@@ -79,15 +91,16 @@ func CheckEntry(hdr *tar.Header) (skip bool, err error) {
 	return false, nil
 }
 
-// dropOverlayXattrs removes trusted.overlay.* attributes from hdr.
+// dropOverlayXattrs removes trusted.overlay.* and user.overlay.*
+// attributes from hdr.
 func dropOverlayXattrs(hdr *tar.Header) {
 	for k := range hdr.Xattrs { //nolint:staticcheck // umoci reads Xattrs
-		if strings.HasPrefix(k, ovlPrefix) {
+		if isOverlayXattr(k) {
 			delete(hdr.Xattrs, k) //nolint:staticcheck // see above
 		}
 	}
 	for k := range hdr.PAXRecords {
-		if strings.HasPrefix(k, paxXattr+ovlPrefix) {
+		if name, ok := strings.CutPrefix(k, paxXattr); ok && isOverlayXattr(name) {
 			delete(hdr.PAXRecords, k)
 		}
 	}

@@ -21,5 +21,12 @@
 // ErrLimit, so a bomb costs at most the limit. SECURITY.md at the
 // repository root lists the threat model these rules serve.
 //
+// Tar streams from elsewhere (ibuild import's root filesystem, an archive
+// ADD extracts) are rewritten by Rewrite under the rules extraction
+// applies (CheckEntry): a name climbing out of the root or passing through
+// a symlink of the same stream is refused. Paths go through one cleaner
+// with two policies: CleanPath clamps ".." at the root for paths a build
+// computes, CleanEntryName refuses it for names read from a tar.
+//
 // Package layer imports no other ibuild package.
 package layer

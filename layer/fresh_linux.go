@@ -19,9 +19,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// inUserNamespace is umoci's test for its rootless tricks (devices as empty
-// files, EPERM on xattrs ignored); the fast path does not imitate them, so
-// inside a user namespace every layer takes the careful path.
+// inUserNamespace is umoci's test for its rootless tricks, which the fast
+// path imitates: a device node (mknod is refused there) makes the fast
+// path hand the rest of the layer to umoci, which creates an empty file in
+// its place, and an xattr the namespace may not set (trusted.*) is
+// skipped. Opaque directories then carry user.overlay.opaque, as overlayfs
+// mounted with userxattr expects.
 var inUserNamespace = userns.RunningInUserNS()
 
 // beneath resolves a path below the root fd and refuses every symlink on
@@ -119,7 +122,7 @@ func newFreshApplier(dir string) (*freshApplier, error) {
 		rootFD:   fd,
 		rootTime: [2]unix.Timespec{st.Atim, st.Mtim},
 		known:    map[string]bool{".": true},
-		careful:  umoci.NewTarExtractor(&umoci.UnpackOptions{OnDiskFormat: umoci.OverlayfsRootfs{}}),
+		careful:  umoci.NewTarExtractor(&umoci.UnpackOptions{OnDiskFormat: umoci.OverlayfsRootfs{UserXattr: inUserNamespace}}),
 	}, nil
 }
 
@@ -356,13 +359,18 @@ func futimens(fd int, ts [2]unix.Timespec) error {
 
 // setXattrs sets a layer entry's xattrs as umoci does: host-specific ones
 // (security.selinux, system.nfs4_acl) are skipped, and a file system
-// without support for one is not an error.
+// without support for one, or a user namespace refusing one, is not an
+// error.
 func setXattrs(xattrs map[string]string, set func(string, []byte) error) error {
 	for k, v := range xattrs {
 		if k == "security.selinux" || k == "system.nfs4_acl" {
 			continue
 		}
-		if err := set(k, []byte(v)); err != nil && !errors.Is(err, unix.ENOTSUP) {
+		err := set(k, []byte(v))
+		if err != nil && inUserNamespace && errors.Is(err, unix.EPERM) {
+			continue // as umoci: a trusted.* attribute in a user namespace
+		}
+		if err != nil && !errors.Is(err, unix.ENOTSUP) {
 			return fmt.Errorf("setting xattr %s: %w", k, err)
 		}
 	}

@@ -40,6 +40,7 @@ type options struct {
 	maxSize    int64
 	maxEntries int
 	maxRatio   int64
+	owners     OwnerPolicy
 }
 
 func newOptions(opts []Option) options {
@@ -98,4 +99,38 @@ func (l *limitReader) Read(p []byte) (int, error) {
 			l.opts.maxRatio, units.BytesSize(float64(l.out)), units.BytesSize(float64(l.in.n)), ErrLimit)
 	}
 	return n, err
+}
+
+// OwnerPolicy decides which owners extraction can give files: where Mapped
+// says a uid or gid cannot be set (a user namespace mapping only the
+// rootless user), the file gets 0 instead and Lost is told its name and
+// the owner it lost. The zero policy keeps every owner.
+type OwnerPolicy struct {
+	// Mapped reports whether an id can be set; isGroup tells gids from uids.
+	Mapped func(id int, isGroup bool) bool
+	// Lost is called for each entry given 0 instead of its owner.
+	Lost func(name string, uid, gid int)
+}
+
+// WithOwners sets the owner policy of extraction (ApplySnapshot, ApplyDir).
+func WithOwners(p OwnerPolicy) Option { return func(o *options) { o.owners = p } }
+
+// apply gives hdr the owners p allows, reporting what was lost.
+func (p OwnerPolicy) apply(name string, uid, gid *int) {
+	if p.Mapped == nil {
+		return
+	}
+	lostU, lostG := !p.Mapped(*uid, false), !p.Mapped(*gid, true)
+	if !lostU && !lostG {
+		return
+	}
+	if p.Lost != nil {
+		p.Lost(name, *uid, *gid)
+	}
+	if lostU {
+		*uid = 0
+	}
+	if lostG {
+		*gid = 0
+	}
 }

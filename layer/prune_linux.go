@@ -56,7 +56,7 @@ func pruneDir(ctx context.Context, upper, base, rel string) error {
 			if bst.Mode&unix.S_IFMT != unix.S_IFDIR {
 				continue // replaces a file or symlink: nothing below is shared
 			}
-			if opaque, err := getXattr(full, ovlOpaque); err == nil && string(opaque) == "y" {
+			if opaque, err := overlayXattr(full, "opaque"); err == nil && string(opaque) == "y" {
 				continue // hides base: its files are the step's own
 			}
 			if err := pruneDir(ctx, upper, base, r); err != nil {

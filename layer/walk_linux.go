@@ -16,12 +16,26 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Overlayfs xattrs.
+// Overlayfs xattrs. A mount with the userxattr option (the only kind a
+// user namespace may make: rootless builds) uses user.overlay.* instead.
 const (
 	ovlOpaque   = ovlPrefix + "opaque"
 	ovlRedirect = ovlPrefix + "redirect"
 	ovlMetacopy = ovlPrefix + "metacopy"
 )
+
+// overlayXattr returns the value of overlayfs's attribute attr ("opaque",
+// "redirect", "metacopy") of full in whichever namespace it is set.
+func overlayXattr(full, attr string) ([]byte, error) {
+	v, err := getXattr(full, ovlPrefix+attr)
+	if err == nil {
+		return v, nil
+	}
+	if v, uerr := getXattr(full, userOvlPrefix+attr); uerr == nil {
+		return v, nil
+	}
+	return nil, err
+}
 
 type devIno struct{ dev, ino uint64 }
 
@@ -177,12 +191,12 @@ func (wk *walker) entry(full, name string, st *unix.Stat_t) error {
 // overlayDirState reports whether an upperdir directory is opaque and
 // rejects directories whose meaning depends on a lower layer.
 func overlayDirState(full string) (bool, error) {
-	for _, x := range []string{ovlRedirect, ovlMetacopy} {
-		if _, err := getXattr(full, x); err == nil {
-			return false, fmt.Errorf("%s: has %s (mount the overlay without redirect_dir and metacopy): %w", full, x, ErrInvalidEntry)
+	for _, x := range []string{"redirect", "metacopy"} {
+		if _, err := overlayXattr(full, x); err == nil {
+			return false, fmt.Errorf("%s: has %s%s (mount the overlay without redirect_dir and metacopy): %w", full, ovlPrefix, x, ErrInvalidEntry)
 		}
 	}
-	v, err := getXattr(full, ovlOpaque)
+	v, err := overlayXattr(full, "opaque")
 	if err != nil {
 		if errors.Is(err, unix.ENODATA) || errors.Is(err, unix.ENOTSUP) {
 			return false, nil
@@ -255,7 +269,7 @@ func (wk *walker) header(full, name string, st *unix.Stat_t) (*tar.Header, error
 // overlayfs bookkeeping and host-specific labels do not.
 func keepXattr(name string) bool {
 	switch {
-	case strings.HasPrefix(name, ovlPrefix):
+	case isOverlayXattr(name):
 		return false
 	case name == "security.selinux", name == "system.nfs4_acl":
 		return false

@@ -5,6 +5,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
@@ -97,24 +98,7 @@ func Push(ctx context.Context, img v1.Image, ref string, opts ...Option) (err er
 	if err != nil {
 		return fail(err)
 	}
-	for _, l := range blobs {
-		n, err := l.Size()
-		if err != nil {
-			return fail(err)
-		}
-		prog.total += n
-	}
-	rep := &blobReporter{fn: o.blobProgress, attempts: map[v1.Hash]int{}}
-	u, err := newUploader(ctx, o, r, rep, prog)
-	if err != nil {
-		return fail(err)
-	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(o.jobs)
-	for _, l := range blobs {
-		g.Go(func() error { return u.blob(gctx, l) })
-	}
-	if err := g.Wait(); err != nil {
+	if err := pushBlobs(ctx, o, r, blobs, prog); err != nil {
 		return fail(err)
 	}
 	mo := *o
@@ -123,6 +107,29 @@ func Push(ctx context.Context, img v1.Image, ref string, opts ...Option) (err er
 		return fail(err)
 	}
 	return nil
+}
+
+// pushBlobs makes sure every blob is in r's repository: one HEAD each,
+// mounts where [WithMountFrom] allows, parallel resumable uploads.
+func pushBlobs(ctx context.Context, o *options, r name.Reference, blobs []v1.Layer, prog *progress) error {
+	for _, l := range blobs {
+		n, err := l.Size()
+		if err != nil {
+			return err
+		}
+		prog.total += n
+	}
+	rep := &blobReporter{fn: o.blobProgress, attempts: map[v1.Hash]int{}}
+	u, err := newUploader(ctx, o, r, rep, prog)
+	if err != nil {
+		return err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(o.jobs)
+	for _, l := range blobs {
+		g.Go(func() error { return u.blob(gctx, l) })
+	}
+	return g.Wait()
 }
 
 // Digest returns the digest of the manifest ref currently names (for an

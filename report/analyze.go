@@ -62,6 +62,7 @@ func Analyze(ctx context.Context, img v1.Image, rules []Rule, limits ...layer.Op
 		}
 	})
 	v.Efficiency = t.efficiency()
+	v.findings = t.waste
 	v.Waste = summarise(t.waste, v.Layers)
 	v.Packages = dbs.final(t)
 	v.Steps = historySteps(cf, v.Layers)
@@ -176,7 +177,7 @@ func applyTar(ctx context.Context, tr *tar.Reader, l *Layer, t *fsTree, dbs *pkg
 		if err != nil {
 			return fmt.Errorf("reading tar stream: %w", err)
 		}
-		name := cleanName(hdr.Name)
+		name := layer.CleanPath(hdr.Name) // "a/b/c", "" for the root
 		dir, base := path.Split(name)
 		dir = strings.TrimSuffix(dir, "/")
 		switch {
@@ -185,7 +186,7 @@ func applyTar(ctx context.Context, tr *tar.Reader, l *Layer, t *fsTree, dbs *pkg
 			l.Deletes++
 			continue
 		case strings.HasPrefix(base, ".wh."):
-			t.remove(path.Join(dir, strings.TrimPrefix(base, ".wh.")))
+			t.remove(path.Join(dir, strings.TrimPrefix(base, ".wh.")), l.Index)
 			l.Deletes++
 			continue
 		}
@@ -198,11 +199,15 @@ func applyTar(ctx context.Context, tr *tar.Reader, l *Layer, t *fsTree, dbs *pkg
 			l.Files++
 			l.FileBytes += size
 		}
-		t.add(name, l.Index, isDir, size)
-		if size > 0 && dbs.wants(name) {
-			if err := dbs.read(name, l.Index, tr, size); err != nil {
-				return fmt.Errorf("reading /%s: %w", name, err)
+		sum, err := t.hash(tr, size, func(r io.Reader) error {
+			if dbs.wants(name) {
+				return dbs.read(name, l.Index, r, size)
 			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("reading /%s: %w", name, err)
 		}
+		t.add(name, l.Index, isDir, size, sum)
 	}
 }

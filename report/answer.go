@@ -56,6 +56,15 @@ func (r *Report) smallest() string {
 	return s
 }
 
+// share formats a fraction as a percentage, "<0.1%" when it is not zero
+// but would print as 0.0% (which would read as no waste).
+func share(f float64) string {
+	if f > 0 && f < 0.0005 {
+		return "<0.1%"
+	}
+	return fmt.Sprintf("%.1f%%", f*100)
+}
+
 // ratio formats a/b as "1.49×", or "∞×" when b is zero.
 func ratio(a, b int64) string {
 	if b == 0 {
@@ -80,14 +89,24 @@ func composition(v *Variant) string {
 	if v.Waste.Bytes == 0 {
 		return s + "; no waste."
 	}
-	return s + fmt.Sprintf("; waste %s of file content (%.1f%%), %s in the base and %s added.",
-		size(v.Waste.Bytes), v.WasteShare()*100, size(baseWaste), size(v.Waste.Bytes-baseWaste))
+	return s + fmt.Sprintf("; waste %s of file content (%s), %s in the base and %s added.",
+		size(v.Waste.Bytes), share(v.WasteShare()), size(baseWaste), size(v.Waste.Bytes-baseWaste))
 }
 
-// writeAnswer writes the answer lines as plain text.
+// writeAnswer writes the answer lines and the suggestions as plain text.
 func writeAnswer(w io.Writer, r *Report) {
 	for _, l := range r.answer() {
 		fmt.Fprintln(w, l)
+	}
+	fmt.Fprintln(w)
+	for i, b := range r.suggestionBlocks() {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		fmt.Fprintln(w, b.heading)
+		for _, l := range b.lines {
+			fmt.Fprintln(w, "  - "+l)
+		}
 	}
 	fmt.Fprintln(w)
 }

@@ -6,12 +6,18 @@ import (
 )
 
 // New assembles a report of kind "inspect" or "compare" over variants whose
-// steps are final: it aligns their steps into rows and sums the layers they
-// share. rules are the waste rules that were applied.
+// steps and base are final: it makes each analysed variant's suggestions
+// (naming its steps), aligns the steps into rows and sums the layers the
+// variants share. rules are the waste rules that were applied.
 func New(kind string, variants []*Variant, rules []Rule) *Report {
 	r := &Report{Schema: SchemaVersion, Kind: kind, Variants: variants, Rules: rules}
 	if r.Rules == nil {
 		r.Rules = DefaultRules
+	}
+	for _, v := range variants {
+		if v.findings != nil || v.Suggestions == nil {
+			v.Suggestions = suggest(v)
+		}
 	}
 	r.Rows = align(variants)
 	r.Shared = shared(variants)

@@ -3,7 +3,9 @@
 // lengths, file counts), finds waste (bytes later layers delete or overwrite,
 // and files package managers and tools leave behind, see [DefaultRules]),
 // scores efficiency as dive does, reads installed packages from the dpkg or
-// apk database, and compares variants of an image step by step.
+// apk database, suggests changes to the build that save bytes (each tied to
+// the step that wrote them, see [Suggestion]), and compares variants of an
+// image step by step.
 //
 // A [Report] is the versioned model behind `ibuild inspect` and
 // `ibuild compare`; [Render] writes it as a terminal table, JSON (schema in

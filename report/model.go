@@ -68,11 +68,17 @@ type Variant struct {
 	// It counts only content repeated across layers, not waste-rule
 	// matches, so the rendered reports show [Variant.WasteShare] instead.
 	Efficiency float64 `json:"efficiency"`
+	// Suggestions are changes to the build that would save bytes, largest
+	// saving first ([New] makes them; docs/report-schema.md lists the kinds).
+	Suggestions []Suggestion `json:"suggestions"`
 	// Packages are read from the dpkg or apk database, when present.
 	Packages *Packages `json:"packages,omitempty"`
 	// BuildTime is the wall-clock time of the build (zero when not built
 	// or in deterministic output).
 	BuildTime time.Duration `json:"buildTimeNanos,omitempty"`
+
+	// findings are the waste items suggestions are made from (Analyze).
+	findings []wasteItem
 }
 
 // Layer is one layer of an image.

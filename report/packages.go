@@ -1,19 +1,18 @@
 package report
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
 	"io"
 	"slices"
-	"strconv"
 	"strings"
+
+	"github.com/ibuild/ibuild/internal/pkgdb"
 )
 
 // Package databases read from the final filesystem.
 const (
-	dpkgStatus   = "var/lib/dpkg/status"
-	apkInstalled = "lib/apk/db/installed"
+	dpkgStatus   = pkgdb.DpkgStatus
+	apkInstalled = pkgdb.ApkInstalled
 	// maxDBSize bounds how much of a database file is read.
 	maxDBSize = 64 << 20
 )
@@ -94,66 +93,18 @@ func (d *pkgDBs) final(t *fsTree) *Packages {
 	return nil
 }
 
-// parseDpkgStatus returns the installed packages of a dpkg status file;
-// sizes are Installed-Size (KiB) × 1024. Architecture-qualified duplicates
-// are kept as name:arch.
-func parseDpkgStatus(data []byte) []Package {
-	var out []Package
-	for _, para := range bytes.Split(data, []byte("\n\n")) {
-		f := fields(para, ": ")
-		if f["Package"] == "" || !strings.HasSuffix(f["Status"], " installed") {
-			continue
-		}
-		kib, _ := strconv.ParseInt(f["Installed-Size"], 10, 64)
-		out = append(out, Package{Name: f["Package"], Version: f["Version"], Bytes: kib * 1024})
-	}
-	return dedupe(out)
-}
+// parseDpkgStatus returns the installed packages of a dpkg status file
+// (pkgdb.ParseDpkgStatus); sizes are Installed-Size (KiB) × 1024.
+func parseDpkgStatus(data []byte) []Package { return fromDB(pkgdb.ParseDpkgStatus(data)) }
 
-// parseApkInstalled returns the packages of an apk installed database; sizes
-// are the I: field (bytes).
-func parseApkInstalled(data []byte) []Package {
-	var out []Package
-	for _, para := range bytes.Split(data, []byte("\n\n")) {
-		f := fields(para, ":")
-		if f["P"] == "" {
-			continue
-		}
-		n, _ := strconv.ParseInt(f["I"], 10, 64)
-		out = append(out, Package{Name: f["P"], Version: f["V"], Bytes: n})
-	}
-	return out
-}
+// parseApkInstalled returns the packages of an apk installed database
+// (pkgdb.ParseApkInstalled); sizes are the I: field (bytes).
+func parseApkInstalled(data []byte) []Package { return fromDB(pkgdb.ParseApkInstalled(data)) }
 
-// dedupe keeps the first of packages sharing a name.
-func dedupe(ps []Package) []Package {
-	seen := map[string]bool{}
-	out := ps[:0]
+func fromDB(ps []pkgdb.Package) []Package {
+	var out []Package
 	for _, p := range ps {
-		if !seen[p.Name] {
-			seen[p.Name] = true
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-// fields reads "Key<sep>value" lines of one stanza; continuation lines are
-// ignored.
-func fields(para []byte, sep string) map[string]string {
-	out := map[string]string{}
-	sc := bufio.NewScanner(bytes.NewReader(para))
-	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || line[0] == ' ' || line[0] == '\t' {
-			continue
-		}
-		if k, v, ok := strings.Cut(line, sep); ok {
-			if _, dup := out[k]; !dup {
-				out[k] = strings.TrimSpace(v)
-			}
-		}
+		out = append(out, Package{Name: p.Name, Version: p.Version, Bytes: p.Bytes})
 	}
 	return out
 }

@@ -3,7 +3,6 @@ package report
 import (
 	"encoding/json"
 	"fmt"
-	"html"
 	"io"
 	"strings"
 	"text/tabwriter"
@@ -55,15 +54,24 @@ func renderText(w io.Writer, r *Report) error {
 			fmt.Fprintln(w, "("+t.note+")")
 		}
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, strings.ToUpper(strings.Join(t.header, "\t")))
+		fmt.Fprintln(tw, strings.ToUpper(strings.Join(texts(t.header), "\t")))
 		for _, row := range t.rows {
-			fmt.Fprintln(tw, strings.Join(row, "\t"))
+			fmt.Fprintln(tw, strings.Join(texts(row), "\t"))
 		}
 		if err := tw.Flush(); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// texts is the text of each cell.
+func texts(cells []cell) []string {
+	out := make([]string, len(cells))
+	for i, c := range cells {
+		out[i] = c.text
+	}
+	return out
 }
 
 func mdEscape(s string) string {
@@ -77,6 +85,15 @@ func renderMarkdown(w io.Writer, r *Report) error {
 	for _, l := range r.answer() {
 		fmt.Fprintf(&b, "- %s\n", mdEscape(l))
 	}
+	for _, sb := range r.suggestionBlocks() {
+		fmt.Fprintf(&b, "\n%s\n", mdEscape(sb.heading))
+		if len(sb.lines) > 0 {
+			b.WriteString("\n")
+		}
+		for _, l := range sb.lines {
+			fmt.Fprintf(&b, "1. %s\n", mdEscape(l))
+		}
+	}
 	for _, t := range r.tables() {
 		if len(t.rows) == 0 && t.empty != "" {
 			fmt.Fprintf(&b, "\n%s\n", mdEscape(t.empty))
@@ -88,7 +105,7 @@ func renderMarkdown(w io.Writer, r *Report) error {
 		}
 		b.WriteString("|")
 		for _, h := range t.header {
-			b.WriteString(" " + mdEscape(h) + " |")
+			b.WriteString(" " + mdEscape(h.text) + " |")
 		}
 		b.WriteString("\n|")
 		for i := range t.header {
@@ -102,39 +119,11 @@ func renderMarkdown(w io.Writer, r *Report) error {
 		for _, row := range t.rows {
 			b.WriteString("|")
 			for _, c := range row {
-				b.WriteString(" " + mdEscape(c) + " |")
+				b.WriteString(" " + mdEscape(c.text) + " |")
 			}
 			b.WriteString("\n")
 		}
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
-}
-
-func htmlTable(b *strings.Builder, t table) {
-	if len(t.rows) == 0 && t.empty != "" {
-		fmt.Fprintf(b, "<p class=\"empty\">%s</p>\n", html.EscapeString(t.empty))
-		return
-	}
-	fmt.Fprintf(b, "<h2>%s</h2>\n", html.EscapeString(t.title))
-	if t.note != "" {
-		fmt.Fprintf(b, "<p class=\"note\">%s</p>\n", html.EscapeString(t.note))
-	}
-	b.WriteString("<table>\n<tr>")
-	for _, h := range t.header {
-		fmt.Fprintf(b, "<th>%s</th>", html.EscapeString(h))
-	}
-	b.WriteString("</tr>\n")
-	for _, row := range t.rows {
-		b.WriteString("<tr>")
-		for i, c := range row {
-			cls := ""
-			if i < len(t.right) && t.right[i] {
-				cls = ` class="num"`
-			}
-			fmt.Fprintf(b, "<td%s>%s</td>", cls, html.EscapeString(c))
-		}
-		b.WriteString("</tr>\n")
-	}
-	b.WriteString("</table>\n")
 }

@@ -65,6 +65,14 @@ func TestGoldenMarkdown(t *testing.T) {
 	golden(t, "compare.md", buf.Bytes())
 }
 
+func TestGoldenText(t *testing.T) {
+	var buf bytes.Buffer
+	if err := Render(&buf, sampleReport(t), "table"); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "compare.txt", buf.Bytes())
+}
+
 func TestRowsAlign(t *testing.T) {
 	r := sampleReport(t)
 	var got []string

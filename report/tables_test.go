@@ -23,6 +23,11 @@ func TestWasteShareAgreesWithWaste(t *testing.T) {
 			t.Errorf("%s: waste share %v, want %v (%d of %d bytes)", v.Name, got, want, v.Waste.Bytes, all)
 		}
 	}
+	for f, want := range map[float64]string{0: "0.0%", 0.0004: "<0.1%", 0.0005: "0.1%", 0.742: "74.2%"} {
+		if got := share(f); got != want {
+			t.Errorf("share(%v) = %q, want %q", f, got, want)
+		}
+	}
 	if (&Variant{}).WasteShare() != 0 {
 		t.Error("an empty variant has a non-zero waste share")
 	}
@@ -43,18 +48,20 @@ func TestEmptyTableIsASentence(t *testing.T) {
 	r.Variants[1].Waste = Waste{Groups: []WasteGroup{}}
 	r.Variants[1].Steps = nil
 	r.Rows = []Row{}
+	r.Shared = Shared{Digests: []string{}}
 	for _, f := range []string{"table", "markdown", "html"} {
 		var buf bytes.Buffer
 		if err := Render(&buf, r, f); err != nil {
 			t.Fatal(err)
 		}
 		out := buf.String()
-		for _, want := range []string{"No steps above the base.", "No waste found in alpine:", "No packages added above the base in alpine"} {
+		for _, want := range []string{"No steps above the base.", "No waste found in alpine:", "No packages added above the base in alpine",
+			"The variants share no layer."} {
 			if !strings.Contains(out, want) {
 				t.Errorf("%s: missing %q:\n%s", f, want, out)
 			}
 		}
-		for _, header := range []string{"Waste in alpine", "WASTE IN ALPINE", "debian compressed", "DEBIAN COMPRESSED"} {
+		for _, header := range []string{"Waste in alpine", "WASTE IN ALPINE", "debian compressed", "DEBIAN COMPRESSED", "compressed bytes", "COMPRESSED BYTES"} {
 			if strings.Contains(out, header) {
 				t.Errorf("%s: empty table still has its header %q:\n%s", f, header, out)
 			}
@@ -76,23 +83,23 @@ func TestStepTimes(t *testing.T) {
 	tb := r.stepTable()
 	col := -1
 	for i, h := range tb.header {
-		if h == "debian time" {
+		if h.text == "debian time" {
 			col = i
 		}
 	}
 	if col < 0 {
-		t.Fatalf("no time column for the built variant: %q", tb.header)
+		t.Fatalf("no time column for the built variant: %q", texts(tb.header))
 	}
-	if got := tb.rows[0][col]; got != "1.5s" {
+	if got := tb.rows[0][col].text; got != "1.5s" {
 		t.Errorf("step that ran: time %q, want 1.5s", got)
 	}
 	for _, row := range tb.rows[1:] {
-		if row[col] != "cached" {
-			t.Errorf("cache hit %q: time %q, want cached", row[0], row[col])
+		if row[col].text != "cached" {
+			t.Errorf("cache hit %q: time %q, want cached", row[0].text, row[col].text)
 		}
 	}
 	for _, h := range tb.header {
-		if h == "alpine time" {
+		if h.text == "alpine time" {
 			t.Error("an image read from history got a time column")
 		}
 	}

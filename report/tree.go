@@ -1,6 +1,8 @@
 package report
 
 import (
+	"hash/maphash"
+	"io"
 	"path"
 	"sort"
 	"strings"
@@ -10,8 +12,9 @@ import (
 type node struct {
 	children map[string]*node
 	dir      bool
-	layer    int   // layer that wrote the entry
-	size     int64 // content bytes (tar header size)
+	layer    int    // layer that wrote the entry
+	size     int64  // content bytes (tar header size)
+	sum      uint64 // hash of the content (regular files with content)
 }
 
 // wasteItem is one file's worth of waste.
@@ -21,6 +24,11 @@ type wasteItem struct {
 	layer int
 	path  string
 	size  int64
+	// by is the layer that deleted or overwrote the file (shadowed kinds);
+	// same says an overwrite left the content unchanged (a chmod, chown
+	// or touch rewrote the file).
+	by   int
+	same bool
 }
 
 // fsTree merges layers the way a container runtime does and records what each
@@ -30,17 +38,30 @@ type fsTree struct {
 	waste  []wasteItem
 	effMin map[string]int64 // smallest size seen per path (dive)
 	effSum map[string]int64 // sum of sizes seen per path (dive)
+	seed   maphash.Seed     // content hashes compare within one tree
 }
 
 func newTree() *fsTree {
 	return &fsTree{root: &node{dir: true, children: map[string]*node{}},
-		effMin: map[string]int64{}, effSum: map[string]int64{}}
+		effMin: map[string]int64{}, effSum: map[string]int64{}, seed: maphash.MakeSeed()}
 }
 
-// cleanName turns a tar entry name into "a/b/c" ("" for the root).
-func cleanName(name string) string {
-	n := strings.TrimPrefix(path.Clean("/"+name), "/")
-	return n
+// hash reads size bytes of content from r and returns their hash; peek,
+// when it reads, sees the same bytes first. Empty content hashes to 0.
+func (t *fsTree) hash(r io.Reader, size int64, peek func(io.Reader) error) (uint64, error) {
+	if size <= 0 {
+		return 0, nil
+	}
+	var h maphash.Hash
+	h.SetSeed(t.seed)
+	tee := io.TeeReader(io.LimitReader(r, size), &h)
+	if err := peek(tee); err != nil {
+		return 0, err
+	}
+	if _, err := io.Copy(io.Discard, tee); err != nil {
+		return 0, err
+	}
+	return h.Sum64(), nil
 }
 
 // lookup walks to the parent of name, creating directories when create is
@@ -70,8 +91,9 @@ func (t *fsTree) see(name string, size int64) {
 	t.effSum[name] += size
 }
 
-// add applies a non-whiteout entry written by layer.
-func (t *fsTree) add(name string, layer int, dir bool, size int64) {
+// add applies a non-whiteout entry written by layer; sum hashes the
+// content of a regular file.
+func (t *fsTree) add(name string, layer int, dir bool, size int64, sum uint64) {
 	if name == "" {
 		return
 	}
@@ -82,25 +104,29 @@ func (t *fsTree) add(name string, layer int, dir bool, size int64) {
 			return // re-declared directory keeps its children
 		}
 		if old != nil {
-			t.shadow(name, old, "overwritten")
+			t.shadow(name, old, "overwritten", layer)
 		}
 		parent.children[base] = &node{dir: true, layer: layer, children: map[string]*node{}}
 		return
 	}
 	t.see(name, size)
 	if old != nil {
-		t.shadow(name, old, "overwritten")
+		if !old.dir && old.size == size && old.sum == sum && size > 0 {
+			t.waste = append(t.waste, wasteItem{kind: "overwritten", layer: old.layer, path: "/" + name, size: size, by: layer, same: true})
+		} else {
+			t.shadow(name, old, "overwritten", layer)
+		}
 	}
-	parent.children[base] = &node{layer: layer, size: size}
+	parent.children[base] = &node{layer: layer, size: size, sum: sum}
 }
 
-// remove applies a whiteout for name.
-func (t *fsTree) remove(name string) {
+// remove applies a whiteout for name found in layer.
+func (t *fsTree) remove(name string, layer int) {
 	parent, base := t.lookup(name, 0, false)
 	if parent == nil || parent.children[base] == nil {
 		return
 	}
-	t.shadow(name, parent.children[base], "deleted")
+	t.shadow(name, parent.children[base], "deleted", layer)
 	delete(parent.children, base)
 }
 
@@ -117,26 +143,27 @@ func (t *fsTree) opaque(dir string, layer int) {
 	}
 	for name, c := range n.children {
 		if c.layer < layer {
-			t.shadow(path.Join(dir, name), c, "deleted")
+			t.shadow(path.Join(dir, name), c, "deleted", layer)
 			delete(n.children, name)
 		}
 	}
 }
 
 // shadow records the files of n (a file, or a directory's subtree) as waste
-// of the layers that wrote them, and as zero-size sightings for dive's score.
-func (t *fsTree) shadow(name string, n *node, kind string) {
+// of the layers that wrote them, shadowed by layer by, and as zero-size
+// sightings for dive's score.
+func (t *fsTree) shadow(name string, n *node, kind string, by int) {
 	if !n.dir {
 		if kind == "deleted" { // a whiteout is a zero-size sighting; an overwrite is seen by add
 			t.see(name, 0)
 		}
 		if n.size > 0 {
-			t.waste = append(t.waste, wasteItem{kind: kind, layer: n.layer, path: "/" + name, size: n.size})
+			t.waste = append(t.waste, wasteItem{kind: kind, layer: n.layer, path: "/" + name, size: n.size, by: by})
 		}
 		return
 	}
 	for _, c := range sortedChildren(n) {
-		t.shadow(path.Join(name, c), n.children[c], kind)
+		t.shadow(path.Join(name, c), n.children[c], kind, by)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/moby/sys/userns"
 	"golang.org/x/sys/unix"
 
 	"github.com/ibuild/ibuild/cache"
@@ -100,7 +101,12 @@ func attachedOverlay(target string, lower []string, upper, work string) (string,
 	if upper != "" {
 		opts += ",upperdir=" + upper + ",workdir=" + work
 	}
-	opts += ",index=off,xino=off,redirect_dir=off,metacopy=off"
+	opts += ",index=off,xino=off,metacopy=off"
+	if userns.RunningInUserNS() {
+		opts += ",redirect_dir=nofollow,userxattr"
+	} else {
+		opts += ",redirect_dir=off"
+	}
 	if len(opts) >= unix.Getpagesize()-1 {
 		return "", nil, fmt.Errorf("overlay mount options too long (%d layers)", len(lower))
 	}
@@ -131,8 +137,21 @@ func detachedOverlay(lower []string, upper, work string) (string, func(), error)
 			return "", nil, err
 		}
 	}
-	for _, opt := range [][2]string{{"index", "off"}, {"xino", "off"}, {"redirect_dir", "off"}, {"metacopy", "off"}} {
+	// In a user namespace (rootless) overlayfs may only use user.overlay.*
+	// attributes, which the snapshots there carry, and then refuses
+	// redirect_dir=off (nofollow neither makes nor follows redirects).
+	inUserNS := userns.RunningInUserNS()
+	redirect := "off"
+	if inUserNS {
+		redirect = "nofollow"
+	}
+	for _, opt := range [][2]string{{"index", "off"}, {"xino", "off"}, {"redirect_dir", redirect}, {"metacopy", "off"}} {
 		if err := unix.FsconfigSetString(fd, opt[0], opt[1]); err != nil {
+			return "", nil, err
+		}
+	}
+	if inUserNS {
+		if err := unix.FsconfigSetFlag(fd, "userxattr"); err != nil {
 			return "", nil, err
 		}
 	}

@@ -58,14 +58,14 @@ func dropPrivileges(u execUser, lastCap int, noNewPrivs bool) error {
 	if len(groups) > 0 {
 		gp = unsafe.Pointer(&groups[0])
 	}
-	if _, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, uintptr(len(groups)), uintptr(gp), 0); e != 0 {
+	if _, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, uintptr(len(groups)), uintptr(gp), 0); e != 0 && !(e == unix.EPERM && setgroupsDenied()) {
 		return fmt.Errorf("setting groups: %w", e)
 	}
 	if _, _, e := unix.RawSyscall(unix.SYS_SETRESGID, uintptr(u.GID), uintptr(u.GID), uintptr(u.GID)); e != 0 {
-		return fmt.Errorf("setting gid %d: %w", u.GID, e)
+		return fmt.Errorf("setting gid %d: %w%s", u.GID, e, unmappedHint(e))
 	}
 	if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, uintptr(u.UID), uintptr(u.UID), uintptr(u.UID)); e != 0 {
-		return fmt.Errorf("setting uid %d: %w", u.UID, e)
+		return fmt.Errorf("setting uid %d: %w%s", u.UID, e, unmappedHint(e))
 	}
 	if u.UID != 0 {
 		return nil // changing uid cleared the permitted and effective sets

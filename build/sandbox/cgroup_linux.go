@@ -33,6 +33,8 @@ type cgroup struct {
 	dirs map[string]string
 	// ociPath is the cgroupsPath handed to an OCI runtime for the same cgroup.
 	ociPath string
+	// none marks a step without cgroups (see noCgroup).
+	none bool
 }
 
 // newCgroup computes the step cgroup id's paths: nested below the
@@ -140,6 +142,9 @@ func indexOf(s []string, v string) int {
 
 // create makes the cgroup directories and applies l (defaults filled in).
 func (c *cgroup) create(l Limits) error {
+	if c.none {
+		return nil
+	}
 	l = effectiveLimits(l)
 	if c.v2 {
 		return c.createV2(l)
@@ -170,7 +175,7 @@ func (c *cgroup) create(l Limits) error {
 		}
 	}
 	devErr := c.createDevices()
-	if devErr != nil && !errors.Is(devErr, errNoDevicesController) {
+	if devErr != nil && !errors.Is(devErr, errNoDevicesController) && !inUserNS() {
 		return devErr
 	}
 	// On a hybrid host the step also gets its own cgroup in the unified
@@ -188,6 +193,9 @@ func (c *cgroup) create(l Limits) error {
 		} else if devErr != nil {
 			devErr = fmt.Errorf("%w, and %w", devErr, err)
 		}
+	}
+	if inUserNS() {
+		return nil // no device cgroup is needed: the kernel refuses mknod and opens nodes only on host mounts
 	}
 	return devErr
 }
@@ -246,7 +254,7 @@ func (c *cgroup) createV2(l Limits) error {
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return fmt.Errorf("creating cgroup: %w", err)
 	}
-	if err := attachDeviceFilter(dir); err != nil {
+	if err := attachDeviceFilter(dir); err != nil && !inUserNS() {
 		return err
 	}
 	writes := map[string]string{
@@ -281,7 +289,11 @@ func (c *cgroup) add(pid int) error {
 
 // counter returns the value of key in the flat-keyed file of ctrl.
 func (c *cgroup) counter(ctrl, file, key string) int64 {
-	data, err := os.ReadFile(filepath.Join(c.dirs[ctrl], file))
+	dir, ok := c.dirs[ctrl]
+	if !ok {
+		return 0
+	}
+	data, err := os.ReadFile(filepath.Join(dir, file))
 	if err != nil {
 		return 0
 	}

@@ -22,6 +22,7 @@ const initArg0 = "ibuild-sandbox-init"
 const (
 	configFD = 3 // childConfig as JSON, then EOF
 	statusFD = 4 // an error message, or EOF when the command was exec'd
+	// netFD (5) is the net socket, see network_linux.go.
 )
 
 // Modes of the re-executed init.
@@ -51,6 +52,8 @@ type childConfig struct {
 	// costs more than the rest of the config.
 	Filter    []byte `json:"-"`
 	FilterLen int    `json:",omitempty"`
+	// slirp is the slirp4netns binary for NetworkDefault (builder only).
+	slirp string
 }
 
 // Paths inside childConfig.Dir.
@@ -94,6 +97,8 @@ func childMain() error {
 		return fmt.Errorf("reading sandbox config: %w", err)
 	}
 	unix.CloseOnExec(statusFD)
+	unix.CloseOnExec(netFD)
+	flags := 0
 	if cfg.Mode == modeBuiltin {
 		// The mount namespace is made now, not when the init was started
 		// (maybe as a spare), so that it holds the host's current mounts
@@ -101,12 +106,21 @@ func childMain() error {
 		// parent has moved the init into the step's cgroups, so that the
 		// step's cgroup is the root of the command's view. Namespaces are
 		// per thread: this one execs.
-		flags := unix.CLONE_NEWNS | unix.CLONE_NEWCGROUP
+		flags = unix.CLONE_NEWNS | unix.CLONE_NEWCGROUP
 		if cfg.Spec.Network == NetworkNone {
 			flags |= unix.CLONE_NEWNET
 		}
+	}
+	if flags != 0 {
 		if err := unix.Unshare(flags); err != nil {
 			return fmt.Errorf("creating namespaces: %w", err)
+		}
+	}
+	// The init was started in the step's private network namespace,
+	// which the OCI runtime joins too (see execRuntime).
+	if cfg.Spec.Network == NetworkDefault {
+		if err := loopbackUp(); err != nil {
+			return err
 		}
 	}
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
@@ -129,7 +143,7 @@ func mountRoot(cfg childConfig, rootfs string) error {
 		if err := unix.Mount(cfg.Spec.Rootfs, rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 			return fmt.Errorf("bind-mounting root file system %s: %w", cfg.Spec.Rootfs, err)
 		}
-		if err := unix.Mount("", rootfs, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_NODEV, ""); err != nil {
+		if err := unix.Mount("", rootfs, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_NODEV|lockedFlags(cfg.Spec.Rootfs), ""); err != nil {
 			return fmt.Errorf("remounting root file system %s nodev: %w", cfg.Spec.Rootfs, err)
 		}
 		return nil
@@ -221,6 +235,11 @@ func builtinChild(cfg childConfig, rootfs string) error {
 	}
 	if err := mergeOutput(spec); err != nil {
 		return err
+	}
+	if spec.Network == NetworkDefault {
+		if err := awaitNetwork(); err != nil {
+			return err
+		}
 	}
 	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		return fmt.Errorf("closing file descriptors: %w", err)

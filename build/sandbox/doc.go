@@ -22,7 +22,7 @@
 //   - builtin (the default) re-executes the current binary (/proc/self/exe)
 //     as "ibuild-sandbox-init" in new PID, UTS and IPC namespaces. The
 //     package's init function notices that name, reads its setup over a
-//     pipe, makes its mount (and, with NetworkNone, network) namespace,
+//     pipe, makes its mount (and, but with NetworkHost, network) namespace,
 //     mounts the overlay, /proc, /dev,
 //     /sys and the bind mounts, pivots into the new root, masks /proc paths
 //     as runc does, joins a new session keyring, installs docker's seccomp
@@ -42,6 +42,21 @@
 //     runtime such as runc, from a helper process that owns a private mount
 //     namespace holding the overlay.
 //
+// The network (Spec.Network) is, as in BuildKit, a private namespace by
+// default (NetworkDefault): the init is started in a network namespace of
+// its own, and slirp4netns, started on it at once, gives it a tap device
+// with outbound NAT from the builder's network namespace, no way to the
+// builder's loopback (--disable-host-loopback) and a DNS forwarder that
+// /etc/resolv.conf names in place of loopback nameservers. slirp4netns
+// comes up while the init sets up its mounts, or while the init waits as
+// the spare of the next default-network step (PrewarmNetwork); the init
+// execs the command only once slirp4netns reports the device configured.
+// When the init exits, slirp4netns is stopped through its exit pipe, in
+// the background (WaitHelpers waits for that); a killed builder takes it
+// along (parent-death signal, and the exit pipe's closing). Both engines
+// share this: the OCI runtime joins its helper's namespace by path.
+// NetworkNone has only lo; NetworkHost shares the builder's namespace.
+//
 // Each step runs in its own cgroup (v1 memory, pids, cpu and devices
 // controllers plus the unified hierarchy of a hybrid host, or v2) nested
 // below the builder's own cgroup, with a default process limit and memory
@@ -53,4 +68,8 @@
 // cgroups are named after the builder's pid, so that the first step of a
 // later builder removes those a SIGKILLed builder left behind. Mounts live
 // only in the sandbox's mount namespace and disappear with it.
+//
+// In a user namespace (a rootless build, see internal/rootless) every
+// namespace of a step is owned by the builder's user namespace; what the
+// sandbox does differently there is listed in userns_linux.go.
 package sandbox

@@ -26,6 +26,9 @@ func mountOverlay(lowers []string, upper, work, target string) error {
 	}
 	data := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s",
 		strings.Join(lowers, ":"), upper, work)
+	if inUserNS() {
+		data += ",userxattr"
+	}
 	if err := unix.Mount("overlay", target, "overlay", unix.MS_NODEV, data); err != nil {
 		return fmt.Errorf("mounting overlay: %w", err)
 	}
@@ -51,6 +54,11 @@ func fsmountOverlay(lowers []string, upper, work, target string) error {
 	}
 	if err := unix.FsconfigSetFlag(fd, "volatile"); err != nil {
 		return err
+	}
+	if inUserNS() {
+		if err := unix.FsconfigSetFlag(fd, "userxattr"); err != nil {
+			return err
+		}
 	}
 	if err := unix.FsconfigCreate(fd); err != nil {
 		return err
@@ -87,8 +95,8 @@ func mountAll(cfg childConfig, rootfs string) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := unix.Mount(s.source, p, s.fstype, s.flags, s.data); err != nil {
-			return nil, fmt.Errorf("mounting %s on %s: %w", s.fstype, s.target, err)
+		if err := mountPseudo(p, s.target, s.source, s.fstype, s.flags, s.data); err != nil {
+			return nil, err
 		}
 		if s.target == "/dev" {
 			if err := makeDevices(p); err != nil {
@@ -111,6 +119,30 @@ func mountAll(cfg childConfig, rootfs string) ([]string, error) {
 		}
 	}
 	return mp.created, nil
+}
+
+// mountPseudo mounts one of the pseudo file systems; in a user namespace
+// (rootless) /sys falls back to a bind of the host's and /dev/pts to the
+// default group where gid 5 is not mapped.
+func mountPseudo(p, target, source, fstype string, flags uintptr, data string) error {
+	err := unix.Mount(source, p, fstype, flags, data)
+	if err != nil && inUserNS() {
+		switch {
+		case target == "/sys" && isPermission(err):
+			return bindSys(p)
+		case target == "/dev/pts" && errors.Is(err, unix.EINVAL):
+			err = unix.Mount(source, p, fstype, flags, strings.Replace(data, ",gid=5", "", 1))
+		case target == "/proc" && isPermission(err):
+			// The kernel refuses a new proc while the current one has
+			// over-mounted (masked) paths, as a container's /proc has.
+			return fmt.Errorf("mounting proc on /proc: %w (in a container, unmask /proc: docker run "+
+				"--security-opt systempaths=unconfined, Kubernetes procMount: Unmasked)", err)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("mounting %s on %s: %w", fstype, target, err)
+	}
+	return nil
 }
 
 // mountPoints resolves mount targets inside root, creating missing ones.
@@ -185,7 +217,7 @@ func (mp *mountPoints) mount(m Mount) error {
 	// nodev on every bind: a device node in the context, a stage or a
 	// cache opens as nothing.
 	flags, _ := splitOptions(m.Options)
-	flags |= unix.MS_NODEV
+	flags |= unix.MS_NODEV | lockedFlags(m.Source)
 	if m.ReadOnly || m.Type == "secret" {
 		flags |= unix.MS_RDONLY
 	}
@@ -222,6 +254,16 @@ func makeDevices(dev string) error {
 	}{{"null", 1, 3}, {"zero", 1, 5}, {"full", 1, 7}, {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0}}
 	old := unix.Umask(0)
 	defer unix.Umask(old)
+	if inUserNS() {
+		names := make([]string, len(nodes))
+		for i, n := range nodes {
+			names[i] = n.name
+		}
+		if err := bindDevices(dev, names); err != nil {
+			return err
+		}
+		nodes = nil
+	}
 	for _, n := range nodes {
 		p := filepath.Join(dev, n.name)
 		if err := unix.Mknod(p, unix.S_IFCHR|0o666, int(unix.Mkdev(n.major, n.minor))); err != nil {

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -34,6 +35,15 @@ func execRuntime(cfg childConfig, rootfs string) error {
 		return err
 	}
 	s.Linux.CgroupsPath = cfg.CgroupsPath
+	if cfg.Spec.Network == NetworkDefault {
+		// This helper's namespace, which slirp4netns serves; the runtime
+		// runs as this process (or its child, runDetached) meanwhile.
+		for i, ns := range s.Linux.Namespaces {
+			if ns.Type == specs.NetworkNamespace {
+				s.Linux.Namespaces[i].Path = fmt.Sprintf("/proc/%d/ns/net", os.Getpid())
+			}
+		}
+	}
 	data, err := json.Marshal(s)
 	if err != nil {
 		return fmt.Errorf("encoding runtime config: %w", err)
@@ -45,6 +55,11 @@ func execRuntime(cfg childConfig, rootfs string) error {
 		"--root", filepath.Join(cfg.Dir, ociState),
 		"--log", filepath.Join(cfg.Dir, ociLog), "--log-format", "json",
 		"run", "--keep", "--bundle", cfg.Dir, "--pid-file", filepath.Join(cfg.Dir, ociPidFile), cfg.ID}
+	if cfg.Spec.Network == NetworkDefault {
+		if err := awaitNetwork(); err != nil {
+			return err
+		}
+	}
 	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		return fmt.Errorf("closing file descriptors: %w", err)
 	}

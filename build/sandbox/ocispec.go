@@ -88,7 +88,10 @@ func ociNamespaces(n Network) []specs.LinuxNamespace {
 		{Type: specs.UTSNamespace}, {Type: specs.MountNamespace},
 		{Type: specs.CgroupNamespace},
 	}
-	if n == NetworkNone {
+	// NetworkDefault's namespace is the one slirp4netns serves: the
+	// caller sets its Path (execRuntime does); without one the runtime
+	// makes a new namespace, as for NetworkNone, never the host's.
+	if n == NetworkNone || n == NetworkDefault {
 		ns = append(ns, specs.LinuxNamespace{Type: specs.NetworkNamespace})
 	}
 	return ns

@@ -79,3 +79,23 @@ func TestBrokenRuntime(t *testing.T) {
 	}
 	assertNoLeftovers(t, "ibuild-sandbox-init")
 }
+
+// TestOCISpecNetwork: a network namespace for none and default (whose
+// path execRuntime fills in), none for host.
+func TestOCISpecNetwork(t *testing.T) {
+	for _, tc := range []struct {
+		network Network
+		want    bool
+	}{{"", true}, {NetworkDefault, true}, {NetworkNone, true}, {NetworkHost, false}} {
+		s := newSpec(t, IsolationOCI, "true")
+		s.Network = tc.network
+		got, err := OCISpec(s, testRootfs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		has := slices.ContainsFunc(got.Linux.Namespaces, func(n specs.LinuxNamespace) bool { return n.Type == specs.NetworkNamespace && n.Path == "" })
+		if has != tc.want {
+			t.Errorf("network %q: new network namespace %v, want %v", tc.network, has, tc.want)
+		}
+	}
+}

@@ -49,6 +49,11 @@ func Run(ctx context.Context, spec Spec) error {
 	if spec.Isolation == IsolationOCI {
 		cfg.Filter = nil // runc compiles the profile itself
 	}
+	if spec.Network == NetworkDefault {
+		if cfg.slirp, err = lookSlirp(spec.Slirp4netns); err != nil {
+			return err
+		}
+	}
 	if spec.Rootfs == "" && stubsNeeded(spec) {
 		cfg.Stubs = filepath.Join(dir, dirStubs)
 	}
@@ -60,7 +65,13 @@ func Run(ctx context.Context, spec Spec) error {
 	if err != nil {
 		return err
 	}
+	if cgroupProbe() != nil {
+		cg = noCgroup() // rootless without a delegated hierarchy
+	}
 	cfg.CgroupsPath = cg.ociPath
+	if spec.Isolation == IsolationOCI && inUserNS() {
+		return errors.New("--isolation=oci is not supported in a user namespace (rootless); the builtin engine is")
+	}
 	if spec.Isolation == IsolationOCI {
 		if cfg.Runtime, err = exec.LookPath(spec.Runtime); err != nil {
 			_ = cg.destroy()
@@ -125,9 +136,13 @@ func writeBundleFiles(cfg childConfig) error {
 			return err
 		}
 	}
+	resolv := spec.ResolvConf
+	if spec.Network == NetworkDefault {
+		resolv = privateResolvConf(resolv)
+	}
 	files := map[string][]byte{
 		bundleHosts:      spec.Hosts,
-		bundleResolvConf: spec.ResolvConf,
+		bundleResolvConf: resolv,
 	}
 	for name, data := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
@@ -140,10 +155,11 @@ func writeBundleFiles(cfg childConfig) error {
 // runChild hands cfg to a started init (the spare, or a new one) and waits
 // for the command (or the OCI runtime) to finish.
 func runChild(ctx context.Context, cfg childConfig, cg *cgroup) error {
-	p, err := takeInit(cfg.Mode)
+	p, err := takeInit(cfg.Mode, cfg.slirp)
 	if err != nil {
 		return err
 	}
+	defer prewarmAfter(cfg.Mode, cfg.slirp)
 	finish := p.copyOutput(cfg.Spec.Stdout, cfg.Spec.Stderr)
 	defer finish()
 	kill := func() {
@@ -177,7 +193,7 @@ func runChild(ctx context.Context, cfg childConfig, cg *cgroup) error {
 			if rest, ok := strings.CutPrefix(string(msg), overlayMarker); ok {
 				return fmt.Errorf("setting up sandbox: %w: %s", ErrOverlayUnavailable, rest)
 			}
-			return fmt.Errorf("setting up sandbox: %s", msg)
+			return fmt.Errorf("setting up sandbox: %s", tunHint(p.slirp.explain(string(msg))))
 		}
 	case <-ctx.Done():
 		kill()

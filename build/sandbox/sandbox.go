@@ -16,11 +16,16 @@ import (
 type Network string
 
 const (
-	// NetworkHost shares the host's network namespace (docker build's
-	// default for RUN, like --network=host).
-	NetworkHost Network = "host"
-	// NetworkDefault is an alias of NetworkHost, as in docker build.
+	// NetworkDefault (BuildKit's "sandbox" mode) gives the step a new
+	// network namespace with lo and a tap device served by slirp4netns:
+	// outbound connections are made by slirp4netns in the builder's
+	// network namespace, the host's loopback is unreachable, and
+	// /etc/resolv.conf's loopback nameservers are replaced by slirp4netns's
+	// DNS forwarder (see network.go).
 	NetworkDefault Network = "default"
+	// NetworkHost shares the builder's network namespace (docker build
+	// --network=host, BuildKit's network.host entitlement).
+	NetworkHost Network = "host"
 	// NetworkNone gives the step a new network namespace with only lo up.
 	NetworkNone Network = "none"
 )
@@ -85,7 +90,7 @@ type Spec struct {
 	User string
 	// Hostname is the container's hostname; DefaultHostname when empty.
 	Hostname string
-	// Network is the network mode; NetworkHost when empty.
+	// Network is the network mode; NetworkDefault when empty.
 	Network Network
 	// Mounts are extra mounts.
 	Mounts []Mount
@@ -129,6 +134,9 @@ type Settings struct {
 	Isolation string
 	// Runtime is the OCI runtime binary for IsolationOCI; "runc" when empty.
 	Runtime string
+	// Slirp4netns is the slirp4netns binary that serves NetworkDefault;
+	// "slirp4netns" (looked up in PATH) when empty.
+	Slirp4netns string `json:",omitempty"`
 	// ScratchDir is where Run keeps the step's bundle (mount point, stub
 	// layer, /etc/hosts); os.TempDir() when empty. Give a private directory
 	// of the state directory: a builder killed with SIGKILL leaves its
@@ -189,9 +197,9 @@ func withDefaults(spec Spec) (Spec, error) {
 		return spec, errors.New("upperdir and workdir (or rootfs) are required")
 	}
 	switch spec.Network {
-	case "", NetworkDefault:
-		spec.Network = NetworkHost
-	case NetworkHost, NetworkNone:
+	case "":
+		spec.Network = NetworkDefault
+	case NetworkDefault, NetworkHost, NetworkNone:
 	default:
 		return spec, fmt.Errorf("unknown network mode %q", spec.Network)
 	}
@@ -204,6 +212,9 @@ func withDefaults(spec Spec) (Spec, error) {
 	}
 	if spec.Runtime == "" {
 		spec.Runtime = "runc"
+	}
+	if spec.Slirp4netns == "" {
+		spec.Slirp4netns = "slirp4netns"
 	}
 	if spec.Hostname == "" {
 		spec.Hostname = DefaultHostname

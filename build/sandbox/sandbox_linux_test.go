@@ -156,7 +156,7 @@ func runCases(t *testing.T) []runCase {
 			}},
 		{name: "network none", script: "cut -d: -f1 /proc/net/dev | tail -n +3 | tr -d ' '; cat /sys/class/net/lo/flags",
 			setup: func(t *testing.T, s *Spec) { s.Network = NetworkNone }, check: wantOutput("lo\n0x9")},
-		{name: "network host", script: "cat /proc/net/dev", check: func(t *testing.T, _ Spec, out string, err error) {
+		{name: "network host", script: "cat /proc/net/dev", setup: func(t *testing.T, s *Spec) { s.Network = NetworkHost }, check: func(t *testing.T, _ Spec, out string, err error) {
 			if iface := hostInterface(t); err != nil || !strings.Contains(out, iface+":") {
 				t.Fatalf("host interface %s not visible: %q (err %v)", iface, out, err)
 			}

@@ -22,3 +22,12 @@ func Run(ctx context.Context, spec Spec) error {
 
 // Prewarm does nothing where the sandbox is not supported.
 func Prewarm() {}
+
+// CgroupsUnavailable says nothing where RUN is not supported.
+func CgroupsUnavailable() string { return "" }
+
+// PrewarmNetwork does nothing where the sandbox is not supported.
+func PrewarmNetwork(slirp4netns string) {}
+
+// WaitHelpers does nothing where the sandbox is not supported.
+func WaitHelpers() {}

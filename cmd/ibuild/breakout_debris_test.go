@@ -41,8 +41,20 @@ func TestBreakoutKill9Debris(t *testing.T) {
 		cmd.Wait()
 		t.Fatalf("the RUN did not start in 30s:\n%s", out.String())
 	}
+	// The RUN is in the default network: its slirp4netns (and the
+	// spare's) must die with the builder.
+	helpers := childrenNamed(pid, "slirp4netns")
+	if len(helpers) == 0 {
+		t.Errorf("the RUN in the default network has no slirp4netns child of the builder")
+	}
 	syscall.Kill(pid, syscall.SIGKILL)
 	cmd.Wait()
+	for deadline := time.Now().Add(5 * time.Second); len(helpers) > 0 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		helpers = running(helpers)
+	}
+	if len(helpers) > 0 {
+		t.Errorf("slirp4netns %v still running after the builder was killed", helpers)
+	}
 	mounts, _ := filepath.Glob(filepath.Join(root, "mounts", fmt.Sprintf("*-%d-*", pid)))
 	t.Logf("left by the killed builder: %s %v", bundle, mounts)
 	if len(mounts) == 0 {
@@ -67,4 +79,46 @@ func TestBreakoutKill9Debris(t *testing.T) {
 	if n := countLeftoverMounts(t, root); n > 0 {
 		t.Errorf("%d mounts left under %s", n, root)
 	}
+}
+
+// childrenNamed lists the pids of ppid's children whose command is comm.
+func childrenNamed(ppid int, comm string) []int {
+	var pids []int
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, p := range stats {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...
+		i, j := strings.IndexByte(string(b), '('), strings.LastIndexByte(string(b), ')')
+		if i < 0 || j < i {
+			continue
+		}
+		f := strings.Fields(string(b[j+1:]))
+		var pid, parent int
+		fmt.Sscan(string(b[:i]), &pid)
+		if len(f) > 1 && string(b[i+1:j]) == comm {
+			if _, err := fmt.Sscan(f[1], &parent); err == nil && parent == ppid {
+				pids = append(pids, pid)
+			}
+		}
+	}
+	return pids
+}
+
+// running keeps the pids that are still running (a zombie has exited).
+func running(pids []int) []int {
+	var out []int
+	for _, pid := range pids {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		j := strings.LastIndexByte(string(b), ')')
+		if f := strings.Fields(string(b[j+1:])); len(f) > 0 && f[0] != "Z" {
+			out = append(out, pid)
+		}
+	}
+	return out
 }

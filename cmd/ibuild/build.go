@@ -11,8 +11,10 @@ import (
 	"time"
 
 	units "github.com/docker/go-units"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
+	"github.com/ibuild/ibuild/attest"
 	"github.com/ibuild/ibuild/build"
 	"github.com/ibuild/ibuild/build/sandbox"
 	"github.com/ibuild/ibuild/internal/atomicfile"
@@ -40,6 +42,7 @@ type buildOptions struct {
 	compression   string
 	level         int
 	network       string
+	allow         []string
 	secrets       []string
 	isolation     string
 	runtime       string
@@ -60,6 +63,13 @@ type buildOptions struct {
 	buildContexts []string
 	shmSize       string
 	ulimits       []string
+	sbom          string
+	provenance    string
+	attests       []string
+
+	// att are the attestations --sbom, --provenance and --attest ask for
+	// (set by toOptions).
+	att attestOptions
 
 	// cacheRep collects the cache endpoints' warnings and export error of
 	// the current build (set by toOptions).
@@ -84,7 +94,8 @@ func (o *buildOptions) bind(cmd *cobra.Command) {
 	f.StringVar(&o.platform, "platform", "", "target platform (only the host platform is supported)")
 	f.StringVar(&o.compression, "compression", "gzip", "layer compression: gzip, zstd or none")
 	f.IntVar(&o.level, "compression-level", 0, "compression level (0 = the algorithm's default)")
-	f.StringVar(&o.network, "network", "host", "RUN network: host (default) or none")
+	f.StringVar(&o.network, "network", "default", "RUN network: default (a private network with outbound access), host or none")
+	f.StringArrayVar(&o.allow, "allow", nil, "grant an entitlement: network.host (RUN --network=host)")
 	f.StringArrayVar(&o.secrets, "secret", nil, "secret for RUN --mount=type=secret: id=NAME,src=FILE")
 	f.StringVar(&o.isolation, "isolation", "builtin", "RUN isolation: builtin or oci")
 	f.StringVar(&o.runtime, "runtime", "runc", "OCI runtime for --isolation=oci")
@@ -104,6 +115,9 @@ func (o *buildOptions) bind(cmd *cobra.Command) {
 	f.StringArrayVar(&o.addHosts, "add-host", nil, "add a custom host-to-IP mapping to RUN's /etc/hosts (NAME:IP)")
 	f.StringVar(&o.shmSize, "shm-size", "", "size of /dev/shm in RUN steps (e.g. 128m; default 64m)")
 	f.StringArrayVar(&o.ulimits, "ulimit", nil, "resource limit of RUN steps, docker's syntax (e.g. nofile=1024:2048)")
+	f.StringVar(&o.sbom, "sbom", "", "attach an SPDX SBOM of the image's packages and Go modules: true | false")
+	f.StringVar(&o.provenance, "provenance", "", "attach SLSA provenance: true (mode=min) | false | mode=min|max[,builder-id=ID]")
+	f.StringArrayVar(&o.attests, "attest", nil, "attestation: type=sbom | type=provenance[,mode=min|max]")
 	f.StringArrayVar(&o.cacheTo, "cache-to", nil, "export build cache: type=registry,ref=REF[,mode=min|max][,ignore-error=true] | type=local,dest=DIR[,mode=min|max][,ignore-error=true]")
 }
 
@@ -135,13 +149,18 @@ func runBuild(cmd *cobra.Command, g *globalOptions, o *buildOptions, contextDir 
 		defer cleanup()
 		contextDir, o.file = dir, file
 	}
+	var git *attest.Git
 	if isGitContext(contextDir) {
-		dir, cleanup, err := gitContext(cmd.Context(), contextDir)
+		dir, commit, cleanup, err := gitContext(cmd.Context(), contextDir)
 		if err != nil {
 			return err
 		}
 		defer cleanup()
+		url, _, _ := strings.Cut(strings.TrimPrefix(contextDir, "git+"), "#")
+		git = &attest.Git{URL: url, Commit: commit, Remote: true}
 		contextDir = dir
+	} else if o.provenance != "" || len(o.attests) > 0 {
+		git = contextGit(cmd.Context(), contextDir)
 	}
 	res, opt, outs, err := o.execute(cmd, g, contextDir, nil)
 	if err != nil {
@@ -155,8 +174,16 @@ func runBuild(cmd *cobra.Command, g *globalOptions, o *buildOptions, contextDir 
 	if o.explainCache {
 		explainCache(cmd.ErrOrStderr(), res)
 	}
+	var att *attached
+	var idx v1.ImageIndex
+	if o.att.any() {
+		if att, err = o.attestIndex(cmd.Context(), res, opt, git); err != nil {
+			return err
+		}
+		idx = att.idx
+	}
 	for _, out := range outs {
-		if err := out.write(cmd, store, res, opt.Tags); err != nil {
+		if err := out.write(cmd, store, res, opt.Tags, att); err != nil {
 			return err
 		}
 	}
@@ -166,11 +193,15 @@ func runBuild(cmd *cobra.Command, g *globalOptions, o *buildOptions, contextDir 
 		}
 	}
 	if pushTypes, push := o.pushTypes(outs); push {
-		dig, err := pushTags(cmd.Context(), cmd.ErrOrStderr(), o.quiet, res, opt.Tags, cacheRefs(o.cacheFrom), opt.Registry, pushTypes)
+		dig, err := pushTags(cmd.Context(), cmd.ErrOrStderr(), o.quiet, res, idx, opt.Tags, cacheRefs(o.cacheFrom), opt.Registry, pushTypes)
 		if err != nil {
 			return err
 		}
 		res.Manifest.Digest = dig // containerimage.digest is what was pushed, as BuildKit's
+	} else if idx != nil {
+		if res.Manifest.Digest, err = idx.Digest(); err != nil { // BuildKit's: the index
+			return err
+		}
 	}
 	if o.iidfile != "" {
 		if err := atomicfile.WriteFile(o.iidfile, []byte(res.ConfigDigest.String()), 0o644); err != nil {
@@ -203,6 +234,9 @@ func (o *buildOptions) execute(cmd *cobra.Command, g *globalOptions, contextDir 
 		err = edit(&opt)
 	}
 	if err != nil {
+		return nil, opt, nil, err
+	}
+	if err := rootlessWarnings(cmd.ErrOrStderr(), o.isolation); err != nil {
 		return nil, opt, nil, err
 	}
 	if opt.Store, err = g.store(cmd); err != nil {
@@ -271,8 +305,8 @@ func (o *buildOptions) toOptions(cmd *cobra.Command, g *globalOptions, contextDi
 	if opt.Run.Secrets, err = parseSecrets(o.secrets); err != nil {
 		return opt, nil, err
 	}
-	if o.network != "host" && o.network != "none" && o.network != "default" {
-		return opt, nil, fmt.Errorf("invalid --network %q: want host or none", o.network)
+	if err := o.networkSettings(&opt); err != nil {
+		return opt, nil, err
 	}
 	if o.isolation != sandbox.IsolationBuiltin && o.isolation != sandbox.IsolationOCI {
 		return opt, nil, fmt.Errorf("invalid --isolation %q: want builtin or oci", o.isolation)
@@ -324,6 +358,9 @@ func (o *buildOptions) toOptions(cmd *cobra.Command, g *globalOptions, contextDi
 	}
 	outs, err := parseOutputs(o.outputs)
 	if err != nil {
+		return opt, nil, err
+	}
+	if o.att, err = parseAttest(o.sbom, o.provenance, o.attests); err != nil {
 		return opt, nil, err
 	}
 	if _, push := o.pushTypes(outs); push && len(opt.Tags) == 0 {

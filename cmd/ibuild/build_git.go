@@ -27,18 +27,19 @@ func isGitContext(p string) bool {
 
 // gitContext clones the repository URL[#REF[:SUBDIR]] into a temporary
 // directory, as BuildKit does for a git context (without the .git
-// directory), and returns the context directory and a cleanup. REF is a
-// branch, tag or commit (default: the remote's HEAD).
-func gitContext(ctx context.Context, spec string) (string, func(), error) {
+// directory), and returns the context directory, the commit checked out
+// and a cleanup. REF is a branch, tag or commit (default: the remote's
+// HEAD).
+func gitContext(ctx context.Context, spec string) (string, string, func(), error) {
 	url, frag, _ := strings.Cut(spec, "#")
 	ref, subdir, _ := strings.Cut(frag, ":")
 	url = strings.TrimPrefix(url, "git+")
 	if strings.HasPrefix(ref, "-") {
-		return "", nil, fmt.Errorf("invalid git context %q: bad ref %q", spec, ref)
+		return "", "", nil, fmt.Errorf("invalid git context %q: bad ref %q", spec, ref)
 	}
 	tmp, err := os.MkdirTemp("", "ibuild-git-")
 	if err != nil {
-		return "", nil, err
+		return "", "", nil, err
 	}
 	cleanup := func() { os.RemoveAll(tmp) }
 	repo := filepath.Join(tmp, "repo")
@@ -61,24 +62,32 @@ func gitContext(ctx context.Context, spec string) (string, func(), error) {
 	for _, s := range steps {
 		if err := git(tmp, s...); err != nil {
 			cleanup()
-			return "", nil, fmt.Errorf("git context %s: %w", spec, err)
+			return "", "", nil, fmt.Errorf("git context %s: %w", spec, err)
 		}
 	}
+	rev := exec.CommandContext(ctx, "git", "-C", repo, "rev-parse", "HEAD")
+	rev.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1")
+	out, err := rev.Output()
+	if err != nil {
+		cleanup()
+		return "", "", nil, fmt.Errorf("git context %s: reading the commit: %w", spec, err)
+	}
+	commit := strings.TrimSpace(string(out))
 	if err := os.RemoveAll(filepath.Join(repo, ".git")); err != nil {
 		cleanup()
-		return "", nil, err
+		return "", "", nil, err
 	}
 	dir := repo
 	if subdir != "" {
 		// Resolved inside the clone: a symlink cannot lead out of it.
 		if dir, err = securejoin.SecureJoin(repo, subdir); err != nil {
 			cleanup()
-			return "", nil, fmt.Errorf("git context %s: %w", spec, err)
+			return "", "", nil, fmt.Errorf("git context %s: %w", spec, err)
 		}
 		if fi, err := os.Lstat(dir); err != nil || !fi.IsDir() {
 			cleanup()
-			return "", nil, fmt.Errorf("git context %s: subdirectory %s not found", spec, subdir)
+			return "", "", nil, fmt.Errorf("git context %s: subdirectory %s not found", spec, subdir)
 		}
 	}
-	return dir, cleanup, nil
+	return dir, commit, cleanup, nil
 }

@@ -17,15 +17,26 @@ import (
 )
 
 // pushTags pushes the built image to every tag (--push) with media types
-// mt and returns the pushed manifest's digest. The layers of steps reused
-// from a --cache-from registry (mountFrom) are mounted from the cache's
-// repository when it is on the destination's registry, not uploaded. Docker types cannot describe
+// mt and returns the pushed manifest's digest. Docker types cannot describe
 // zstd layers: the image is then pushed with OCI types and a warning, as
 // BuildKit does. Later tags may mount blobs from earlier ones on the same
 // registry. Unless quiet, each push is reported on stderr as BuildKit's
 // "pushing layers" / "pushing manifest for REF@DIGEST" lines, with one
-// line per blob redrawn in place when stderr is a terminal.
-func pushTags(ctx context.Context, stderr io.Writer, quiet bool, res *build.Result, tags, mountFrom []string, opts []registry.Option, mt registry.MediaTypes) (v1.Hash, error) {
+// line per blob redrawn in place when stderr is a terminal. The layers of
+// steps reused from a --cache-from registry (mountFrom) are mounted from
+// the cache's repository when it is on the destination's registry, not
+// uploaded.
+//
+// idx, when not nil, is the index of the image and its attestations
+// (imageIndex): it is pushed instead, with OCI media types (BuildKit too
+// switches to them for attestations), and its digest returned.
+func pushTags(ctx context.Context, stderr io.Writer, quiet bool, res *build.Result, idx v1.ImageIndex, tags, mountFrom []string, opts []registry.Option, mt registry.MediaTypes) (v1.Hash, error) {
+	if idx != nil {
+		if mt == registry.DockerTypes {
+			fmt.Fprintln(stderr, "WARNING: pushing with OCI media types: attestations need an OCI index")
+		}
+		return pushIndexTags(ctx, stderr, quiet, idx, tags, mountFrom, opts)
+	}
 	img, err := registry.WithMediaTypes(res.Image, mt)
 	if err != nil && mt == registry.DockerTypes {
 		fmt.Fprintf(stderr, "WARNING: pushing with OCI media types: %v\n", err)
@@ -38,6 +49,15 @@ func pushTags(ctx context.Context, stderr io.Writer, quiet bool, res *build.Resu
 	if err != nil {
 		return v1.Hash{}, fmt.Errorf("pushing: %w", err)
 	}
+	return dig, pushEach(ctx, stderr, quiet, dig, tags, mountFrom, opts, func(ctx context.Context, ref string, o ...registry.Option) error {
+		return registry.Push(ctx, img, ref, o...)
+	})
+}
+
+// pushEach pushes to every tag with push, reporting each push unless
+// quiet. Later tags may mount blobs from earlier ones, then from mountFrom.
+func pushEach(ctx context.Context, stderr io.Writer, quiet bool, dig v1.Hash, tags, mountFrom []string, opts []registry.Option,
+	push func(context.Context, string, ...registry.Option) error) error {
 	for i, t := range tags {
 		o := append(append([]registry.Option(nil), opts...), registry.WithMountFrom(append(tags[:i:i], mountFrom...)...))
 		var d *pushDisplay
@@ -51,15 +71,27 @@ func pushTags(ctx context.Context, stderr io.Writer, quiet bool, res *build.Resu
 				go d.bytes(ch)
 			}
 		}
-		err := registry.Push(ctx, img, t, o...)
+		err := push(ctx, t, o...)
 		if d != nil {
 			d.finish(dig, err)
 		}
 		if err != nil {
-			return v1.Hash{}, err
+			return err
 		}
 	}
-	return dig, nil
+	return nil
+}
+
+// pushIndexTags pushes idx to every tag, reported as pushTags reports an
+// image.
+func pushIndexTags(ctx context.Context, stderr io.Writer, quiet bool, idx v1.ImageIndex, tags, mountFrom []string, opts []registry.Option) (v1.Hash, error) {
+	dig, err := idx.Digest()
+	if err != nil {
+		return v1.Hash{}, fmt.Errorf("pushing: %w", err)
+	}
+	return dig, pushEach(ctx, stderr, quiet, dig, tags, mountFrom, opts, func(ctx context.Context, ref string, o ...registry.Option) error {
+		return registry.PushIndex(ctx, idx, ref, o...)
+	})
 }
 
 // pushDisplay shows one push: plain lines, or on a terminal a block of one

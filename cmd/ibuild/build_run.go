@@ -45,6 +45,26 @@ func (o *buildOptions) runSettings(opt *build.Options) error {
 	return nil
 }
 
+// networkSettings checks --network and applies --allow.
+func (o *buildOptions) networkSettings(opt *build.Options) error {
+	switch o.network {
+	case build.NetworkDefault, build.NetworkHost, build.NetworkNone:
+	default:
+		return fmt.Errorf("invalid --network %q: want default, host or none", o.network)
+	}
+	for _, a := range o.allow {
+		switch a {
+		case "network.host":
+			opt.Run.AllowNetworkHost = true
+		case "security.insecure":
+			return fmt.Errorf("invalid --allow %q: RUN --security=insecure is not supported", a)
+		default:
+			return fmt.Errorf("invalid --allow %q: want network.host", a)
+		}
+	}
+	return nil
+}
+
 // parseAddHost turns docker's NAME:IP (or NAME=IP) into an /etc/hosts
 // line. The name is cut at the first separator, so IPv6 addresses work.
 func parseAddHost(v string) ([]byte, error) {
@@ -54,7 +74,7 @@ func parseAddHost(v string) ([]byte, error) {
 	}
 	name, ip := v[:i], strings.Trim(v[i+1:], "[]")
 	if ip == "host-gateway" {
-		return nil, fmt.Errorf("invalid --add-host %q: host-gateway needs a daemon's gateway address; RUN shares the host network, give the IP", v)
+		return nil, fmt.Errorf("invalid --add-host %q: host-gateway needs a daemon's gateway address, which ibuild has not (RUN's private network cannot reach the host's loopback); give the IP", v)
 	}
 	if net.ParseIP(ip) == nil {
 		return nil, fmt.Errorf("invalid --add-host %q: %q is not an IP address", v, ip)

@@ -27,7 +27,8 @@ type compareOptions struct {
 // notForCompare are build flags compare does not take over: it has its own
 // -f (repeatable) and -o (the report), and it neither tags nor pushes.
 var notForCompare = map[string]bool{"file": true, "tag": true, "output": true, "iidfile": true,
-	"metadata-file": true, "quiet": true, "push": true, "insecure-registry": true}
+	"metadata-file": true, "quiet": true, "push": true, "insecure-registry": true,
+	"sbom": true, "provenance": true, "attest": true}
 
 func newCompareCmd(g *globalOptions) *cobra.Command {
 	o := &compareOptions{}
@@ -36,7 +37,8 @@ func newCompareCmd(g *globalOptions) *cobra.Command {
 		Short: "Compare the sizes, steps and waste of image variants",
 		Long: "Build a Dockerfile once per --base (replacing the target stage's root FROM image, or with\n" +
 			"--base-arg NAME setting that build arg), build several Dockerfiles (-f A -f B), or compare built\n" +
-			"images, and report each variant's sizes step by step. Builds use the normal build cache.",
+			"images, and report each variant's sizes step by step. The report opens with the answer (the\n" +
+			"smallest variant, by how much) and suggestions tied to Dockerfile lines. Builds use the normal build cache.",
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error { return runCompare(cmd, g, o, args) },
 	}

@@ -19,7 +19,11 @@ var flagValues = map[string][]string{
 	"progress":    {"auto", "tty", "plain", "json"},
 	"compression": {"gzip", "zstd", "none"},
 	"isolation":   {"builtin", "oci"},
-	"network":     {"host", "none"},
+	"network":     {"default", "host", "none"},
+	"allow":       {"network.host"},
+	"sbom":        {"true", "false"},
+	"provenance":  {"mode=min", "mode=max", "true", "false"},
+	"attest":      {"type=sbom", "type=provenance,mode=min", "type=provenance,mode=max"},
 }
 
 // addCompletions wires shell completion into root: image names for the

@@ -51,7 +51,7 @@ func TestCompletion(t *testing.T) {
 		{"progress", []string{"build", "--progress", ""}, []string{"auto", "tty", "plain", "json"}},
 		{"root compression", []string{"--compression", ""}, []string{"gzip", "zstd", "none"}},
 		{"isolation", []string{"build", "--isolation", ""}, []string{"builtin", "oci"}},
-		{"network", []string{"--network", ""}, []string{"host", "none"}},
+		{"network", []string{"--network", ""}, []string{"default", "host", "none"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, dir := completions(t, root, tc.args...)

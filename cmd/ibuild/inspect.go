@@ -130,9 +130,10 @@ func newInspectCmd(g *globalOptions) *cobra.Command {
 	o := &reportOptions{}
 	cmd := &cobra.Command{
 		Use:   "inspect [OPTIONS] IMAGE",
-		Short: "Show an image's layers, sizes, waste and packages",
+		Short: "Show an image's layers, sizes, waste, packages and suggestions",
 		Long: "IMAGE is a local tag, a registry reference, oci:DIR[:TAG] or docker-archive:FILE[:TAG].\n" +
-			"Compressed sizes are the manifest's; uncompressed sizes are tar stream lengths.",
+			"Compressed sizes are the manifest's; uncompressed sizes are tar stream lengths. The report opens\n" +
+			"with the sizes and the changes that would save bytes, each tied to the step that wrote them.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			rules, b, store, err := o.prepare(cmd, g)

@@ -21,11 +21,16 @@ import (
 const exitGrace = 700 * time.Millisecond
 
 func main() {
+	if err := enterRootless(os.Args); err != nil {
+		fmt.Fprintln(os.Stderr, "ERROR:", err)
+		os.Exit(1)
+	}
 	ctx, stop := withSignals(context.Background())
 	stopProfile := startProfile()
 	err := newRootCmd().ExecuteContext(ctx)
 	stopProfile()
 	stop()
+	warnLostOwners(os.Stderr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "ERROR:", err)
 		if h := hint(err); h != "" {

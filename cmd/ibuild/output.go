@@ -69,16 +69,28 @@ func parseOutputs(vals []string) ([]output, error) {
 	return out, nil
 }
 
-func (o output) write(cmd *cobra.Command, store *cache.Store, res *build.Result, tags []string) error {
+// write exports res to o. att, when not nil, holds the image's
+// attestations: type=oci writes the index of the image and its
+// attestation manifest (an index even for one platform, as BuildKit's oci
+// exporter), type=local writes each statement beside the root filesystem
+// (BuildKit's local exporter), type=docker carries the image only.
+func (o output) write(cmd *cobra.Command, store *cache.Store, res *build.Result, tags []string, att *attached) error {
 	ctx := cmd.Context()
 	var err error
 	switch o.typ {
 	case "oci":
+		if att != nil {
+			err = registry.WriteOCILayoutIndex(ctx, o.dest, att.idx, tags)
+			break
+		}
 		err = registry.WriteOCILayout(ctx, o.dest, res.Image, tags)
 	case "docker":
 		err = registry.WriteDockerArchive(ctx, o.dest, res.Image, tags)
 	case "local":
 		err = build.ExportRootfs(ctx, store, res.Layers, o.dest)
+		if err == nil && att != nil {
+			err = writeLocalAttestations(o.dest, att.stmts[0])
+		}
 	case "registry":
 		return nil // pushed by runBuild, with --push
 	}

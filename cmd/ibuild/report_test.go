@@ -217,6 +217,17 @@ func TestInspectAptWaste(t *testing.T) {
 	if lists == nil || lists.Layer != last || lists.Bytes < 1<<20 {
 		t.Errorf("apt-lists waste %+v, want over 1MiB in layer %d (the RUN)", lists, last)
 	}
+	// The suggestion names the RUN (from the image history) and its fix.
+	var apt *report.Suggestion
+	for i, s := range v.Suggestions {
+		if s.Kind == "package-cache" && s.Rule == "apt-lists" {
+			apt = &v.Suggestions[i]
+		}
+	}
+	if apt == nil || lists == nil || apt.Layer != last || apt.Bytes != lists.Bytes || !strings.Contains(apt.Step, "apt-get install -y --no-install-recommends hello") ||
+		!strings.Contains(apt.Advice, "rm -rf /var/lib/apt/lists/*") {
+		t.Errorf("apt-lists suggestion %+v, want the RUN of layer %d and the apt-lists waste %+v", apt, last, lists)
+	}
 	if v.Packages == nil || v.Packages.Manager != "dpkg" || v.Packages.Count < 50 {
 		t.Fatalf("packages: %+v", v.Packages)
 	}
@@ -260,7 +271,7 @@ func checkHTML(t *testing.T, file string) {
 	cmd := exec.Command(bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 		"--disable-background-networking", "--disable-component-update", "--disable-sync",
 		"--user-data-dir="+t.TempDir(), "--enable-logging=stderr", "--v=0",
-		"--screenshot="+shot, "--window-size=1200,900", "file://"+file)
+		"--screenshot="+shot, "--window-size=1280,900", "file://"+file)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
@@ -324,5 +335,46 @@ func TestCompareAnswerAndCachedTimes(t *testing.T) {
 		if !strings.HasSuffix(strings.TrimSpace(l), "cached") || strings.Contains(l, " 0s") {
 			t.Errorf("second run row does not say cached: %q", l)
 		}
+	}
+}
+
+// TestDemoCompare builds examples/demo (what `make demo` compares) on
+// busybox and Debian minbase: the report opens with the answer, then the
+// suggestions, tied to the demo's Dockerfile lines: COPY --chown instead of
+// the chown of the copied site, and a slim base for Debian's docs.
+func TestDemoCompare(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("RUN needs root")
+	}
+	root, work := t.TempDir(), t.TempDir()
+	mustRun(t, "--root", root, "import", "-t", "busybox", testbase.Busybox(t))
+	mustRun(t, "--root", root, "import", "-t", "debian", testbase.Debian(t))
+	demo := filepath.Join(testbase.RepoRoot(t), "examples", "demo")
+	args := []string{"--root", root, "compare", "--progress", "plain", "--base-arg", "BASE", "--base", "busybox", "--base", "debian"}
+	out := filepath.Join(work, "report.json")
+	mustRun(t, append(args, "--format", "json", "-o", out, demo)...)
+	r := readReport(t, out)
+	for _, v := range r.Variants {
+		var chown *report.Suggestion
+		for i, s := range v.Suggestions {
+			if s.Kind == "chmod" {
+				chown = &v.Suggestions[i]
+			}
+		}
+		if chown == nil || chown.Location != "Dockerfile:12" || chown.LaterLocation != "Dockerfile:14" ||
+			chown.Files != 2 || chown.Bytes != int64(len("hello from ibuild\n")+len("every step has a size\n")) ||
+			!strings.Contains(chown.Advice, "COPY --chmod/--chown") {
+			t.Errorf("%s: chown suggestion %+v, want the two site files of Dockerfile:12 rewritten by Dockerfile:14", v.Name, chown)
+		}
+	}
+	deb := r.Variants[1].Suggestions[0]
+	if deb.Kind != "docs" || !deb.Base || deb.Bytes < 1<<20 || !strings.Contains(deb.Advice, "slim base") {
+		t.Errorf("debian's largest suggestion %+v, want the base's docs", deb)
+	}
+	text := mustRun(t, append(args, demo)...).stdout
+	// The chown suggestion is the same for both: listed once, for every variant.
+	a, s, tb := strings.Index(text, "Smallest: busybox"), strings.Index(text, "Suggestions for every variant"), strings.Index(text, "SUMMARY")
+	if a != 0 || s < a || tb < s || strings.Count(text, "(COPY --chmod/--chown)") != 1 || !strings.Contains(text, "No other suggestions for busybox.") {
+		t.Errorf("answer at %d, suggestions at %d, tables at %d, chown suggestion not once:\n%s", a, s, tb, text)
 	}
 }

@@ -2,8 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 
 	units "github.com/docker/go-units"
@@ -75,15 +73,13 @@ func (g *globalOptions) registryLimits() ([]registry.Option, error) {
 	return []registry.Option{registry.WithMaxManifestSize(m), registry.WithMaxConfigSize(c), registry.WithTimeouts(t.Idle, t.Total)}, nil
 }
 
+// defaultRoot is /var/lib/ibuild for root, and for a rootless builder
+// $XDG_DATA_HOME/ibuild (~/.local/share/ibuild).
 func defaultRoot() string {
-	if os.Geteuid() == 0 {
-		return "/var/lib/ibuild"
+	if r := rootlessDefaultRoot(); r != "" {
+		return r
 	}
-	if x := os.Getenv("XDG_DATA_HOME"); x != "" {
-		return filepath.Join(x, "ibuild")
-	}
-	home, _ := os.UserHomeDir()
-	return filepath.Join(home, ".local", "share", "ibuild")
+	return "/var/lib/ibuild"
 }
 
 func (g *globalOptions) store(cmd *cobra.Command) (*cache.Store, error) {
@@ -91,8 +87,9 @@ func (g *globalOptions) store(cmd *cobra.Command) (*cache.Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("invalid --max-layer-size %q: %w", g.maxLayerSize, err)
 	}
-	return cache.Open(cmd.Context(), g.root, cache.WithWarnings(cmd.ErrOrStderr()),
-		cache.WithLayerLimits(layer.WithMaxSize(n), layer.WithMaxEntries(g.maxLayerEntries), layer.WithMaxRatio(g.maxLayerRatio)))
+	limits := append([]layer.Option{layer.WithMaxSize(n), layer.WithMaxEntries(g.maxLayerEntries), layer.WithMaxRatio(g.maxLayerRatio)},
+		rootlessLayerOptions()...)
+	return cache.Open(cmd.Context(), g.root, cache.WithWarnings(cmd.ErrOrStderr()), cache.WithLayerLimits(limits...))
 }
 
 // newRootCmd returns the ibuild command: like `docker build`, the root

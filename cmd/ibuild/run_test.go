@@ -441,9 +441,9 @@ func TestRunCache(t *testing.T) {
 	})
 }
 
-// TestRunNetwork installs a package from Debian's mirror, and checks that
-// --network=none cuts RUN off. The install takes about a minute, so it runs
-// under the builtin engine only; the cheap failure case runs under both.
+// TestRunNetwork installs a package from Debian's mirror in the default
+// (private, slirp4netns) network, and checks that --network=none cuts RUN
+// off. See TestRunNetworkModes for what each mode reaches.
 func TestRunNetwork(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: skipping apt-get against the Debian mirror")
@@ -466,7 +466,7 @@ func TestRunNetwork(t *testing.T) {
 			}
 		})
 	})
-	t.Run("host", func(t *testing.T) {
+	t.Run("default", func(t *testing.T) {
 		forEngines(t, func(t *testing.T, eng []string) {
 			// --no-cache: the step key does not depend on the engine, and
 			// each engine must really run apt-get.

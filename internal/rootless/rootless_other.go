@@ -1,0 +1,17 @@
+//go:build !linux
+
+package rootless
+
+// Info describes the user namespace a rootless builder runs in.
+type Info struct {
+	UID, GID       int
+	User           string
+	SubIDs         bool
+	UIDMap, GIDMap []Mapping
+}
+
+// Current reports no user namespace where there are none.
+func Current() (Info, bool) { return Info{}, false }
+
+// Enter does nothing where builds are not supported.
+func Enter() error { return nil }
