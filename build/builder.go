@@ -38,6 +38,8 @@ type builder struct {
 	platform v1.Platform
 	multi    bool
 	shared   *shared
+	// inImage are the stages whose layers go into the image (targetChain).
+	inImage map[int]bool
 
 	mu sync.Mutex
 	// slots bound the stages built at once (nil: one at a time, in order).
@@ -63,6 +65,9 @@ type builder struct {
 	// lazy maps layer digests hit in a --cache-from source to that source,
 	// until their blobs are fetched.
 	lazy map[v1.Hash]StepSource
+	// fetches are the lazy layers being fetched, by digest: each channel
+	// is closed when its fetch ends.
+	fetches map[v1.Hash]chan struct{}
 	// exported collects step records for --cache-to, in the order the
 	// steps finished.
 	exported []exportedStep
@@ -206,6 +211,7 @@ func (b *builder) plan() (target int, order []int, err error) {
 	if target, err = b.targetIndex(); err != nil {
 		return 0, nil, err
 	}
+	b.inImage = b.targetChain(target)
 	order, n := b.planSteps(target)
 	b.total = max(b.countSteps(target), n)
 	b.counter = n
