@@ -146,6 +146,9 @@ func (b *builder) fetchImage(ctx context.Context, ref string) (v1.Image, bool, e
 			return nil, false, err
 		}
 	}
+	if b.opt.Unprivileged {
+		return nil, false, fmt.Errorf("pulling %s: %w", ref, cache.ErrUnprivileged)
+	}
 	remote, err := registry.Image(ctx, ref, b.opt.Registry...)
 	if err != nil {
 		return nil, false, err // a *registry.Error, naming the reference

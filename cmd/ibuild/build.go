@@ -136,6 +136,9 @@ func newBuildCmd(g *globalOptions) *cobra.Command {
 }
 
 func runBuild(cmd *cobra.Command, g *globalOptions, o *buildOptions, contextDir string) error {
+	if err := probeBuild(o, contextDir); err != nil {
+		return err
+	}
 	if contextDir == "-" {
 		n, err := units.RAMInBytes(g.maxLayerSize)
 		if err != nil {
@@ -233,6 +236,7 @@ func (o *buildOptions) execute(cmd *cobra.Command, g *globalOptions, contextDir 
 	if err == nil && edit != nil {
 		err = edit(&opt)
 	}
+	probeOptions(&opt)
 	if err != nil {
 		return nil, opt, nil, err
 	}
@@ -242,7 +246,7 @@ func (o *buildOptions) execute(cmd *cobra.Command, g *globalOptions, contextDir 
 	if opt.Store, err = g.store(cmd); err != nil {
 		return nil, opt, nil, err
 	}
-	mode := o.progress
+	mode := progressMode(o.progress)
 	if o.quiet {
 		mode = "quiet"
 	}

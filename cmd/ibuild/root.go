@@ -89,7 +89,8 @@ func (g *globalOptions) store(cmd *cobra.Command) (*cache.Store, error) {
 	}
 	limits := append([]layer.Option{layer.WithMaxSize(n), layer.WithMaxEntries(g.maxLayerEntries), layer.WithMaxRatio(g.maxLayerRatio)},
 		rootlessLayerOptions()...)
-	return cache.Open(cmd.Context(), g.root, cache.WithWarnings(cmd.ErrOrStderr()), cache.WithLayerLimits(limits...))
+	opts := append([]cache.Option{cache.WithWarnings(cmd.ErrOrStderr()), cache.WithLayerLimits(limits...)}, probeStoreOptions()...)
+	return cache.Open(cmd.Context(), g.root, opts...)
 }
 
 // newRootCmd returns the ibuild command: like `docker build`, the root
@@ -128,6 +129,7 @@ func newRootCmd() *cobra.Command {
 		"fail a registry response or ADD <url> download not finished within this, plus 1s per MiB it declares (0 = no limit)")
 	root.PersistentFlags().StringVar(&g.maxDownloadSize, "max-download-size", units.BytesSize(float64(build.DefaultMaxDownloadSize)),
 		"refuse an ADD <url> download larger than this")
+	root.PersistentPreRunE = probeRefuse
 	root.SetVersionTemplate("ibuild version {{.Version}}\n")
 	bo.bind(root)
 	root.AddCommand(
