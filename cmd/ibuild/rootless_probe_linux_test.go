@@ -150,11 +150,15 @@ LABEL l=v
 		t.Errorf("the rebuild of the change: %s, want %s without newuidmap\n%s", againOut, strings.Fields(changedOut)[0], again.stderr)
 	}
 
-	// Commands other than build, and builds the probe leaves alone, go to
-	// the namespace at once.
+	// images needs no namespace; other commands, and builds the probe
+	// leaves alone, go to the namespace at once.
 	r := u.mustRun(t, env, "images")
-	if !strings.Contains(r.stderr, "rootless: user namespace needed: ibuild images") || !strings.Contains(r.stdout, "noop") {
+	if !strings.Contains(r.stderr, "rootless: no user namespace needed") || !strings.Contains(r.stdout, "noop") {
 		t.Errorf("ibuild images:\n%s\n%s", r.stdout, r.stderr)
+	}
+	r = u.mustRun(t, env, "cache", "du")
+	if !strings.Contains(r.stderr, "rootless: user namespace needed: ibuild cache du") {
+		t.Errorf("ibuild cache du:\n%s\n%s", r.stdout, r.stderr)
 	}
 	local := filepath.Join(u.home, "rootfs")
 	_, localOut := build("local", "-o", "type=local,dest="+local)
