@@ -32,6 +32,8 @@ type builder struct {
 	sink   progress.Sink
 	global *argScope // global ARGs (before the first FROM) plus predefined ones
 	total  int
+	// inImage are the stages whose layers go into the image (targetChain).
+	inImage map[int]bool
 
 	mu sync.Mutex
 	// slots bound the stages built at once (nil: one at a time, in order).
@@ -56,6 +58,9 @@ type builder struct {
 	// lazy maps layer digests hit in a --cache-from source to that source,
 	// until their blobs are fetched.
 	lazy map[v1.Hash]StepSource
+	// fetches are the lazy layers being fetched, by digest: each channel
+	// is closed when its fetch ends.
+	fetches map[v1.Hash]chan struct{}
 	// exported collects step records for --cache-to, in the order the
 	// steps finished.
 	exported []exportedStep
@@ -161,6 +166,7 @@ func (b *builder) run(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	b.inImage = b.targetChain(target)
 	order, n := b.planSteps(target)
 	b.total = max(b.countSteps(target), n)
 	b.counter = n

@@ -6,6 +6,7 @@ import (
 	"io"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/ibuild/ibuild/cache"
 	"github.com/ibuild/ibuild/layer"
@@ -63,25 +64,78 @@ func (b *builder) remoteHit(ctx context.Context, key v1.Hash) (*cache.StepRecord
 	return nil, nil
 }
 
+// maxFetches bounds the cache layers fetched at a time.
+const maxFetches = 4
+
 // ensureBlobs fetches the blobs of layers that came from a cache source and
-// are not in the store yet, verifying each against its descriptor.
-func (b *builder) ensureBlobs(ctx context.Context, layers []layer.Info) error {
+// are not in the store yet, verifying each against its descriptor: at most
+// maxFetches at a time, each once however many steps wait for it, each
+// shown in the progress while it downloads (fetchTask). With extract (a
+// step is about to mount the layers' snapshots) each is extracted into its
+// snapshot while it downloads. Layers a build only reuses for the final
+// image are fetched by finish, and those nothing reads never.
+func (b *builder) ensureBlobs(ctx context.Context, layers []layer.Info, extract bool) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(maxFetches)
+	seen := map[v1.Hash]bool{}
 	for _, l := range layers {
 		b.mu.Lock()
 		src, ok := b.lazy[l.Digest]
 		b.mu.Unlock()
-		if !ok || b.opt.Store.HasBlob(l.Digest) {
+		if !ok || seen[l.Digest] || b.opt.Store.HasBlob(l.Digest) {
 			continue
 		}
-		rc, err := src.OpenLayer(ctx, l)
-		if err != nil {
-			return fmt.Errorf("fetching layer %s from %s: %w", l.Digest, src.Name(), err)
+		seen[l.Digest] = true
+		g.Go(func() error { return b.fetchLayer(gctx, src, l, extract) })
+	}
+	return g.Wait()
+}
+
+// fetchLayer fetches one layer unless another step is fetching it, in
+// which case it waits for that fetch, and fetches it itself if that one
+// failed (its error is that step's to report).
+func (b *builder) fetchLayer(ctx context.Context, src StepSource, l layer.Info, extract bool) error {
+	for !b.opt.Store.HasBlob(l.Digest) {
+		b.mu.Lock()
+		busy, waiting := b.fetches[l.Digest]
+		if !waiting {
+			if b.fetches == nil {
+				b.fetches = map[v1.Hash]chan struct{}{}
+			}
+			busy = make(chan struct{})
+			b.fetches[l.Digest] = busy
 		}
-		_, err = b.opt.Store.WriteBlob(ctx, rc, l.Descriptor())
+		b.mu.Unlock()
+		if waiting {
+			select {
+			case <-busy:
+				continue
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		err := b.downloadLayer(ctx, src, l, extract)
+		b.mu.Lock()
+		delete(b.fetches, l.Digest)
+		b.mu.Unlock()
+		close(busy)
+		return err
+	}
+	return nil
+}
+
+// downloadLayer copies the blob of l from src into the store (extracting it on
+// the way with extract), showing its progress.
+func (b *builder) downloadLayer(ctx context.Context, src StepSource, l layer.Info, extract bool) error {
+	task := startFetchTask(b.sink, l, src.Name())
+	rc, err := src.OpenLayer(ctx, l)
+	if err == nil {
+		err = b.opt.Store.FetchLayer(ctx, task.reader(rc), l, extract)
 		rc.Close()
-		if err != nil {
-			return fmt.Errorf("fetching layer %s from %s: %w", l.Digest, src.Name(), err)
-		}
+	}
+	task.end(err)
+	if err != nil {
+		return fmt.Errorf("fetching layer %s from %s: %w", l.Digest, src.Name(), err)
 	}
 	return nil
 }

@@ -58,7 +58,8 @@ func (c *copier) writeLayer(ctx context.Context) (*layer.Info, error) {
 		wrote <- err
 		return err
 	})
-	info, err := c.b.opt.Store.WriteLayer(ctx, pr, c.b.opt.Compression, c.b.opt.CompressionLevel)
+	comp, level := c.b.layerCompression(c.st.index)
+	info, err := c.b.opt.Store.WriteLayer(ctx, pr, comp, level)
 	pr.CloseWithError(io.ErrClosedPipe)
 	if err != nil {
 		// The writer's own error (a source that changed size, an ADD

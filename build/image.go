@@ -83,9 +83,14 @@ func (i *builtImage) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error) {
 
 // finish assembles, stores and tags the target stage's image.
 func (b *builder) finish(ctx context.Context, st *stageState) (*Result, error) {
-	if err := b.ensureBlobs(ctx, st.layers); err != nil {
+	if err := b.ensureBlobs(ctx, st.layers, false); err != nil {
 		return nil, err
 	}
+	layers, err := b.compressLayers(ctx, st.layers)
+	if err != nil {
+		return nil, err
+	}
+	st.layers = layers
 	res, err := storeImage(ctx, b.opt.Store, st, b.opt.epoch(), b.opt.Tags)
 	if err != nil {
 		return nil, err

@@ -17,7 +17,7 @@ func overlayUnsupported(root string) string { return rootfs.OverlayUnsupported(r
 // snapshots returns the extracted snapshot directories of layers,
 // bottom-most first.
 func (b *builder) snapshots(ctx context.Context, layers []layer.Info) ([]string, error) {
-	if err := b.ensureBlobs(ctx, layers); err != nil {
+	if err := b.ensureBlobs(ctx, layers, true); err != nil {
 		return nil, err
 	}
 	return rootfs.Snapshots(ctx, b.opt.Store, layers)
@@ -26,7 +26,7 @@ func (b *builder) snapshots(ctx context.Context, layers []layer.Info) ([]string,
 // mountRootfs mounts the root file system of layers read-only (see
 // rootfs.Mount) and returns it with a function that releases it.
 func (b *builder) mountRootfs(ctx context.Context, layers []layer.Info) (string, func(), error) {
-	if err := b.ensureBlobs(ctx, layers); err != nil {
+	if err := b.ensureBlobs(ctx, layers, overlayUnsupported(b.opt.Store.Root()) == ""); err != nil {
 		return "", nil, err
 	}
 	return rootfs.Mount(ctx, b.opt.Store, layers)

@@ -353,9 +353,15 @@ func (b *builder) writeLayer(ctx context.Context, r *stepRun, gen func(w io.Writ
 		}
 		return nil, nil
 	}
-	info, err := b.opt.Store.WriteLayer(ctx, br, b.opt.Compression, b.opt.CompressionLevel)
+	c, level := b.layerCompression(r.st.index)
+	info, err := b.opt.Store.WriteLayer(ctx, br, c, level)
 	if err != nil {
 		return nil, err // "writing layer: …"
+	}
+	if c == layer.None && b.opt.Compression != layer.None {
+		r.log("stderr", fmt.Sprintf("diff: %d bytes in %s (not compressed: the stage is not in the image)",
+			info.UncompressedSize, time.Since(start).Round(time.Millisecond)))
+		return &info, nil
 	}
 	r.log("stderr", fmt.Sprintf("diff+compress (%s): %d bytes (%d compressed) in %s",
 		b.opt.Compression, info.UncompressedSize, info.Size, time.Since(start).Round(time.Millisecond)))

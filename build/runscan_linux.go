@@ -12,7 +12,7 @@ import (
 // executeScan runs spec on a plain copy of the parent's root file system
 // and diffs it by scanning: the fallback where overlayfs cannot be used.
 func (b *builder) executeScan(ctx context.Context, st *stageState, spec sandbox.Spec, out *logWriter, r *stepRun) (*layer.Info, error) {
-	if err := b.ensureBlobs(ctx, st.layers); err != nil {
+	if err := b.ensureBlobs(ctx, st.layers, false); err != nil {
 		return nil, err
 	}
 	root, cleanup, err := rootfs.Copy(ctx, b.opt.Store, st.layers)

@@ -32,7 +32,7 @@ func (b *builder) copyRoot(ctx context.Context, layers []layer.Info, dest, chown
 	if !numericChown(chown) || len(layers) == 0 || b.prefetched(layers) || !b.mostlyUnextracted(layers) {
 		return b.mountRootfs(ctx, layers)
 	}
-	if err := b.ensureBlobs(ctx, layers); err != nil {
+	if err := b.ensureBlobs(ctx, layers, false); err != nil {
 		return "", nil, err
 	}
 	return b.skeleton(ctx, layers, dest)

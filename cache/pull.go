@@ -55,9 +55,33 @@ func (s *Store) PullImage(ctx context.Context, img v1.Image) (v1.Descriptor, err
 // pullLayer downloads one layer blob into the store and, unless its
 // snapshot exists, extracts it on the way.
 func (s *Store) pullLayer(ctx context.Context, img v1.Image, d v1.Descriptor, info layer.Info) error {
+	rc, err := openLayer(img, d)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	return s.FetchLayer(ctx, rc, info, true)
+}
+
+// FetchLayer stores the compressed blob of info read from r, verified as
+// WriteBlob does. With extract, and unless the layer's snapshot exists,
+// the snapshot is extracted from the same stream while it is read, as
+// PullImage does for a base image's layers: it becomes visible only once
+// the blob and its diffID check out. An extraction that fails on a blob
+// that verifies leaves the blob stored and no snapshot (Snapshot extracts
+// it again and reports the error).
+func (s *Store) FetchLayer(ctx context.Context, r io.Reader, info layer.Info, extract bool) error {
+	d := v1.Descriptor{MediaType: info.MediaType, Digest: info.Digest, Size: info.Size}
+	write := func() error {
+		_, err := s.WriteBlob(ctx, r, d)
+		return err
+	}
+	if !extract {
+		return write()
+	}
 	final, err := s.snapshotPath(info.DiffID)
 	if err != nil || isDir(final) {
-		return s.copyLayer(ctx, img, d)
+		return write()
 	}
 	release, err := s.lockSnapshot(ctx, info.DiffID.Hex)
 	if err != nil {
@@ -65,18 +89,13 @@ func (s *Store) pullLayer(ctx context.Context, img v1.Image, d v1.Descriptor, in
 	}
 	defer release()
 	if isDir(final) {
-		return s.copyLayer(ctx, img, d)
+		return write()
 	}
 	tmp, cleanup, err := s.snapshotTemp()
 	if err != nil {
-		return s.copyLayer(ctx, img, d)
+		return write()
 	}
 	defer cleanup()
-	rc, err := openLayer(img, d)
-	if err != nil {
-		return err
-	}
-	defer rc.Close()
 
 	p := newChunkPipe()
 	extracted := make(chan error, 1)
@@ -85,7 +104,7 @@ func (s *Store) pullLayer(ctx context.Context, img v1.Image, d v1.Descriptor, in
 		p.stop() // the download goes on without it
 		extracted <- err
 	}()
-	_, werr := s.WriteBlob(ctx, io.TeeReader(rc, p), v1.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size})
+	_, werr := s.WriteBlob(ctx, io.TeeReader(r, p), d)
 	p.closeWrite(werr)
 	xerr := <-extracted
 	if werr != nil {

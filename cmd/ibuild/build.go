@@ -196,7 +196,7 @@ func runBuild(cmd *cobra.Command, g *globalOptions, o *buildOptions, contextDir 
 		}
 	}
 	if pushTypes, push := o.pushTypes(outs); push {
-		dig, err := pushTags(cmd.Context(), cmd.ErrOrStderr(), o.quiet, res, idx, opt.Tags, opt.Registry, pushTypes)
+		dig, err := pushTags(cmd.Context(), cmd.ErrOrStderr(), o.quiet, res, idx, opt.Tags, cacheRefs(o.cacheFrom), opt.Registry, pushTypes)
 		if err != nil {
 			return err
 		}

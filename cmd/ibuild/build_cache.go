@@ -64,6 +64,18 @@ func parseCacheSpec(flag, v, dirKey string) (cacheSpec, error) {
 	return s, nil
 }
 
+// cacheRefs returns the references of the registry caches among
+// --cache-from values (parsed and checked before the build).
+func cacheRefs(vals []string) []string {
+	var refs []string
+	for _, v := range vals {
+		if s, err := parseCacheSpec("--cache-from", v, "src"); err == nil && s.typ == "registry" {
+			refs = append(refs, s.ref)
+		}
+	}
+	return refs
+}
+
 // cacheEndpoint is a step cache in a registry or a directory: it can be
 // read (--cache-from) and written (--cache-to).
 type cacheEndpoint interface {

@@ -22,17 +22,20 @@ import (
 // BuildKit does. Later tags may mount blobs from earlier ones on the same
 // registry. Unless quiet, each push is reported on stderr as BuildKit's
 // "pushing layers" / "pushing manifest for REF@DIGEST" lines, with one
-// line per blob redrawn in place when stderr is a terminal.
+// line per blob redrawn in place when stderr is a terminal. The layers of
+// steps reused from a --cache-from registry (mountFrom) are mounted from
+// the cache's repository when it is on the destination's registry, not
+// uploaded.
 //
 // idx, when not nil, is the index of the image and its attestations
 // (imageIndex): it is pushed instead, with OCI media types (BuildKit too
 // switches to them for attestations), and its digest returned.
-func pushTags(ctx context.Context, stderr io.Writer, quiet bool, res *build.Result, idx v1.ImageIndex, tags []string, opts []registry.Option, mt registry.MediaTypes) (v1.Hash, error) {
+func pushTags(ctx context.Context, stderr io.Writer, quiet bool, res *build.Result, idx v1.ImageIndex, tags, mountFrom []string, opts []registry.Option, mt registry.MediaTypes) (v1.Hash, error) {
 	if idx != nil {
 		if mt == registry.DockerTypes {
 			fmt.Fprintln(stderr, "WARNING: pushing with OCI media types: attestations need an OCI index")
 		}
-		return pushIndexTags(ctx, stderr, quiet, idx, tags, opts)
+		return pushIndexTags(ctx, stderr, quiet, idx, tags, mountFrom, opts)
 	}
 	img, err := registry.WithMediaTypes(res.Image, mt)
 	if err != nil && mt == registry.DockerTypes {
@@ -46,17 +49,17 @@ func pushTags(ctx context.Context, stderr io.Writer, quiet bool, res *build.Resu
 	if err != nil {
 		return v1.Hash{}, fmt.Errorf("pushing: %w", err)
 	}
-	return dig, pushEach(ctx, stderr, quiet, dig, tags, opts, func(ctx context.Context, ref string, o ...registry.Option) error {
+	return dig, pushEach(ctx, stderr, quiet, dig, tags, mountFrom, opts, func(ctx context.Context, ref string, o ...registry.Option) error {
 		return registry.Push(ctx, img, ref, o...)
 	})
 }
 
 // pushEach pushes to every tag with push, reporting each push unless
-// quiet. Later tags may mount blobs from earlier ones.
-func pushEach(ctx context.Context, stderr io.Writer, quiet bool, dig v1.Hash, tags []string, opts []registry.Option,
+// quiet. Later tags may mount blobs from earlier ones, then from mountFrom.
+func pushEach(ctx context.Context, stderr io.Writer, quiet bool, dig v1.Hash, tags, mountFrom []string, opts []registry.Option,
 	push func(context.Context, string, ...registry.Option) error) error {
 	for i, t := range tags {
-		o := append(append([]registry.Option(nil), opts...), registry.WithMountFrom(tags[:i]...))
+		o := append(append([]registry.Option(nil), opts...), registry.WithMountFrom(append(tags[:i:i], mountFrom...)...))
 		var d *pushDisplay
 		if !quiet {
 			d = newPushDisplay(stderr, registry.FamiliarName(t))
@@ -81,12 +84,12 @@ func pushEach(ctx context.Context, stderr io.Writer, quiet bool, dig v1.Hash, ta
 
 // pushIndexTags pushes idx to every tag, reported as pushTags reports an
 // image.
-func pushIndexTags(ctx context.Context, stderr io.Writer, quiet bool, idx v1.ImageIndex, tags []string, opts []registry.Option) (v1.Hash, error) {
+func pushIndexTags(ctx context.Context, stderr io.Writer, quiet bool, idx v1.ImageIndex, tags, mountFrom []string, opts []registry.Option) (v1.Hash, error) {
 	dig, err := idx.Digest()
 	if err != nil {
 		return v1.Hash{}, fmt.Errorf("pushing: %w", err)
 	}
-	return dig, pushEach(ctx, stderr, quiet, dig, tags, opts, func(ctx context.Context, ref string, o ...registry.Option) error {
+	return dig, pushEach(ctx, stderr, quiet, dig, tags, mountFrom, opts, func(ctx context.Context, ref string, o ...registry.Option) error {
 		return registry.PushIndex(ctx, idx, ref, o...)
 	})
 }
