@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -145,12 +146,18 @@ func probeOptions(opt *build.Options) {
 	}
 }
 
-// probeStoreOptions are the store options of a probe.
-func probeStoreOptions() []cache.Option {
+// probeStoreOptions are the store options of a probe. A probe opens
+// only a store that exists: it never creates one, so that a user
+// namespace that cannot be made still stops ibuild before it touches a
+// store (the first build, and import, need the namespace anyway).
+func probeStoreOptions(root string) ([]cache.Option, error) {
 	if probe == nil {
-		return nil
+		return nil, nil
 	}
-	return []cache.Option{cache.Unprivileged()}
+	if _, err := os.Stat(filepath.Join(root, "index.json")); err != nil {
+		return nil, fmt.Errorf("no store in %s yet: %w", root, cache.ErrUnprivileged)
+	}
+	return []cache.Option{cache.Unprivileged()}, nil
 }
 
 // progressMode resolves "auto" against the real standard error in a

@@ -57,7 +57,6 @@ func itoa(n uint32) string { return strconv.FormatUint(uint64(n), 10) }
 // works. Root never probes.
 func TestRootlessNoopWithoutNamespace(t *testing.T) {
 	u := newRootlessUser(t, true)
-	u.mustRun(t, nil, "import", "-t", "busybox", testbase.Busybox(t))
 	// newuidmap and newgidmap, wrapped to log each start.
 	wrap := filepath.Join(u.dir, "wrap")
 	if err := os.Mkdir(wrap, 0o755); err != nil {
@@ -84,6 +83,11 @@ LABEL l=v
 `,
 	})
 	env := []string{"PATH=" + wrap + ":" + os.Getenv("PATH"), "IBUILD_ROOTLESS_PROBE=debug", "SOURCE_DATE_EPOCH=1700000000"}
+	// No store yet: the probe creates none, the namespace's run does.
+	if r := u.mustRun(t, env, "images"); !strings.Contains(r.stderr, "rootless: user namespace needed: no store in") {
+		t.Errorf("ibuild images without a store:\n%s", r.stderr)
+	}
+	u.mustRun(t, nil, "import", "-t", "busybox", testbase.Busybox(t))
 	build := func(name string, extra ...string) (result, string) {
 		t.Helper()
 		if err := os.Remove(maplog); err != nil && !os.IsNotExist(err) {
