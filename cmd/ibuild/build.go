@@ -246,12 +246,12 @@ func (o *buildOptions) execute(cmd *cobra.Command, g *globalOptions, contextDir 
 	if opt.Store, err = g.store(cmd); err != nil {
 		return nil, opt, nil, err
 	}
-	mode := progressMode(o.progress)
+	mode := o.progress
 	if o.quiet {
 		mode = "quiet"
 	}
 	// NO_COLOR (no-color.org) turns the tty display's colours off.
-	pr, err := progress.New(mode, cmd.ErrOrStderr(), progress.WithColor(os.Getenv("NO_COLOR") == ""))
+	pr, err := progress.New(mode, cmd.ErrOrStderr(), append(progressOptions(), progress.WithColor(os.Getenv("NO_COLOR") == ""))...)
 	if err != nil {
 		opt.Store.Close()
 		return nil, opt, nil, err

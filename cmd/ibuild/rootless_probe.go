@@ -10,11 +10,11 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/ibuild/ibuild/build"
 	"github.com/ibuild/ibuild/cache"
 	"github.com/ibuild/ibuild/internal/rootless"
+	"github.com/ibuild/ibuild/progress"
 )
 
 // A rootless build pays for its user namespace before it does anything
@@ -160,14 +160,11 @@ func probeStoreOptions(root string) ([]cache.Option, error) {
 	return []cache.Option{cache.Unprivileged()}, nil
 }
 
-// progressMode resolves "auto" against the real standard error in a
-// probe, whose own goes to a buffer.
-func progressMode(mode string) string {
-	if probe == nil || mode != "auto" {
-		return mode
+// progressOptions are the progress options of a probe: its display is
+// made for the real standard error, where its buffered output goes.
+func progressOptions() []progress.Option {
+	if probe == nil {
+		return nil
 	}
-	if term.IsTerminal(int(probe.stderr.Fd())) {
-		return "tty"
-	}
-	return "plain"
+	return []progress.Option{progress.WithTerminal(probe.stderr)}
 }
