@@ -133,7 +133,6 @@ func newRootCmd() *cobra.Command {
 		"fail a registry response or ADD <url> download not finished within this, plus 1s per MiB it declares (0 = no limit)")
 	root.PersistentFlags().StringVar(&g.maxDownloadSize, "max-download-size", units.BytesSize(float64(build.DefaultMaxDownloadSize)),
 		"refuse an ADD <url> download larger than this")
-	root.PersistentPreRunE = probeRefuse
 	root.SetVersionTemplate("ibuild version {{.Version}}\n")
 	bo.bind(root)
 	root.AddCommand(

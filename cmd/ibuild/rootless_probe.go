@@ -9,8 +9,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/spf13/cobra"
-
 	"github.com/ibuild/ibuild/build"
 	"github.com/ibuild/ibuild/cache"
 	"github.com/ibuild/ibuild/internal/rootless"
@@ -69,11 +67,17 @@ func runProbe(args []string) (bool, error) {
 	if err != nil || uidMap == nil {
 		return false, nil // Enter names what is missing
 	}
+	root := newRootCmd()
+	if c, _, err := root.Find(args[1:]); err != nil || !slices.Contains(probeCommands, c.Name()) {
+		if mode == "debug" {
+			fmt.Fprintf(os.Stderr, "rootless: user namespace needed: command %s\n", strings.Join(args[1:], " "))
+		}
+		return false, nil
+	}
 	probe = &probeState{uidMap: uidMap, gidMap: gidMap, stderr: os.Stderr}
 	defer func() { probe = nil }()
 	var stdout, stderr bytes.Buffer
 	ctx, stop := withSignals(context.Background())
-	root := newRootCmd()
 	root.SetArgs(args[1:])
 	root.SetOut(&stdout)
 	root.SetErr(&stderr)
@@ -92,15 +96,6 @@ func runProbe(args []string) (bool, error) {
 	_, _ = os.Stderr.Write(stderr.Bytes())
 	_, _ = os.Stdout.Write(stdout.Bytes())
 	return true, err
-}
-
-// probeRefuse is the PersistentPreRunE of the root command: a probe runs
-// only probeCommands.
-func probeRefuse(cmd *cobra.Command, _ []string) error {
-	if probe != nil && !slices.Contains(probeCommands, cmd.Name()) {
-		return fmt.Errorf("%s: %w", cmd.CommandPath(), cache.ErrUnprivileged)
-	}
-	return nil
 }
 
 // probeBuild refuses, in a probe, a build whose options read stdin (which

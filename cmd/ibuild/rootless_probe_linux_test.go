@@ -165,7 +165,7 @@ LABEL l=v
 		t.Errorf("ibuild history:\n%s\n%s", r.stdout, r.stderr)
 	}
 	r = u.mustRun(t, env, "cache", "du")
-	if !strings.Contains(r.stderr, "rootless: user namespace needed: ibuild cache du") {
+	if !strings.Contains(r.stderr, "rootless: user namespace needed: command cache du") {
 		t.Errorf("ibuild cache du:\n%s\n%s", r.stdout, r.stderr)
 	}
 	local := filepath.Join(u.home, "rootfs")
