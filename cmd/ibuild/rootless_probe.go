@@ -48,8 +48,9 @@ var probe *probeState
 
 // probeCommands are the commands a probe runs (by cobra name: the root
 // command builds; images and history read only tags, manifests and
-// configs); the others go to the namespace at once.
-var probeCommands = []string{"ibuild", "build", "images", "history"}
+// configs, inspect reads layers as tar streams); the others go to the
+// namespace at once.
+var probeCommands = []string{"ibuild", "build", "images", "history", "inspect"}
 
 // runProbe runs the command of args as a probe when a user other than root
 // runs it outside a user namespace. It reports whether the command ran

@@ -164,6 +164,10 @@ LABEL l=v
 	if !strings.Contains(r.stderr, "rootless: no user namespace needed") || !strings.Contains(r.stdout, "LABEL l=v") {
 		t.Errorf("ibuild history:\n%s\n%s", r.stdout, r.stderr)
 	}
+	r = u.mustRun(t, env, "inspect", "noop")
+	if !strings.Contains(r.stderr, "rootless: no user namespace needed") || !strings.Contains(r.stdout+r.stderr, "/app/x") {
+		t.Errorf("ibuild inspect:\n%s\n%s", r.stdout, r.stderr)
+	}
 	r = u.mustRun(t, env, "cache", "du")
 	if !strings.Contains(r.stderr, "rootless: user namespace needed: command cache du") {
 		t.Errorf("ibuild cache du:\n%s\n%s", r.stdout, r.stderr)
