@@ -82,6 +82,11 @@ RUN echo hi > /app/x && chown 1234:1234 /app/x
 LABEL l=v
 `,
 	})
+	// The context's owners, as the namespace shows them, are in the keys:
+	// the user's file is root's there, root's file is unmapped (65534).
+	if err := os.Lchown(filepath.Join(ctxDir, "app", "b.txt"), int(u.uid), int(u.gid)); err != nil {
+		t.Fatal(err)
+	}
 	env := []string{"PATH=" + wrap + ":" + os.Getenv("PATH"), "IBUILD_ROOTLESS_PROBE=debug", "SOURCE_DATE_EPOCH=1700000000"}
 	// No store yet: the probe creates none, the namespace's run does.
 	if r := u.mustRun(t, env, "images"); !strings.Contains(r.stderr, "rootless: user namespace needed: no store in") {
