@@ -3,7 +3,10 @@
 # internal/rootless) against the same build as root, in one run,
 # alternating, median wall seconds of RUNS runs each:
 #   cold       --no-cache build of the reference Dockerfile (../shared/PEERS.md)
-#   noop       rebuild with nothing changed
+#   noop       rebuild with nothing changed (a user's runs without a user
+#              namespace: see cmd/ibuild/rootless_probe.go)
+#   noop-ns    the same, the user's forced into the namespace
+#              (IBUILD_ROOTLESS_PROBE=off; root's is the same as noop)
 #   run-true   per-step cost of RUN true: a --no-cache build of FROM busybox
 #              plus 20 `RUN true` steps, minus the same build with none, / 20
 # and the ratios rootless / root (targets: cold and noop within 1.2x; RUN
@@ -64,8 +67,10 @@ if [[ $(stat -c %a /dev/net/tun 2>/dev/null) != 666 ]]; then
 	echo "note: /dev/net/tun is not open to users: both builders use --network host"
 fi
 # as_root / as_user run ibuild with its default state directory.
-as_root() { "$BIN" --root "$ROOT" "$@"; }
-as_user() { setpriv --reuid "$UID_" --regid "$GID_" --clear-groups env -i PATH="$PATH" HOME="$HOMEDIR" "$BIN" "$@"; }
+# Both go through setpriv and env, so that the two extra execs count on
+# both sides.
+as_root() { setpriv --reuid 0 --regid 0 --clear-groups env -i PATH="$PATH" HOME=/root "$BIN" --root "$ROOT" "$@"; }
+as_user() { setpriv --reuid "$UID_" --regid "$GID_" --clear-groups env -i PATH="$PATH" HOME="$HOMEDIR" ${PROBE:+IBUILD_ROOTLESS_PROBE=$PROBE} "$BIN" "$@"; }
 for who in as_root as_user; do
 	$who import -t debian "$BASES/debian-bookworm-minbase.tar" >/dev/null
 	$who import -t busybox "$BASES/busybox.tar" >/dev/null
@@ -85,6 +90,7 @@ for r in $(seq 1 "$RUNS"); do
 	for who in as_root as_user; do
 		T[$who,cold]+="$(time_cmd $who "${NET[@]}" -t bench --no-cache "$CTX") "
 		T[$who,noop]+="$(time_cmd $who "${NET[@]}" -t bench "$CTX") "
+		T[$who,noop-ns]+="$(PROBE=off time_cmd $who "${NET[@]}" -t bench "$CTX") "
 		a=$(time_cmd $who "${NET[@]}" --no-cache "$RT")
 		b=$(time_cmd $who "${NET[@]}" --no-cache "$R0")
 		T[$who,runtrue]+="$(echo "($a - $b) / 20" | bc -l) "
@@ -92,7 +98,7 @@ for r in $(seq 1 "$RUNS"); do
 done
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 printf '%-22s %10s %10s %8s\n' scenario root rootless ratio
-for s in cold noop runtrue; do
+for s in cold noop noop-ns runtrue; do
 	a=$(echo "${T[as_root,$s]}" | median)
 	b=$(echo "${T[as_user,$s]}" | median)
 	printf '%-22s %10.3f %10.3f %8.2f\n' "$s" "$a" "$b" "$(echo "$b / $a" | bc -l)"

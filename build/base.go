@@ -169,6 +169,9 @@ func (b *builder) fetchImage(ctx context.Context, ref string, p v1.Platform) (v1
 			return nil, false, err
 		}
 	}
+	if b.opt.Unprivileged {
+		return nil, false, fmt.Errorf("pulling %s: %w", ref, cache.ErrUnprivileged)
+	}
 	remote, err := registry.Image(ctx, ref, append(slices.Clone(b.opt.Registry), registry.WithPlatform(p))...)
 	if err != nil {
 		return nil, false, err // a *registry.Error, naming the reference

@@ -14,6 +14,7 @@ import (
 	bkparser "github.com/moby/buildkit/frontend/dockerfile/parser"
 
 	"github.com/ibuild/ibuild/build/buildctx"
+	"github.com/ibuild/ibuild/cache"
 	"github.com/ibuild/ibuild/layer"
 	"github.com/ibuild/ibuild/parser"
 )
@@ -73,6 +74,9 @@ func (b *builder) copyStep(ctx context.Context, st *stageState, cs copySpec, cha
 	var remote []remoteFile
 	for _, p := range cs.srcs.SourcePaths {
 		if cs.add && isURL(p) {
+			if b.opt.Unprivileged {
+				return stepResult{}, fmt.Errorf("downloading %s: %w", p, cache.ErrUnprivileged)
+			}
 			rf, err := b.download(ctx, p, cs.checksum)
 			if err != nil {
 				return stepResult{}, err
@@ -173,7 +177,7 @@ func (b *builder) sourceRef(ctx context.Context, st *stageState, from string, ch
 // filesystem is mounted read-only until cleanup.
 func (b *builder) openSource(ctx context.Context, ref sourceRef) (*copySource, error) {
 	if ref.context && ref.dir != "" {
-		c, err := buildctx.Open(ref.dir, "")
+		c, err := buildctx.Open(ref.dir, "", b.ctxOptions()...)
 		if err != nil {
 			return nil, err
 		}
@@ -217,12 +221,20 @@ func (b *builder) context() (*buildctx.Context, error) {
 		}
 	}
 	// The store is never part of the context, even when --root lies in it.
-	c, err := buildctx.Open(b.opt.ContextDir, ignore, buildctx.WithExclude(b.opt.Store.Root()))
+	c, err := buildctx.Open(b.opt.ContextDir, ignore, append(b.ctxOptions(), buildctx.WithExclude(b.opt.Store.Root()))...)
 	if err != nil {
 		return nil, err
 	}
 	b.ctxDir, b.ignoreFile = c, ignore
 	return c, nil
+}
+
+// ctxOptions are the options of every build context the builder digests.
+func (b *builder) ctxOptions() []buildctx.Option {
+	if b.opt.ContextOwners == nil {
+		return nil
+	}
+	return []buildctx.Option{buildctx.WithOwners(b.opt.ContextOwners)}
 }
 
 // parseChmod validates --chmod after expansion; "" means no --chmod.

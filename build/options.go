@@ -74,6 +74,18 @@ type Options struct {
 	// Progress receives step events; nil discards them.
 	Progress progress.Sink
 
+	// Unprivileged makes the build a probe run outside the user namespace
+	// a rootless build needs (Store opened with cache.Unprivileged): it
+	// succeeds only when every step is a cache hit, and otherwise fails,
+	// before anything is changed, with an error wrapping
+	// cache.ErrUnprivileged: at the first step to execute, at a base image
+	// to pull, at an ADD <url>. No base extraction starts ahead.
+	Unprivileged bool
+	// ContextOwners, when set, translates the owners of build context
+	// files as their digests record them (buildctx.WithOwners): a probe
+	// sees them as the builder in the user namespace does.
+	ContextOwners func(uid, gid uint32) (uint32, uint32)
+
 	// Jobs bounds the number of stages built at the same time; 0 means
 	// DefaultJobs(), 1 builds one stage at a time.
 	Jobs int

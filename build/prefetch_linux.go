@@ -19,7 +19,7 @@ import (
 // Errors are left to the step that needs the snapshots; the extraction
 // stops when ctx is done, and run waits for it before returning.
 func (b *builder) prefetchBase(ctx context.Context, i int, layers []layer.Info) {
-	if len(layers) == 0 || !b.readsRootfs(i) || overlayUnsupported(b.opt.Store.Root()) != "" {
+	if len(layers) == 0 || b.opt.Unprivileged || !b.readsRootfs(i) || overlayUnsupported(b.opt.Store.Root()) != "" {
 		return
 	}
 	ctx, stop := context.WithCancel(ctx)

@@ -2,10 +2,12 @@ package build
 
 import (
 	"context"
+	"fmt"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	bkparser "github.com/moby/buildkit/frontend/dockerfile/parser"
 
+	"github.com/ibuild/ibuild/cache"
 	"github.com/ibuild/ibuild/layer"
 )
 
@@ -85,6 +87,9 @@ func (b *builder) cached(ctx context.Context, st *stageState, r *stepRun, p step
 		b.applyStep(st, p.key, rec)
 		res.cached, res.layer, res.layerIndex = true, rec.Layer, len(st.layers)-1
 		return res, nil
+	}
+	if b.opt.Unprivileged {
+		return res, fmt.Errorf("executing %s: %w", p.createdBy, cache.ErrUnprivileged)
 	}
 	info, err := p.exec(ctx)
 	if err == nil {

@@ -39,6 +39,9 @@ func isDir(p string) bool {
 // complete. Callers in this process wait for one extraction; callers in
 // other processes may extract too, and the first rename wins.
 func (s *Store) Snapshot(ctx context.Context, info layer.Info) (string, error) {
+	if s.opts.unprivileged {
+		return "", fmt.Errorf("snapshot of layer %s: %w", info.DiffID, ErrUnprivileged)
+	}
 	final, err := s.snapshotPath(info.DiffID)
 	if err != nil {
 		return "", err
@@ -165,6 +168,9 @@ func commitSnapshot(dir, final string) error {
 // file system (use TempDir). If the snapshot exists already, dir is
 // removed. It returns the snapshot directory.
 func (s *Store) AdoptSnapshot(ctx context.Context, diffID v1.Hash, dir string) (string, error) {
+	if s.opts.unprivileged {
+		return "", fmt.Errorf("snapshot of layer %s: %w", diffID, ErrUnprivileged)
+	}
 	final, err := s.snapshotPath(diffID)
 	if err != nil {
 		return "", err
@@ -193,6 +199,9 @@ func (s *Store) AdoptSnapshot(ctx context.Context, diffID v1.Hash, dir string) (
 // random, carries the process id, so that Open can collect the directories
 // of a builder killed with SIGKILL.
 func (s *Store) TempDir(pattern string) (string, error) {
+	if s.opts.unprivileged {
+		return "", fmt.Errorf("temporary directory %s: %w", pattern, ErrUnprivileged)
+	}
 	if err := os.MkdirAll(s.path(mountsDir), 0o700); err != nil {
 		return "", err
 	}

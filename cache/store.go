@@ -23,6 +23,10 @@ import (
 // ErrNotFound is wrapped by errors for missing blobs, tags and images.
 var ErrNotFound = errors.New("not found")
 
+// ErrUnprivileged is wrapped by the errors of a store opened with
+// Unprivileged for what it refuses to do.
+var ErrUnprivileged = errors.New("needs the builder's user namespace")
+
 // staleAge is how old an unlocked ingest file or snapshot temp directory
 // must be before Open removes it. A writer holds an flock on its temp file
 // from creation, so the age only covers the instant between creating the
@@ -91,8 +95,22 @@ func (s *Store) holdOwner() error {
 type Option func(*options)
 
 type options struct {
-	warn  io.Writer
-	layer []layer.Option
+	warn         io.Writer
+	layer        []layer.Option
+	unprivileged bool
+}
+
+// Unprivileged opens the store for a process outside the user namespace
+// in which a rootless builder (uid 0 there, the store's owner outside)
+// would use it: reading metadata, blobs, step records and tags and writing
+// them as that builder would is allowed (the files belong to the same
+// host user either way); everything that needs the namespace fails with
+// ErrUnprivileged before it changes anything: Snapshot (a snapshot's
+// owners read differently outside), AdoptSnapshot, TempDir, and an Open
+// whose sweep finds a snapshot temp directory or a dead builder's
+// mounts to remove.
+func Unprivileged() Option {
+	return func(o *options) { o.unprivileged = true }
 }
 
 // WithLayerLimits sets the limits (layer.WithMaxSize and friends) applied
@@ -249,7 +267,7 @@ func (s *Store) initLayout(ctx context.Context) error {
 // writer holds a lock on.
 func (s *Store) sweep() error {
 	now := time.Now()
-	sweepDir := func(dir string, match func(string) bool) error {
+	sweepDir := func(dir string, match func(string) bool, privileged bool) error {
 		ents, err := os.ReadDir(dir)
 		if err != nil {
 			return err
@@ -267,6 +285,10 @@ func (s *Store) sweep() error {
 			if !ok {
 				continue
 			}
+			if privileged && s.opts.unprivileged {
+				unlock()
+				return fmt.Errorf("removing %s: %w", p, ErrUnprivileged)
+			}
 			err = os.RemoveAll(p)
 			unlock()
 			if err != nil {
@@ -275,10 +297,10 @@ func (s *Store) sweep() error {
 		}
 		return nil
 	}
-	if err := sweepDir(s.path(ingestDir), func(string) bool { return true }); err != nil {
+	if err := sweepDir(s.path(ingestDir), func(string) bool { return true }, false); err != nil {
 		return err
 	}
-	if err := sweepDir(s.path(snapshotsDir), func(n string) bool { return strings.HasPrefix(n, snapTmpGlob) }); err != nil {
+	if err := sweepDir(s.path(snapshotsDir), func(n string) bool { return strings.HasPrefix(n, snapTmpGlob) }, true); err != nil {
 		return err
 	}
 	return s.sweepMounts()
@@ -308,6 +330,11 @@ func (s *Store) sweepMounts() error {
 		}
 	}
 	for pid, names := range byOwner {
+		if len(names) > 0 && s.opts.unprivileged {
+			// Whether a live builder owns them or they are debris to
+			// unmount and remove, the namespace's builder decides.
+			return fmt.Errorf("sweeping %s: %w", s.path(mountsDir, names[0]), ErrUnprivileged)
+		}
 		release, gone := ownerGone(s.path(mountsDir), pid)
 		if !gone {
 			continue

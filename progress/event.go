@@ -89,8 +89,18 @@ func New(mode string, out io.Writer, opts ...Option) (Printer, error) {
 		if _, ok := terminalFd(out); ok {
 			return newTTY(out, o.color), nil
 		}
+		if o.term != nil {
+			if fd, ok := terminalFd(o.term); ok {
+				return newTTYFor(out, o.color, fd), nil
+			}
+		}
 		return newPlain(out), nil
 	case "tty":
+		if o.term != nil {
+			if fd, ok := terminalFd(o.term); ok {
+				return newTTYFor(out, o.color, fd), nil
+			}
+		}
 		return newTTY(out, o.color), nil
 	case "plain":
 		return newPlain(out), nil
@@ -107,6 +117,14 @@ type Option func(*options)
 
 type options struct {
 	color bool
+	term  *os.File
+}
+
+// WithTerminal makes the printer display for the terminal f when out is
+// not one but its bytes go to f later (held back, then copied): "auto"
+// picks tty when f is a terminal, and tty lines fit f's width.
+func WithTerminal(f *os.File) Option {
+	return func(o *options) { o.term = f }
 }
 
 // WithColor turns the tty printer's colours on (the default) or off (for

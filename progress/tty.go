@@ -36,6 +36,16 @@ type ttyPrinter struct {
 var _ Printer = (*ttyPrinter)(nil)
 
 func newTTY(out io.Writer, color bool) *ttyPrinter {
+	fd, ok := terminalFd(out)
+	if !ok {
+		fd = -1
+	}
+	return newTTYFor(out, color, fd)
+}
+
+// newTTYFor is newTTY fitting its lines to the terminal fd (none if
+// fd < 0), which out is or whose output goes to later.
+func newTTYFor(out io.Writer, color bool, fd int) *ttyPrinter {
 	p := &ttyPrinter{
 		out:   out,
 		color: color,
@@ -45,17 +55,22 @@ func newTTY(out io.Writer, color bool) *ttyPrinter {
 		done:  make(chan struct{}),
 		t:     newTracker(),
 	}
-	if fd, ok := terminalFd(out); ok {
-		p.size = func() (int, int) {
-			w, h, err := term.GetSize(fd)
-			if err != nil {
-				return 0, 0
-			}
-			return w, h
-		}
+	if fd >= 0 {
+		p.size = termSize(fd)
 	}
 	go p.loop()
 	return p
+}
+
+// termSize returns the size of the terminal fd as a ttyPrinter's size.
+func termSize(fd int) func() (int, int) {
+	return func() (int, int) {
+		w, h, err := term.GetSize(fd)
+		if err != nil {
+			return 0, 0
+		}
+		return w, h
+	}
 }
 
 // Event records e; the display catches up at the next redraw.

@@ -34,6 +34,8 @@ type Context struct {
 	ignoreFile string
 	excluded   []string // context-relative paths excluded outright (WithExclude)
 	rooted     bool     // symlinks resolve inside dir as its root (WithRootedSymlinks)
+	// owners translates the owners Digest sees (WithOwners), or is nil.
+	owners func(uid, gid uint32) (uint32, uint32)
 
 	mu sync.Mutex // patternmatcher compiles lazily and is not concurrency-safe
 	pm *patternmatcher.PatternMatcher
@@ -73,6 +75,7 @@ func Open(dir, ignoreFile string, opts ...Option) (*Context, error) {
 	}
 	c.excluded = excludedPaths(real, o.exclude)
 	c.rooted = o.rooted
+	c.owners = o.owners
 	var patterns []string
 	if ignoreFile != "" {
 		patterns, err = c.readIgnoreFile(ignoreFile)
@@ -154,6 +157,14 @@ type Option func(*options)
 type options struct {
 	exclude []string
 	rooted  bool
+	owners  func(uid, gid uint32) (uint32, uint32)
+}
+
+// WithOwners makes Digest record each file's owner as owners translates
+// it: a builder outside the user namespace in which another build of it
+// runs sees the owners that build sees, and so computes its keys.
+func WithOwners(owners func(uid, gid uint32) (uint32, uint32)) Option {
+	return func(o *options) { o.owners = owners }
 }
 
 // WithRootedSymlinks makes dir the root of the paths its symlinks name: an

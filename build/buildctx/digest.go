@@ -85,6 +85,9 @@ func (c *Context) combine(matches []Match, sums []string) (string, error) {
 		h.Write(buf)
 		for _, s := range mt.Files {
 			st := statOf(s.Info)
+			if c.owners != nil {
+				st.uid, st.gid = c.owners(st.uid, st.gid)
+			}
 			var target string
 			if s.Info.Mode()&fs.ModeSymlink != 0 {
 				t, err := c.readlink(s.Path)

@@ -272,3 +272,37 @@ func TestDigestChangedAfterSelect(t *testing.T) {
 		})
 	}
 }
+
+// TestDigestWithOwners: WithOwners changes the owners a digest records,
+// and only those.
+func TestDigestWithOwners(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "f"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	digest := func(opts ...Option) string {
+		t.Helper()
+		c, err := Open(dir, "", opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := c.Select(context.Background(), []string{"f"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := c.Digest(context.Background(), m, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	plain := digest()
+	same := digest(WithOwners(func(uid, gid uint32) (uint32, uint32) { return uid, gid }))
+	other := digest(WithOwners(func(uid, gid uint32) (uint32, uint32) { return uid + 1, gid }))
+	if same != plain {
+		t.Errorf("an identity translation changed the digest: %s, %s", same, plain)
+	}
+	if other == plain {
+		t.Error("a translated owner did not change the digest")
+	}
+}

@@ -139,6 +139,9 @@ func newBuildCmd(g *globalOptions) *cobra.Command {
 }
 
 func runBuild(cmd *cobra.Command, g *globalOptions, o *buildOptions, contextDir string) error {
+	if err := probeBuild(o, contextDir); err != nil {
+		return err
+	}
 	if contextDir == "-" {
 		n, err := units.RAMInBytes(g.maxLayerSize)
 		if err != nil {
@@ -254,6 +257,7 @@ func (o *buildOptions) execute(cmd *cobra.Command, g *globalOptions, contextDir 
 	if err == nil && edit != nil {
 		err = edit(&opt)
 	}
+	probeOptions(&opt)
 	if err != nil {
 		return nil, opt, nil, err
 	}
@@ -268,7 +272,7 @@ func (o *buildOptions) execute(cmd *cobra.Command, g *globalOptions, contextDir 
 		mode = "quiet"
 	}
 	// NO_COLOR (no-color.org) turns the tty display's colours off.
-	pr, err := progress.New(mode, cmd.ErrOrStderr(), progress.WithColor(os.Getenv("NO_COLOR") == ""))
+	pr, err := progress.New(mode, cmd.ErrOrStderr(), append(progressOptions(), progress.WithColor(os.Getenv("NO_COLOR") == ""))...)
 	if err != nil {
 		opt.Store.Close()
 		return nil, opt, nil, err

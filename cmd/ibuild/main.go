@@ -21,6 +21,10 @@ import (
 const exitGrace = 700 * time.Millisecond
 
 func main() {
+	if ran, err := runProbe(os.Args); ran {
+		exit(err)
+		return
+	}
 	if err := enterRootless(os.Args); err != nil {
 		fmt.Fprintln(os.Stderr, "ERROR:", err)
 		os.Exit(1)
@@ -31,6 +35,11 @@ func main() {
 	stopProfile()
 	stop()
 	warnLostOwners(os.Stderr)
+	exit(err)
+}
+
+// exit prints err, if any, with its hint and exits 1; it returns on success.
+func exit(err error) {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "ERROR:", err)
 		if h := hint(err); h != "" {

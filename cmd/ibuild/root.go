@@ -89,7 +89,12 @@ func (g *globalOptions) store(cmd *cobra.Command) (*cache.Store, error) {
 	}
 	limits := append([]layer.Option{layer.WithMaxSize(n), layer.WithMaxEntries(g.maxLayerEntries), layer.WithMaxRatio(g.maxLayerRatio)},
 		rootlessLayerOptions()...)
-	return cache.Open(cmd.Context(), g.root, cache.WithWarnings(cmd.ErrOrStderr()), cache.WithLayerLimits(limits...))
+	probeOpts, err := probeStoreOptions(g.root)
+	if err != nil {
+		return nil, err
+	}
+	opts := append([]cache.Option{cache.WithWarnings(cmd.ErrOrStderr()), cache.WithLayerLimits(limits...)}, probeOpts...)
+	return cache.Open(cmd.Context(), g.root, opts...)
 }
 
 // newRootCmd returns the ibuild command: like `docker build`, the root

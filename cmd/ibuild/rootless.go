@@ -46,11 +46,14 @@ func rootlessDefaultRoot() string {
 // do here: RUN steps without cgroup limits where the cgroup hierarchy is
 // not delegated to the user.
 func rootlessWarnings(w io.Writer, iso string) error {
-	if _, ok := rootless.Current(); !ok {
+	if _, ok := rootless.Current(); !ok && probe == nil {
 		return nil
 	}
 	if iso == sandbox.IsolationOCI {
 		return fmt.Errorf("--isolation=oci is not supported in a rootless build (the builtin engine is); run as root for it")
+	}
+	if probe != nil {
+		return nil // runs no RUN step: no cgroup to warn about
 	}
 	cgroupWarning.Do(func() {
 		if why := sandbox.CgroupsUnavailable(); why != "" {

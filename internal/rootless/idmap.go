@@ -107,3 +107,19 @@ func ParseIDMap(text string) ([]Mapping, error) {
 	}
 	return out, nil
 }
+
+// overflowID is the id the kernel shows for a host id a user namespace
+// does not map (/proc/sys/kernel/overflowuid and overflowgid, 65534 by
+// default).
+const overflowID = 65534
+
+// Inside returns the id that the host id host has in a namespace with the
+// maps ms: what stat(2) shows there (overflowID when it is not mapped).
+func Inside(ms []Mapping, host uint32) uint32 {
+	for _, m := range ms {
+		if host >= m.Outside && host-m.Outside < m.Size {
+			return m.Inside + (host - m.Outside)
+		}
+	}
+	return overflowID
+}

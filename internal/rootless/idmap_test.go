@@ -80,3 +80,15 @@ func TestParseIDMapAndMapped(t *testing.T) {
 		t.Error("ParseIDMap accepted a short line")
 	}
 }
+
+func TestInside(t *testing.T) {
+	ms := Mappings(1000, []Range{{100000, 65536}})
+	tests := []struct{ host, want uint32 }{
+		{1000, 0}, {100000, 1}, {100999, 1000}, {165535, 65536}, {0, overflowID}, {1001, overflowID}, {165536, overflowID},
+	}
+	for _, tt := range tests {
+		if got := Inside(ms, tt.host); got != tt.want {
+			t.Errorf("Inside(%d) = %d, want %d", tt.host, got, tt.want)
+		}
+	}
+}

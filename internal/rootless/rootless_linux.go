@@ -167,6 +167,25 @@ func Enter() error {
 	return nil
 }
 
+// NamespaceMaps returns the id maps of the user namespace Enter would
+// make for this process, without making it (nil maps for a process that
+// needs none: root with CAP_SYS_ADMIN, or a builder already inside one),
+// or the error Enter would give. A caller outside the namespace uses
+// them to see file owners as the builder inside will (Inside).
+func NamespaceMaps() (uidMap, gidMap []Mapping, err error) {
+	if _, ok := Current(); ok || os.Getenv(envStage) != "" {
+		return nil, nil, nil
+	}
+	if os.Geteuid() == 0 && hasCapability(unix.CAP_SYS_ADMIN) {
+		return nil, nil, nil
+	}
+	p, err := makePlan()
+	if err != nil {
+		return nil, nil, fmt.Errorf("rootless: %w", err)
+	}
+	return p.uidMap, p.gidMap, nil
+}
+
 // plan is how the child's namespace is made.
 type plan struct {
 	uid, gid         int

@@ -15,3 +15,6 @@ func Current() (Info, bool) { return Info{}, false }
 
 // Enter does nothing where builds are not supported.
 func Enter() error { return nil }
+
+// NamespaceMaps reports no user namespace where there are none.
+func NamespaceMaps() (uidMap, gidMap []Mapping, err error) { return nil, nil, nil }
