@@ -12,18 +12,24 @@ import (
 // IndexManifest reads the stored image index whose digest is h. A
 // missing blob is an error wrapping ErrNotFound.
 func (s *Store) IndexManifest(ctx context.Context, h v1.Hash) (*v1.IndexManifest, error) {
+	_, im, err := s.readIndexBlob(ctx, h)
+	return im, err
+}
+
+// readIndexBlob reads and parses the stored index blob h.
+func (s *Store) readIndexBlob(ctx context.Context, h v1.Hash) ([]byte, *v1.IndexManifest, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	raw, err := s.readSmallBlob(h)
 	if err != nil {
-		return nil, fmt.Errorf("reading index %s: %w", h, err)
+		return nil, nil, fmt.Errorf("reading index %s: %w", h, err)
 	}
 	im, err := v1.ParseIndexManifest(bytes.NewReader(raw))
 	if err != nil {
-		return nil, fmt.Errorf("reading index %s: %w", h, err)
+		return nil, nil, fmt.Errorf("reading index %s: %w", h, err)
 	}
-	return im, nil
+	return raw, im, nil
 }
 
 // WriteIndex stores the image index raw, whose manifests must already be
@@ -71,16 +77,9 @@ func (s *Store) writeIndex(ctx context.Context, raw []byte, im *v1.IndexManifest
 // read from the store, as Image's do. Its manifests need not all be
 // stored: Image fails for a missing one, wrapping ErrNotFound.
 func (s *Store) Index(ctx context.Context, h v1.Hash) (v1.ImageIndex, error) {
-	if err := ctx.Err(); err != nil {
+	raw, im, err := s.readIndexBlob(ctx, h)
+	if err != nil {
 		return nil, err
-	}
-	raw, err := s.readSmallBlob(h)
-	if err != nil {
-		return nil, fmt.Errorf("reading index %s: %w", h, err)
-	}
-	im, err := v1.ParseIndexManifest(bytes.NewReader(raw))
-	if err != nil {
-		return nil, fmt.Errorf("reading index %s: %w", h, err)
 	}
 	if im.MediaType != "" && !im.MediaType.IsIndex() {
 		return nil, fmt.Errorf("reading index %s: media type %s is not an index", h, im.MediaType)

@@ -37,6 +37,18 @@ func blobLines(w io.Writer) registry.Option {
 	})
 }
 
+// pushMediaTypes returns the media types --oci-mediatypes asks for, and
+// false when it is not given (push as stored).
+func pushMediaTypes(cmd *cobra.Command, ociTypes bool) (registry.MediaTypes, bool) {
+	if !cmd.Flags().Changed("oci-mediatypes") {
+		return "", false
+	}
+	if ociTypes {
+		return registry.OCITypes, true
+	}
+	return registry.DockerTypes, true
+}
+
 // pushStoredIndex pushes the stored multi-platform image d to dest, in
 // OCI or Docker types when --oci-mediatypes is given.
 func pushStoredIndex(cmd *cobra.Command, s *cache.Store, d v1.Descriptor, dest string, ociTypes bool, ropts []registry.Option) error {
@@ -44,11 +56,7 @@ func pushStoredIndex(cmd *cobra.Command, s *cache.Store, d v1.Descriptor, dest s
 	if err != nil {
 		return err
 	}
-	if cmd.Flags().Changed("oci-mediatypes") {
-		mt := registry.DockerTypes
-		if ociTypes {
-			mt = registry.OCITypes
-		}
+	if mt, ok := pushMediaTypes(cmd, ociTypes); ok {
 		if idx, err = registry.IndexWithMediaTypes(idx, mt); err != nil {
 			return fmt.Errorf("pushing %s: %w", dest, err)
 		}
@@ -98,11 +106,7 @@ func newPushCmd(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if cmd.Flags().Changed("oci-mediatypes") {
-				mt := registry.DockerTypes
-				if ociTypes {
-					mt = registry.OCITypes
-				}
+			if mt, ok := pushMediaTypes(cmd, ociTypes); ok {
 				if img, err = registry.WithMediaTypes(img, mt); err != nil {
 					return fmt.Errorf("pushing %s: %w", args[0], err)
 				}
