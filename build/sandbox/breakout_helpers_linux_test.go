@@ -102,34 +102,6 @@ func wantDenied(t *testing.T, out string, err error, want ...string) {
 	t.Fatalf("output %q (err %v), want one of %q", out, err, want)
 }
 
-// loopCanary attaches a file of known content to a free loop device and
-// returns the device's minor number and a check that the file is intact.
-func loopCanary(t *testing.T) (minor uint32, intact func() bool) {
-	t.Helper()
-	if _, err := exec.LookPath("losetup"); err != nil {
-		t.Skip("losetup not installed")
-	}
-	content := bytes.Repeat([]byte("canary-disk\n"), 512)
-	file := filepath.Join(t.TempDir(), "disk.img")
-	if err := os.WriteFile(file, content, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command("losetup", "--find", "--show", file).Output()
-	if err != nil {
-		t.Skipf("no loop device: %v", err)
-	}
-	dev := strings.TrimSpace(string(out))
-	t.Cleanup(func() { _ = exec.Command("losetup", "-d", dev).Run() })
-	var st unix.Stat_t
-	if err := unix.Stat(dev, &st); err != nil {
-		t.Fatal(err)
-	}
-	return unix.Minor(st.Rdev), func() bool {
-		got, err := os.ReadFile(file)
-		return err == nil && bytes.Equal(got, content)
-	}
-}
-
 // cgroupCanary starts a process in a cgroup of its own in the host's
 // unified hierarchy and returns the cgroup's name and a check that the
 // process is still alive.

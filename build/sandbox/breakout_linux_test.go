@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ibuild/ibuild/internal/testbase"
 )
 
 // The TestBreakout* tests (make breakout) attack the host from a RUN step
@@ -26,7 +28,7 @@ const (
 // TestBreakoutDevices: device nodes made by the command, shipped in the
 // image or found in a bind mount open nowhere; docker's default devices do.
 func TestBreakoutDevices(t *testing.T) {
-	minor, intact := loopCanary(t)
+	minor, intact := testbase.LoopCanary(t)
 	node := func(t *testing.T) string {
 		dir := t.TempDir()
 		if err := unix.Mknod(filepath.Join(dir, "disk"), unix.S_IFBLK|0o666, int(unix.Mkdev(7, minor))); err != nil {
@@ -292,7 +294,7 @@ func TestBreakoutKeyring(t *testing.T) {
 // cgroup2 group carrying only the program cannot open the canary disk but
 // can use /dev/null, and can create device nodes.
 func TestBreakoutDeviceFilter(t *testing.T) {
-	minor, intact := loopCanary(t)
+	minor, intact := testbase.LoopCanary(t)
 	unified := filepath.Join(cgroupRoot, "unified")
 	if _, err := os.Stat(filepath.Join(unified, "cgroup.procs")); err != nil {
 		unified = cgroupRoot

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -82,7 +80,7 @@ RUN echo "$ENGINE" && id -u > /tmp/user && sudo -n id -u > /tmp/sudo
 // into RUN all point at a loop device backed by a canary file; every read
 // and write fails and the canary is intact.
 func TestBreakoutDevicesBuild(t *testing.T) {
-	minor, intact := loopCanary(t)
+	minor, intact := testbase.LoopCanary(t)
 	forEngines(t, func(t *testing.T, eng []string) {
 		root := busyboxRoot(t)
 		attack := func(node string) string {
@@ -110,29 +108,4 @@ func TestBreakoutDevicesBuild(t *testing.T) {
 			})
 		}
 	})
-}
-
-// loopCanary attaches a file of known content to a free loop device and
-// returns the device's minor number and a check that the file is intact.
-func loopCanary(t *testing.T) (uint32, func() bool) {
-	t.Helper()
-	content := bytes.Repeat([]byte("canary-disk\n"), 512)
-	file := filepath.Join(t.TempDir(), "disk.img")
-	if err := os.WriteFile(file, content, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command("losetup", "--find", "--show", file).Output()
-	if err != nil {
-		t.Skipf("no loop device (losetup): %v", err)
-	}
-	dev := strings.TrimSpace(string(out))
-	t.Cleanup(func() { _ = exec.Command("losetup", "-d", dev).Run() })
-	var st unix.Stat_t
-	if err := unix.Stat(dev, &st); err != nil {
-		t.Fatal(err)
-	}
-	return unix.Minor(st.Rdev), func() bool {
-		got, err := os.ReadFile(file)
-		return err == nil && bytes.Equal(got, content)
-	}
 }
