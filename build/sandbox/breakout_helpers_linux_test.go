@@ -1,18 +1,18 @@
 package sandbox
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ibuild/ibuild/internal/testbase"
 )
 
 // toolLayer returns a lower layer holding the host's programs names with
@@ -62,28 +62,10 @@ func attack(t *testing.T, iso, script string, setup func(*Spec), layers ...strin
 	if setup != nil {
 		setup(&s)
 	}
-	out := &syncBuffer{}
+	out := &testbase.SyncBuffer{}
 	s.Stdout, s.Stderr = out, out
 	err := Run(t.Context(), s)
 	return out.String(), err
-}
-
-// syncBuffer is a bytes.Buffer for stdout and stderr together.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // wantDenied fails unless the step failed with one of the errors in want

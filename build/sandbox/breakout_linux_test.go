@@ -77,7 +77,7 @@ func TestBreakoutDevices(t *testing.T) {
 					if tc.setup != nil {
 						tc.setup(t, &s)
 					}
-					buf := &syncBuffer{}
+					buf := &testbase.SyncBuffer{}
 					s.Stdout, s.Stderr = buf, buf
 					err := Run(t.Context(), s)
 					out := buf.String()
@@ -315,7 +315,7 @@ func TestBreakoutDeviceFilter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	buf := &syncBuffer{}
+	buf := &testbase.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = buf, buf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
