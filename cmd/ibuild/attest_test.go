@@ -138,6 +138,24 @@ func checkAttestedIndex(t *testing.T, raw []byte) (img, att v1.Descriptor) {
 }
 
 // readStatements reads the in-toto layers of an attestation manifest with
+// layoutStatements reads the attested index that the OCI layout out names
+// first, checks it, and returns its digest and its statements by
+// predicate type.
+func layoutStatements(t *testing.T, out string) (v1.Hash, map[string]statement) {
+	t.Helper()
+	var idx v1.IndexManifest
+	readJSON(t, filepath.Join(out, "index.json"), &idx)
+	blob := func(d string) []byte {
+		data, err := os.ReadFile(filepath.Join(out, "blobs", "sha256", strings.TrimPrefix(d, "sha256:")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+	imgDesc, attDesc := checkAttestedIndex(t, blob(idx.Manifests[0].Digest.String()))
+	return idx.Manifests[0].Digest, readStatements(t, blob(attDesc.Digest.String()), imgDesc.Digest, blob)
+}
+
 // blob, by predicate type, checking their annotations and subjects.
 func readStatements(t *testing.T, rawManifest []byte, subject v1.Hash, blob func(string) []byte) map[string]statement {
 	t.Helper()
@@ -389,17 +407,7 @@ func TestAttestAlpineMin(t *testing.T) {
 			t.Errorf("%s: %v %v, want mode 0600", name, fi.Mode(), err)
 		}
 	}
-	var layoutIdx v1.IndexManifest
-	readJSON(t, filepath.Join(out, "index.json"), &layoutIdx)
-	blob := func(d string) []byte {
-		data, err := os.ReadFile(filepath.Join(out, "blobs", "sha256", strings.TrimPrefix(d, "sha256:")))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return data
-	}
-	imgDesc, attDesc := checkAttestedIndex(t, blob(layoutIdx.Manifests[0].Digest.String()))
-	sts := readStatements(t, blob(attDesc.Digest.String()), imgDesc.Digest, blob)
+	indexDigest, sts := layoutStatements(t, out)
 	purls := checkSBOM(t, sts[attest.PredicateSPDX].Predicate)
 	if p := purls["musl"]; !strings.HasPrefix(p, "pkg:apk/alpine/musl@") || !strings.Contains(p, "distro=alpine-3.20.3") {
 		t.Errorf("musl purl %q", p)
@@ -421,8 +429,8 @@ func TestAttestAlpineMin(t *testing.T) {
 		"--attest", "type=sbom", "--attest", "type=provenance,mode=min", "--build-arg", "FOO=secret-ish", dir)
 	var againIdx v1.IndexManifest
 	readJSON(t, filepath.Join(again, "index.json"), &againIdx)
-	if againIdx.Manifests[0].Digest != layoutIdx.Manifests[0].Digest {
-		t.Errorf("rebuild's index %s, first %s", againIdx.Manifests[0].Digest, layoutIdx.Manifests[0].Digest)
+	if againIdx.Manifests[0].Digest != indexDigest {
+		t.Errorf("rebuild's index %s, first %s", againIdx.Manifests[0].Digest, indexDigest)
 	}
 }
 
@@ -438,17 +446,7 @@ func TestAttestGitContext(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "oci")
 	url := "git+file://" + repo
 	mustRun(t, "--root", t.TempDir(), "--progress", "plain", "--provenance=true", "-o", "type=oci,dest="+out, url+"#"+commit)
-	var layoutIdx v1.IndexManifest
-	readJSON(t, filepath.Join(out, "index.json"), &layoutIdx)
-	blob := func(d string) []byte {
-		data, err := os.ReadFile(filepath.Join(out, "blobs", "sha256", strings.TrimPrefix(d, "sha256:")))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return data
-	}
-	imgDesc, attDesc := checkAttestedIndex(t, blob(layoutIdx.Manifests[0].Digest.String()))
-	sts := readStatements(t, blob(attDesc.Digest.String()), imgDesc.Digest, blob)
+	_, sts := layoutStatements(t, out)
 	if sts[attest.PredicateSLSA02].Subject[0].Name != "_" {
 		t.Errorf("untagged image: subject %+v, want the placeholder name _", sts[attest.PredicateSLSA02].Subject)
 	}
@@ -483,17 +481,7 @@ func TestAttestLayoutContext(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "oci")
 	mustRun(t, "--root", root, "-q", "--build-context", "base=oci-layout://"+lay+":1", "--provenance=true",
 		"-o", "type=oci,dest="+out, second)
-	var oi v1.IndexManifest
-	readJSON(t, filepath.Join(out, "index.json"), &oi)
-	blob := func(d string) []byte {
-		data, err := os.ReadFile(filepath.Join(out, "blobs", "sha256", strings.TrimPrefix(d, "sha256:")))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return data
-	}
-	imgDesc, attDesc := checkAttestedIndex(t, blob(oi.Manifests[0].Digest.String()))
-	sts := readStatements(t, blob(attDesc.Digest.String()), imgDesc.Digest, blob)
+	_, sts := layoutStatements(t, out)
 	var pr struct {
 		Materials []struct {
 			URI    string
